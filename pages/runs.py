@@ -1,0 +1,83 @@
+"""Runs page: the session's runs; download, upload, rename, delete."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from replay_core.errors import ReplayError
+from studio import session
+from studio.describe import describe_run
+
+ss = st.session_state
+ss.setdefault("upload_counter", 0)
+
+ws = session.workspace()
+st.title("Runs")
+st.caption("The runs of this browser session. Nobody else can see them; download a run to "
+           "keep it.")
+
+notice = ss.pop("runs_notice", None)
+if notice:
+    getattr(st, notice[0])(notice[1])
+
+runs = ws.runs()
+if runs:
+    rows = [describe_run(r) for r in runs]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    names = [r.name for r in runs]
+    if ss.get("runs_selected") not in names:
+        ss["runs_selected"] = names[-1]
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    selected = c1.selectbox("Run", names, key="runs_selected")
+    if c2.button("Open in Replay ▶", width="stretch"):
+        ss["replay_run"] = selected
+        st.switch_page("pages/replay.py")
+    try:
+        data = ws.export_run(selected)
+    except (ReplayError, OSError) as exc:
+        c3.error(f"Cannot export {selected!r}: {exc}")
+    else:
+        c3.download_button("Download .h5", data, file_name=f"{selected}.h5",
+                           mime="application/x-hdf5", width="stretch", on_click="ignore")
+    with st.expander("Rename or delete"):
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        new_name = c1.text_input("New name", value=selected, key=f"rename_{selected}")
+        if c2.button("Rename", width="stretch"):
+            try:
+                renamed = ws.rename(selected, new_name)
+            except (ReplayError, ValueError) as exc:
+                st.error(str(exc))
+            else:
+                ss["runs_selected"] = renamed
+                if ss.get("replay_run") == selected:
+                    ss["replay_run"] = renamed
+                ss["runs_notice"] = ("success", f"Renamed {selected!r} to {renamed!r}.")
+                st.rerun()
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        sure = c1.checkbox(f"Yes, delete {selected!r} for good", key=f"confirm_{selected}")
+        if c2.button("Delete", width="stretch", disabled=not sure, type="primary"):
+            ws.delete(selected)
+            ss["runs_notice"] = ("success", f"Deleted {selected!r}.")
+            st.rerun()
+else:
+    st.info("No runs yet: train one on the Train page or upload a run file below.")
+    st.page_link("pages/train.py", label="Train a network", icon="🏋️")
+
+st.subheader("Upload a run file")
+st.caption("An `.h5` file written by DeepReplay Studio or by the original DeepReplay package "
+           "(up to 50 MB).")
+upload = st.file_uploader("Run file", type=["h5", "hdf5"],
+                          key=f"upload_{ss['upload_counter']}", label_visibility="collapsed")
+if upload is not None:
+    try:
+        added = ws.import_upload(upload.getvalue(), upload.name)
+    except (ReplayError, ValueError, OSError) as exc:
+        ss["runs_notice"] = ("error", f"Upload refused: {exc}")
+    else:
+        ss["runs_notice"] = ("success",
+                             f"Imported {len(added)} run(s) from {upload.name!r}: "
+                             + ", ".join(repr(n) for n in added))
+        ss["runs_selected"] = added[-1]
+    ss["upload_counter"] += 1
+    st.rerun()

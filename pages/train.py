@@ -1,0 +1,204 @@
+"""Train page: pick data, network and hyper-parameters, watch it train."""
+
+from __future__ import annotations
+
+import time
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from replay_core import datasets, presets
+from replay_core.errors import ReplayError
+from replay_core.spec import ACTIVATIONS, INITIALIZERS, MAX_LAYERS, MONITORS, OPTIMIZERS
+from studio import session
+from studio.form import dataset_param_key, spec_to_state, state_to_spec
+from studio.live import LivePreview
+
+ss = st.session_state
+for key, value in spec_to_state(presets.get("reference")).items():
+    ss.setdefault(key, value)
+ss.setdefault("preset_title", presets.PRESETS["reference"].title)
+
+
+def _apply_preset(name: str) -> None:
+    for key, value in spec_to_state(presets.get(name)).items():
+        ss[key] = value
+    ss["preset_title"] = presets.PRESETS[name].title
+    ss["run_name"] = ""
+
+
+ws = session.workspace()
+
+st.title("Train")
+st.caption("Pick a dataset, a network and its hyper-parameters, then train and replay every epoch.")
+
+with st.container(border=True):
+    st.markdown("**Presets** — one click fills every control")
+    cols = st.columns(len(presets.PRESETS))
+    for col, preset in zip(cols, presets.PRESETS.values()):
+        col.button(preset.title, key=f"preset_{preset.name}", help=preset.description,
+                   on_click=_apply_preset, args=(preset.name,), width="stretch")
+
+data_col, net_col, train_col = st.columns(3, gap="medium")
+
+with data_col:
+    st.subheader("Dataset")
+    st.selectbox("Dataset", datasets.names(), key="ds_name",
+                 format_func=lambda n: datasets.REGISTRY[n].title)
+    info = datasets.REGISTRY[ss["ds_name"]]
+    st.caption(info.description)
+    for p in info.params:
+        key = dataset_param_key(info.name, p.name)
+        ss.setdefault(key, p.default)
+        if p.kind is int:
+            st.number_input(p.name.replace("_", " ").capitalize(), int(p.low), int(p.high),
+                            step=10, key=key, help=p.help)
+        else:
+            st.number_input(p.name.replace("_", " ").capitalize(), float(p.low), float(p.high),
+                            step=0.01, format="%.3f", key=key, help=p.help)
+    c1, c2 = st.columns(2)
+    c1.number_input("Data seed", 0, 2**31 - 1, key="ds_seed")
+    c2.slider("Validation share", 0.0, 0.9, step=0.05, key="ds_val")
+    st.toggle("Standardise features", key="ds_standardize")
+
+with net_col:
+    st.subheader("Network")
+    st.number_input("Hidden layers", 1, MAX_LAYERS, key="n_layers")
+    for i in range(int(ss["n_layers"])):
+        c1, c2, c3 = st.columns([1, 1.4, 1])
+        c1.number_input(f"Units {i + 1}", 1, 64, key=f"layer{i}_units")
+        c2.selectbox(f"Activation {i + 1}", ACTIVATIONS, key=f"layer{i}_act")
+        c3.number_input(f"Slope {i + 1}", 0.0, 1.0, step=0.05, key=f"layer{i}_slope",
+                        disabled=ss[f"layer{i}_act"] != "leaky_relu",
+                        help="negative slope of leaky_relu")
+    c1, c2 = st.columns(2)
+    c1.selectbox("Hidden initializer", INITIALIZERS, key="init")
+    c2.selectbox("Output initializer", INITIALIZERS, key="out_init")
+    if "random_normal" in (ss["init"], ss["out_init"]):
+        c1, c2 = st.columns(2)
+        c1.number_input("Hidden init stddev", 0.001, 10.0, step=0.01, format="%.3f",
+                        key="init_stddev", disabled=ss["init"] != "random_normal")
+        c2.number_input("Output init stddev", 0.001, 10.0, step=0.01, format="%.3f",
+                        key="out_init_stddev", disabled=ss["out_init"] != "random_normal")
+    c1, c2 = st.columns(2)
+    c1.number_input("L1", 0.0, 1.0, step=0.0001, format="%.4f", key="l1")
+    c2.number_input("L2", 0.0, 1.0, step=0.0001, format="%.4f", key="l2")
+
+with train_col:
+    st.subheader("Training")
+    c1, c2 = st.columns(2)
+    c1.selectbox("Optimizer", OPTIMIZERS, key="opt",
+                 format_func={"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop",
+                              "adagrad": "Adagrad"}.get)
+    c2.number_input("Learning rate", 1e-6, 10.0, step=0.001, format="%.4f", key="lr")
+    c1, c2 = st.columns(2)
+    c1.number_input("Momentum", 0.0, 0.9999, step=0.05, format="%.4f", key="momentum",
+                    disabled=ss["opt"] not in ("sgd", "rmsprop"))
+    c2.toggle("Nesterov", key="nesterov", disabled=ss["opt"] != "sgd")
+    c1, c2, c3 = st.columns(3)
+    c1.number_input("Batch size", 1, 4096, key="batch")
+    c2.number_input("Epochs", 1, 2000, key="epochs")
+    c3.number_input("Seed", 0, 2**31 - 1, key="seed")
+    st.toggle("Reduce learning rate on plateau", key="rlr_on")
+    if ss["rlr_on"]:
+        c1, c2, c3, c4 = st.columns(4)
+        c1.selectbox("Monitor", MONITORS, key="rlr_monitor")
+        c2.number_input("Factor", 0.01, 0.99, step=0.05, key="rlr_factor")
+        c3.number_input("Patience", 1, 2000, key="rlr_patience")
+        c4.number_input("Min lr", 0.0, 1.0, step=1e-5, format="%.6f", key="rlr_min_lr")
+    st.toggle("Early stopping", key="es_on")
+    if ss["es_on"]:
+        c1, c2, c3 = st.columns(3)
+        c1.selectbox("Monitor", MONITORS, key="es_monitor")
+        c2.number_input("Patience", 1, 2000, key="es_patience")
+        c3.number_input("Min delta", 0.0, 10.0, step=0.001, format="%.4f", key="es_min_delta")
+
+spec = None
+try:
+    spec = state_to_spec(dict(ss))
+except ValueError as exc:
+    st.error(f"Check the settings: {exc}")
+
+preview_col, run_col = st.columns([1, 1.2], gap="large")
+
+if spec is not None:
+    data = datasets.prepare(spec.dataset)
+    with preview_col:
+        st.markdown(f"**Architecture** — {spec.model.describe(data.X.shape[1])} · "
+                    f"{spec.model.n_params(data.X.shape[1]):,} parameters · "
+                    f"{spec.training.describe()}")
+        frame = pd.DataFrame({"x1": data.X[:, 0], "x2": data.X[:, 1],
+                              "class": data.y.astype(int).astype(str), "part": "train"})
+        if data.X_val is not None:
+            frame = pd.concat([frame, pd.DataFrame({
+                "x1": data.X_val[:, 0], "x2": data.X_val[:, 1],
+                "class": data.y_val.astype(int).astype(str), "part": "validation"})])
+        chart = alt.Chart(frame).mark_point(filled=True, size=18, opacity=0.8).encode(
+            x=alt.X("x1", scale=alt.Scale(zero=False)),
+            y=alt.Y("x2", scale=alt.Scale(zero=False)),
+            color=alt.Color("class", scale=alt.Scale(domain=["0", "1"],
+                                                     range=["#E69F00", "#0072B2"])),
+            shape=alt.Shape("part", scale=alt.Scale(domain=["train", "validation"],
+                                                    range=["circle", "triangle"])),
+        ).properties(height=300, title=f"{len(frame)} samples")
+        st.altair_chart(chart, width="stretch")
+
+with run_col:
+    st.subheader("Run")
+    st.text_input("Run name", key="run_name", placeholder=ss["preset_title"],
+                  help="Leave empty to name the run after the preset.")
+    c1, c2 = st.columns(2)
+    train_clicked = c1.button("Train", type="primary", width="stretch", disabled=spec is None)
+    c2.button("Stop", width="stretch", key="stop_training",
+              help="Ends training after the current epoch and keeps every finished epoch.")
+    progress_slot = st.empty()
+    preview_slot = st.empty()
+
+    if train_clicked and spec is not None:
+        from replay_core import trainer
+
+        try:
+            ws.check_capacity()
+            cost = trainer.estimate_cost(spec)
+            if cost > session.MAX_TRAINING_COST:
+                raise trainer.TrainingLimitError(
+                    f"this run costs {cost:,.0f} (epochs × training samples × parameters); "
+                    f"this server allows {session.MAX_TRAINING_COST:,.0f}. Lower the epochs, "
+                    "the samples or the layer sizes"
+                )
+            name = ws.unique_name(ss["run_name"].strip() or ss["preset_title"])
+        except (ReplayError, ValueError) as exc:
+            st.error(str(exc))
+        else:
+            ss["training_run"] = name
+            live = LivePreview(spec, data, progress_slot, preview_slot)
+            start = time.perf_counter()
+            try:
+                trainer.train(spec, ws.run_file, name, on_epoch=live.on_epoch,
+                              max_budget=session.MAX_TRAINING_COST)
+            except (ReplayError, ValueError) as exc:
+                st.error(f"Training failed: {exc}")
+            ss["training_seconds"] = time.perf_counter() - start
+            live.finish()
+
+    last = ss.get("training_run")
+    summaries = {r.name: r for r in ws.runs()}
+    if last in summaries:
+        run = summaries[last]
+        text = (f"**{run.name}** — {run.status}, {run.epochs_done} of {run.n_epochs} epochs")
+        if run.final_loss is not None:
+            text += f", loss {run.final_loss:.4f}, accuracy {run.final_acc:.1%}"
+        if run.status == "complete":
+            st.success(text)
+        elif run.status == "diverged":
+            st.error(f"{text}. {run.message.capitalize()}; the epochs before it stay replayable.")
+        elif run.status in ("stopped", "running"):
+            st.warning(f"{text}. Training was stopped; every finished epoch is kept.")
+        else:
+            st.error(f"{text}. {run.message}")
+        if run.epochs_done > 0 or run.status == "complete":
+            if st.button("Open in Replay ▶", type="primary", key="open_replay"):
+                ss["replay_run"] = run.name
+                ss["epoch"] = run.epochs_done
+                st.switch_page("pages/replay.py")

@@ -1,0 +1,32 @@
+"""Exception types raised on purpose by replay_core.
+
+Every one is a ``ValueError`` (or ``KeyError``) too, so callers that only know the
+builtin types still catch them; messages are one sentence a user can act on.
+"""
+
+
+class ReplayError(Exception):
+    """Base of every error replay_core raises on purpose."""
+
+
+class RunFileError(ReplayError, ValueError):
+    """A file that is not HDF5, a group that is not a run, or a run with a bad layout."""
+
+
+class RunExistsError(RunFileError):
+    """A run with that name is already in the file (runs are never overwritten)."""
+
+
+class RunNotFoundError(RunFileError, KeyError):
+    """No run with that name in the file."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class NoFeatureLayerError(ReplayError, ValueError):
+    """The feature space was asked for but the run has no 2-unit layer."""
+
+
+class TrainingLimitError(ReplayError, ValueError):
+    """A training request is over the budget of epochs x samples x parameters."""

@@ -1,0 +1,17 @@
+"""DeepReplay Studio: train a small network, then replay every epoch of its learning."""
+
+import streamlit as st
+
+st.set_page_config(
+    page_title="DeepReplay Studio",
+    page_icon="🔁",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+pages = [
+    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train", default=True),
+    st.Page("pages/replay.py", title="Replay", icon="▶️", url_path="replay"),
+    st.Page("pages/runs.py", title="Runs", icon="🗂️", url_path="runs"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,32 @@
+"""Table rows that describe a run for people: dataset, architecture, optimizer, figures."""
+
+from __future__ import annotations
+
+from replay_core.runfile import RunSummary
+from replay_core.spec import RunSpec
+
+
+def describe_run(summary: RunSummary) -> dict:
+    """One row of the Runs table."""
+    dataset = architecture = optimizer = "—"
+    if summary.spec:
+        try:
+            spec = RunSpec.from_dict(summary.spec)
+        except ValueError:
+            spec = None
+        if spec is not None:
+            dataset = spec.dataset.name
+            architecture = spec.model.describe()
+            optimizer = spec.training.describe()
+    elif summary.is_deepreplay:
+        dataset = "DeepReplay file"
+    return {
+        "name": summary.name,
+        "dataset": dataset,
+        "architecture": architecture,
+        "optimizer": optimizer,
+        "status": summary.status,
+        "epochs": f"{summary.epochs_done} / {summary.n_epochs}",
+        "final loss": None if summary.final_loss is None else round(summary.final_loss, 4),
+        "final accuracy": None if summary.final_acc is None else round(summary.final_acc, 4),
+    }

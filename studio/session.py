@@ -1,0 +1,78 @@
+"""Per-browser-session state: the private workspace, cached view data, the frame renderer.
+
+Session state holds ids, names and the selected epoch; view data is cached with
+``st.cache_data`` keyed on the run file, run name and epochs written, and the one frame
+renderer a session is looking at is kept in its own session state.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import streamlit as st
+
+from replay_core.replay import Replay
+from replay_core.runfile import RunSummary
+from replay_core.views import ReplayViews
+from replay_core.workspace import Workspace
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+DATA_ROOT = Path(os.environ.get("DEEPREPLAY_DATA", APP_ROOT / "data"))
+# epochs x training samples x parameters; the overfitting preset costs 1.6e8.
+MAX_TRAINING_COST = int(float(os.environ.get("DEEPREPLAY_MAX_COST", "3e8")))
+
+FRAME_SIZES = {
+    "Large (1920×1080 screen)": (1600, 760),
+    "Medium (1280×720 screen)": (1180, 560),
+}
+
+
+def workspace() -> Workspace:
+    """This browser session's workspace (created on first use)."""
+    sid = st.session_state.setdefault("session_id", secrets.token_hex(16))
+    ws = Workspace.create(DATA_ROOT / "sessions", sid)
+    ws.touch()
+    return ws
+
+
+def run_key(ws: Workspace, summary: RunSummary) -> tuple:
+    """What identifies the stored state of a run: file, name, epochs written, status."""
+    mtime = ws.run_file.stat().st_mtime if ws.run_file.exists() else 0.0
+    return (str(ws.run_file), summary.name, summary.epochs_done, summary.status, mtime)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def two_unit_layers(key: tuple) -> list[str]:
+    path, name = key[0], key[1]
+    return Replay(path, name).two_unit_layers()
+
+
+@st.cache_data(max_entries=12, show_spinner="Computing the five views for every epoch…")
+def replay_views(key: tuple, layer: str | None) -> ReplayViews:
+    path, name = key[0], key[1]
+    return Replay(path, name).views(layer=layer)
+
+
+def frame_renderer(key: tuple, layer: str | None, size: tuple[int, int], theme: str):
+    """The session's renderer for this run, built once and reused for every epoch."""
+    from replay_core.render_mpl import FrameRenderer
+
+    wanted = (key, layer, size, theme)
+    slot = st.session_state.get("_renderer")
+    if slot is None or slot[0] != wanted:
+        renderer = FrameRenderer(replay_views(key, layer), size=size, theme=theme)
+        st.session_state["_renderer"] = (wanted, renderer)
+        return renderer
+    return slot[1]
+
+
+def caption(views: ReplayViews, epoch: int) -> str:
+    """One line under the frame: epoch, loss and accuracy (and validation when present)."""
+    lm = views.loss_and_metric
+    text = (f"Epoch {epoch} of {views.n_epochs} · loss {lm.loss[epoch]:.4f} · "
+            f"accuracy {lm.accuracy[epoch]:.1%}")
+    if lm.val_loss is not None:
+        text += f" · validation loss {lm.val_loss[epoch]:.4f} · accuracy {lm.val_accuracy[epoch]:.1%}"
+    return text
