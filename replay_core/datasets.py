@@ -14,6 +14,8 @@ Example
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -58,12 +60,13 @@ def _noise(default: float = 0.1, high: float = 1.0) -> ParamInfo:
 def _parabola(n_samples: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     # The seed article's set: x1 evenly spaced in [-1, 1], class 0 on x2 = x1**2,
     # class 1 on the same parabola shifted down by 0.5.
-    half = n_samples // 2
-    x1 = np.linspace(-1.0, 1.0, half)
-    negatives = np.column_stack([x1, x1**2])
-    positives = np.column_stack([x1, x1**2 - 0.5])
+    # An odd n_samples gives class 0 the extra point, so the set has n_samples rows.
+    n_neg, n_pos = n_samples - n_samples // 2, n_samples // 2
+    x1_neg, x1_pos = np.linspace(-1.0, 1.0, n_neg), np.linspace(-1.0, 1.0, n_pos)
+    negatives = np.column_stack([x1_neg, x1_neg**2])
+    positives = np.column_stack([x1_pos, x1_pos**2 - 0.5])
     X = np.concatenate([negatives, positives])
-    y = np.concatenate([np.zeros(half), np.ones(half)])
+    y = np.concatenate([np.zeros(n_neg), np.ones(n_pos)])
     if noise > 0:
         X = X + rng.normal(scale=noise, size=X.shape)
     return X, y
@@ -195,9 +198,11 @@ def check_params(name: str, params: dict[str, Any] | None = None) -> dict[str, A
         Unknown dataset, unknown parameter, wrong type or a value out of range; the
         message names the parameter and its allowed range.
     """
-    if name not in REGISTRY:
+    if not isinstance(name, str) or name not in REGISTRY:
         raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(REGISTRY)}")
     info = REGISTRY[name]
+    if params is not None and not isinstance(params, dict):
+        raise ValueError(f"dataset.params must be an object, got {type(params).__name__}")
     params = dict(params or {})
     known = {p.name: p for p in info.params}
     unknown = sorted(set(params) - set(known))
@@ -209,18 +214,19 @@ def check_params(name: str, params: dict[str, Any] | None = None) -> dict[str, A
     out: dict[str, Any] = {}
     for p in info.params:
         value = params.get(p.name, p.default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"dataset.{p.name} must be a number, got {value!r}")
+        between = f"between {p.low:g} and {p.high:g}"
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"dataset.{p.name} must be a number {between}, got {value!r}")
+        if not (p.low <= value <= p.high):  # also rejects nan; exact for huge integers
+            raise ValueError(f"dataset.{p.name} must be {between}, got {value}")
         if p.kind is int:
             if float(value) != int(value):
-                raise ValueError(f"dataset.{p.name} must be a whole number, got {value!r}")
+                raise ValueError(
+                    f"dataset.{p.name} must be a whole number {between}, got {value!r}"
+                )
             value = int(value)
         else:
             value = float(value)
-        if not (p.low <= value <= p.high):
-            raise ValueError(
-                f"dataset.{p.name} must be between {p.low:g} and {p.high:g}, got {value:g}"
-            )
         out[p.name] = value
     return out
 
@@ -271,7 +277,14 @@ def split_and_standardize(
     if validation_split > 0:
         from sklearn.model_selection import train_test_split
 
-        stratify = y if np.unique(y).size > 1 else None
+        # Stratify when every class can be on both sides (else sklearn refuses, e.g. a
+        # 1-sample validation share of 2 classes).
+        _, counts = np.unique(y, return_counts=True)
+        n_val = math.ceil(validation_split * len(y))
+        can_stratify = counts.size > 1 and counts.min() >= 2 and (
+            min(n_val, len(y) - n_val) >= counts.size
+        )
+        stratify = y if can_stratify else None
         X, X_val, y, y_val = train_test_split(
             X, y, test_size=validation_split, random_state=seed, stratify=stratify
         )

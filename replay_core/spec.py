@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -36,8 +37,12 @@ MAX_EPOCHS = 2000
 
 def _number(path: str, value: Any, low: float, high: float, *, integer: bool = False,
             low_open: bool = False) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{path} must be a number, got {value!r}")
+    if isinstance(value, numbers.Integral) and not low <= value <= high:
+        # Checked before any float(): a huge JSON integer would overflow it.
+        bracket = "(" if low_open else "["
+        raise ValueError(f"{path} must be in {bracket}{low:g}, {high:g}], got {value}")
     if not math.isfinite(value):
         raise ValueError(f"{path} must be a finite number, got {value!r}")
     if integer:
@@ -180,7 +185,7 @@ class ModelSpec:
                 checked.append(layer if isinstance(layer, LayerSpec) else LayerSpec.from_dict(layer))
             except ValueError as exc:
                 text = str(exc).replace("layer.", f"model.layers[{i}].", 1)
-                raise ValueError(text.replace("model.layers[].", f"model.layers[{i}].")) from None
+                raise ValueError(text.replace("model.layers[]", f"model.layers[{i}]")) from None
         layers = tuple(checked)
         _set(self, "layers", layers)
         _choice("model.initializer", self.initializer, INITIALIZERS)

@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from replay_core.datasets import PreparedData
-from replay_core.forward import predict_single
+from replay_core.forward import Network
 from replay_core.spec import RunSpec
 
 PREVIEW_EVERY_S = 0.5
@@ -79,7 +79,9 @@ class LivePreview:
     def _draw(self, record) -> None:
         if self.grid is None:
             return
-        probs = predict_single(record.weights, self.activations, self.grid).reshape(GRID, GRID)
+        weights = [[np.asarray(w)[None] for w in layer] for layer in record.weights]
+        network = Network.from_weights(weights, self.activations)
+        probs = network.forward(self.grid)[0, :, 0].reshape(GRID, GRID)
         fig = Figure(figsize=(4.2, 3.4), dpi=100)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()

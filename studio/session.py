@@ -19,7 +19,6 @@ from replay_core.views import ReplayViews
 from replay_core.workspace import Workspace
 
 APP_ROOT = Path(__file__).resolve().parent.parent
-DATA_ROOT = Path(os.environ.get("DEEPREPLAY_DATA", APP_ROOT / "data"))
 # epochs x training samples x parameters; the overfitting preset costs 1.6e8.
 MAX_TRAINING_COST = int(float(os.environ.get("DEEPREPLAY_MAX_COST", "3e8")))
 
@@ -29,10 +28,15 @@ FRAME_SIZES = {
 }
 
 
+def data_root() -> Path:
+    """Where the app keeps its files: ``$DEEPREPLAY_DATA``, else ``data/`` beside the app."""
+    return Path(os.environ.get("DEEPREPLAY_DATA", APP_ROOT / "data"))
+
+
 def workspace() -> Workspace:
     """This browser session's workspace (created on first use)."""
     sid = st.session_state.setdefault("session_id", secrets.token_hex(16))
-    ws = Workspace.create(DATA_ROOT / "sessions", sid)
+    ws = Workspace.create(data_root() / "sessions", sid)
     ws.touch()
     return ws
 

@@ -1,0 +1,105 @@
+"""How fast FrameRenderer turns an epoch into a frame, against a full figure redraw.
+
+Builds reference-size synthetic views (2000 samples, 151 epochs, 100x100 probability
+grid), then for 1280x720 and 1920x1080 times: renderer construction, the first frame
+(which draws and caches the static background), and per frame over all 151 epochs
+update + rgb, png and jpeg. Each pass uses a fresh renderer, so every epoch is a first
+visit; a second jpeg pass shows revisits. The full redraw is ``fig.canvas.draw()`` of
+the same figure with nothing cached (layout frozen, so it only counts drawing).
+
+Usage: ``python bench/render_speed.py``. The last line is machine-readable:
+``frame_ms=<p50 jpeg 1280x720> png_ms=<p50 png 1280x720> full_redraw_ms=<p50>``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from replay_core.render_mpl import FrameRenderer  # noqa: E402
+from tests.synthetic_views import synthetic_views  # noqa: E402
+
+SIZES = [(1280, 720), (1920, 1080)]
+APP_SIZES = [(1600, 760), (1180, 560)]
+
+
+def _ms(seconds: list[float]) -> tuple[float, float]:
+    arr = np.asarray(seconds) * 1000.0
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 95))
+
+
+def _per_frame(views, size, call: str, passes: int = 1) -> list[tuple[float, float]]:
+    renderer = FrameRenderer(views, size=size)
+    renderer.rgb(0)
+    epochs = list(range(views.n_epochs + 1))
+    results = []
+    for _ in range(passes):
+        times = []
+        for epoch in epochs:
+            renderer._shown = None  # the rgb(0) above must not make epoch 0 free
+            t0 = time.perf_counter()
+            getattr(renderer, call)(epoch)
+            times.append(time.perf_counter() - t0)
+        results.append(_ms(times))
+    return results
+
+
+def _full_redraw(views, size, step: int = 5) -> tuple[float, float]:
+    # A renderer that never blits: nothing is animated, every draw redraws everything.
+    renderer = FrameRenderer(views, size=size)
+    renderer.canvas.draw()
+    renderer.figure.set_layout_engine("none")
+    times = []
+    for epoch in range(0, views.n_epochs + 1, step):
+        t0 = time.perf_counter()
+        renderer._set_epoch(epoch)
+        renderer.canvas.draw()
+        renderer._image()
+        times.append(time.perf_counter() - t0)
+    return _ms(times)
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    views = synthetic_views()
+    print(f"synthetic views: {views.n_epochs + 1} epochs x "
+          f"{views.feature_space.features.shape[1]} samples, "
+          f"{views.decision_boundary.probabilities.shape[1]}^2 grid "
+          f"({time.perf_counter() - t0:.2f} s)")
+    headline = {}
+    for size in SIZES + APP_SIZES:
+        label = f"{size[0]}x{size[1]}"
+        t0 = time.perf_counter()
+        renderer = FrameRenderer(views, size=size)
+        build = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        renderer.rgb(0)
+        first = time.perf_counter() - t0
+        print(f"\n{label}: construct {build * 1000:.0f} ms, first frame (background) "
+              f"{first * 1000:.0f} ms, jpeg {len(renderer.jpeg(80)) / 1024:.0f} kB")
+        calls = ("jpeg",) if size in APP_SIZES else ("update", "rgb", "png", "jpeg")
+        for call in calls:
+            passes = _per_frame(views, size, call, passes=2 if call == "jpeg" else 1)
+            (p50, p95) = passes[0]
+            line = f"  {call:7s} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  (151 first visits)"
+            if len(passes) > 1:
+                line += f";  revisits p50 {passes[1][0]:.1f} ms"
+            print(line)
+            headline[(size, call)] = p50
+        if size in SIZES:
+            p50, p95 = _full_redraw(views, size)
+            print(f"  full redraw (canvas.draw) p50 {p50:6.1f} ms  p95 {p95:6.1f} ms")
+            headline[(size, "full")] = p50
+    ref = SIZES[0]
+    print(f"frame_ms={headline[(ref, 'jpeg')]:.1f} png_ms={headline[(ref, 'png')]:.1f} "
+          f"full_redraw_ms={headline[(ref, 'full')]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

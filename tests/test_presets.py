@@ -1,0 +1,143 @@
+"""Presets: the seed article's reference runs and the notebook's cases, as the brief states them."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+from replay_core import datasets, presets
+from replay_core.presets import PRESETS
+from replay_core.spec import LayerSpec, ReduceLROnPlateauSpec, RunSpec
+
+REFERENCE = {"reference": "sigmoid", "reference_tanh": "tanh", "reference_relu": "relu"}
+
+# name -> (hidden units, learning rate, momentum, epochs, dataset name, dataset params)
+NOTEBOOK = {
+    "notebook_default": ((10, 10), 0.1, 0.9, 100, "moons", {"n_samples": 100, "noise": 0.1}),
+    "exploding_gradient": ((10, 10), 0.5, 0.9, 150, "moons", {"n_samples": 100, "noise": 0.1}),
+    "without_momentum": ((10, 10), 0.07, 0.0, 150, "moons", {"n_samples": 100, "noise": 0.1}),
+    "with_momentum": ((10, 10), 0.07, 0.9, 150, "moons", {"n_samples": 100, "noise": 0.1}),
+    "overfitting": ((50, 50, 50), 0.002, 0.999, 500, "circles",
+                    {"n_samples": 100, "noise": 0.3, "factor": 0.5}),
+}
+
+
+def test_the_preset_names():
+    assert presets.names() == list(PRESETS)
+    assert set(presets.names()) == set(REFERENCE) | set(NOTEBOOK)
+    for name, preset in PRESETS.items():
+        assert preset.name == name
+        assert preset.title and preset.description
+        assert isinstance(preset.spec, RunSpec)
+        assert presets.get(name) is preset.spec
+
+
+def test_doctests_of_the_module_pass():
+    result = doctest.testmod(presets)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_unknown_preset_is_a_value_error_listing_the_names():
+    with pytest.raises(ValueError, match="unknown preset 'nope'") as info:
+        presets.get("nope")
+    for name in PRESETS:
+        assert name in str(info.value)
+
+
+# --------------------------------------------------------------------------- reference runs
+
+
+@pytest.mark.parametrize(("name", "activation"), REFERENCE.items())
+def test_reference_presets(name, activation):
+    s = presets.get(name)
+    assert s.dataset.name == "parabola"
+    assert s.dataset.params == {"n_samples": 2000, "noise": 0.0}
+    assert s.dataset.seed == 42
+    assert not s.dataset.standardize and s.dataset.validation_split == 0.0
+    assert s.model.layers == (LayerSpec(2, activation, name="hidden"),)
+    assert s.model.layer_names() == ["hidden", "output"]
+    assert s.model.initializer == "glorot_normal"
+    assert (s.model.output_initializer, s.model.output_init_stddev) == ("random_normal", 0.05)
+    t = s.training
+    assert (t.optimizer, t.learning_rate, t.momentum, t.batch_size, t.epochs, t.seed) == (
+        "sgd", 0.05, 0.0, 16, 150, 42)
+    assert t.reduce_lr is None and t.early_stopping is None
+    assert s.model.n_params() == 9
+    # The siblings differ from the reference run in the hidden activation only.
+    assert s == RunSpec().replace(
+        **{"model.layers": [{"units": 2, "activation": activation, "name": "hidden"}]})
+    if activation != "sigmoid":
+        assert activation in PRESETS[name].description
+
+
+def test_reference_preset_data_is_the_whole_parabola_set_unscaled():
+    data = datasets.prepare(presets.get("reference").dataset)
+    X, y = datasets.load("parabola")
+    assert data.X_val is None and data.mean is None
+    np.testing.assert_array_equal(data.X, X)
+    np.testing.assert_array_equal(data.y, y)
+    assert data.X.shape == (2000, 2)
+
+
+# --------------------------------------------------------------------------- notebook cases
+
+
+@pytest.mark.parametrize("name", NOTEBOOK)
+def test_notebook_presets_share_the_notebook_setup(name):
+    s = presets.get(name)
+    # 100 samples, standardised, 40 % held out for validation.
+    assert s.dataset.params["n_samples"] == 100
+    assert s.dataset.standardize is True
+    assert s.dataset.validation_split == 0.4
+    # Leaky ReLU (slope 0.3) hidden layers, SGD with batches of 10.
+    assert all(layer.activation == "leaky_relu" and layer.negative_slope == 0.3
+               for layer in s.model.layers)
+    assert s.training.optimizer == "sgd" and s.training.batch_size == 10
+    assert s.training.nesterov is False
+    # Learning rate halved on a validation-loss plateau of 50 epochs, down to 4e-5.
+    assert s.training.reduce_lr == ReduceLROnPlateauSpec(
+        monitor="val_loss", factor=0.5, patience=50, min_lr=4e-5)
+    assert s.training.early_stopping is None
+
+
+@pytest.mark.parametrize(("name", "expected"), NOTEBOOK.items())
+def test_notebook_presets_case_by_case(name, expected):
+    units, lr, momentum, epochs, dataset, params = expected
+    s = presets.get(name)
+    assert tuple(layer.units for layer in s.model.layers) == units
+    assert s.training.learning_rate == lr
+    assert s.training.momentum == momentum
+    assert s.training.epochs == epochs
+    assert s.dataset.name == dataset
+    assert s.dataset.params == params
+    assert f"lr {lr:g}" in PRESETS[name].description
+
+
+def test_notebook_cases_differ_from_each_other_only_where_they_say():
+    default = presets.get("notebook_default")
+    assert presets.get("exploding_gradient") == default.replace(
+        **{"training.learning_rate": 0.5, "training.epochs": 150})
+    without = presets.get("without_momentum")
+    assert without == default.replace(**{"training.learning_rate": 0.07, "training.momentum": 0.0,
+                                         "training.epochs": 150})
+    assert presets.get("with_momentum") == without.replace(**{"training.momentum": 0.9})
+    assert without.training.describe() == "SGD lr 0.07"
+    assert presets.get("with_momentum").training.describe() == "SGD lr 0.07, momentum 0.9"
+
+
+def test_notebook_network_sizes():
+    assert presets.get("notebook_default").model.describe() == (
+        "2 → 10 leaky_relu(0.3) → 10 leaky_relu(0.3) → 1 sigmoid")
+    assert presets.get("notebook_default").model.n_params() == 30 + 110 + 11
+    assert presets.get("overfitting").model.n_params() == 150 + 2550 + 2550 + 51
+
+
+@pytest.mark.parametrize("name", NOTEBOOK)
+def test_notebook_preset_data_is_split_60_40_stratified_and_standardised(name):
+    data = datasets.prepare(presets.get(name).dataset)
+    assert len(data.y) == 60 and len(data.y_val) == 40
+    assert (data.y == 1).sum() == 30 and (data.y_val == 1).sum() == 20
+    np.testing.assert_allclose(data.X.mean(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(data.X.std(axis=0), 1.0, atol=1e-5)
