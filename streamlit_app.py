@@ -4,14 +4,14 @@ import streamlit as st
 
 st.set_page_config(
     page_title="DeepReplay Studio",
-    page_icon="🔁",
+    page_icon=":material/replay:",
     layout="wide",
     initial_sidebar_state="expanded",
 )
 
 pages = [
-    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train", default=True),
-    st.Page("pages/replay.py", title="Replay", icon="▶️", url_path="replay"),
-    st.Page("pages/runs.py", title="Runs", icon="🗂️", url_path="runs"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("pages/replay.py", title="Replay", icon=":material/play_circle:", url_path="replay"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
 ]
 st.navigation(pages).run()

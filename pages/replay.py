@@ -22,8 +22,8 @@ if not runs:
     st.title("Replay")
     st.info("No runs in this session yet. Train one, or upload a run file.")
     c1, c2 = st.columns(2)
-    c1.page_link("pages/train.py", label="Train a network", icon="🏋️")
-    c2.page_link("pages/runs.py", label="Upload a run file", icon="🗂️")
+    c1.page_link("pages/train.py", label="Train a network", icon=":material/model_training:")
+    c2.page_link("pages/runs.py", label="Upload a run file", icon=":material/folder_open:")
     st.stop()
 
 names = [r.name for r in runs]
@@ -78,9 +78,13 @@ def _player() -> None:
             st.rerun()
         ss["epoch"] = min(ss["epoch"] + stride, n_epochs)
     c = st.columns([0.45, 0.45, 0.8, 7], vertical_alignment="bottom")
-    c[0].button("◀", key="prev_epoch", on_click=_step, args=(-1,), help="Previous epoch")
-    c[1].button("▶", key="next_epoch", on_click=_step, args=(1,), help="Next epoch")
-    if c[2].button("⏸ Pause" if ss["playing"] else "⏵ Play", key="play", width="stretch"):
+    c[0].button("", icon=":material/skip_previous:", key="prev_epoch", on_click=_step,
+                args=(-1,), help="Previous epoch")
+    c[1].button("", icon=":material/skip_next:", key="next_epoch", on_click=_step, args=(1,),
+                help="Next epoch")
+    playing = ss["playing"]
+    if c[2].button("Pause" if playing else "Play", key="play", width="stretch",
+                   icon=":material/pause:" if playing else ":material/play_arrow:"):
         if not ss["playing"] and ss["epoch"] >= n_epochs:
             ss["epoch"] = 0
         ss["playing"] = not ss["playing"]

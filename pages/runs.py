@@ -62,7 +62,7 @@ if runs:
             st.rerun()
 else:
     st.info("No runs yet: train one on the Train page or upload a run file below.")
-    st.page_link("pages/train.py", label="Train a network", icon="🏋️")
+    st.page_link("pages/train.py", label="Train a network", icon=":material/model_training:")
 
 st.subheader("Upload a run file")
 st.caption("An `.h5` file written by DeepReplay Studio or by the original DeepReplay package "

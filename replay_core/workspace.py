@@ -26,7 +26,7 @@ from replay_core import runfile
 from replay_core.errors import RunFileError
 
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
-_RUN_NAME = re.compile(r"^[\w .()+=,-]{1,80}$")
+_RUN_NAME = re.compile(r"^[\w .:()+=,-]{1,80}$")
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_RUNS = 40
@@ -38,7 +38,7 @@ def check_run_name(name: str) -> str:
     name = (name or "").strip()
     if not _RUN_NAME.match(name):
         raise RunFileError(
-            "a run name needs 1 to 80 letters, digits, spaces or . _ - ( ) + = , characters; "
+            "a run name needs 1 to 80 letters, digits, spaces or . _ - : ( ) + = , characters; "
             f"got {name!r}"
         )
     return name

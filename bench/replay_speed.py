@@ -1,0 +1,120 @@
+"""How fast a run's five views are computed for every epoch, and how that grows.
+
+Builds a synthetic run the size of the reference run (parabola, 2000 samples, 150
+epochs, 2 -> 2 sigmoid -> 1 sigmoid) whose weights follow a random walk, writes it to a
+temporary HDF5 file with ``runfile.RunWriter`` (or keeps it in memory when runfile.py is
+missing), then times ``Replay(...).views()`` (best of 3; each repetition on a freshly read
+``Replay`` so nothing is cached), and the same with 10x the epochs and 10x the samples.
+Reading the file is timed separately. Target: views under 1 s for the reference size,
+growing about linearly with epochs x samples.
+
+Usage: ``python bench/replay_speed.py``. The last line is machine-readable:
+``views_s=<reference> x10_epochs_ratio=<..> x10_samples_ratio=<..>``.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from replay_core.replay import Replay  # noqa: E402
+
+try:
+    from replay_core import runfile
+except ImportError:  # runfile.py not written yet: replay from arrays
+    runfile = None
+
+LAYER_NAMES = ["hidden", "output"]
+ACTIVATIONS = [{"name": "sigmoid"}, {"name": "sigmoid"}]
+
+
+def parabola(n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """The reference dataset with ``n_samples`` points (half per class)."""
+    half = n_samples // 2
+    x1 = np.linspace(-1.0, 1.0, half)
+    X = np.concatenate([np.c_[x1, x1**2], np.c_[x1, x1**2 - 0.5]]).astype(np.float32)
+    y = np.concatenate([np.zeros(half), np.ones(half)]).astype(np.float32)
+    return X, y
+
+
+def random_walk_weights(n_epochs: int, seed: int = 42) -> list[list[np.ndarray]]:
+    """Per layer ``[kernel, bias]`` of shape (n_epochs + 1, ...): a drift plus noise."""
+    rng = np.random.default_rng(seed)
+    shapes = [[(2, 2), (2,)], [(2, 1), (1,)]]
+    out = []
+    for layer in shapes:
+        arrays = []
+        for shape in layer:
+            start = rng.normal(0.0, 0.5, shape)
+            steps = rng.normal(0.0, 3.0 / np.sqrt(max(n_epochs, 1)), (n_epochs, *shape))
+            walk = np.concatenate([start[None], start + np.cumsum(steps, axis=0)])
+            arrays.append(walk.astype(np.float32))
+        out.append(arrays)
+    return out
+
+
+def make_run(directory: Path, n_epochs: int, n_samples: int):
+    """A function returning a fresh ``Replay`` of the synthetic run, and how it is stored."""
+    X, y = parabola(n_samples)
+    weights = random_walk_weights(n_epochs)
+    if runfile is None:
+        return (lambda: Replay.from_arrays(weights, ACTIVATIONS, X, y, LAYER_NAMES,
+                                           name="bench")), "in memory (no runfile.py)"
+    path = directory / f"bench_{n_epochs}x{n_samples}.h5"
+    writer = runfile.RunWriter(
+        path, "bench", inputs=X, targets=y, layer_names=LAYER_NAMES,
+        activation_config=ACTIVATIONS, initial_weights=[[a[0] for a in layer] for layer in weights],
+        samples=n_samples, batch_size=16, n_epochs=n_epochs)
+    try:
+        for e in range(1, n_epochs + 1):
+            writer.append_epoch([[a[e] for a in layer] for layer in weights],
+                                {"loss": float("nan"), "accuracy": float("nan")}, lr=0.05)
+        writer.set_status("complete")
+    finally:
+        writer.close()
+    return (lambda: Replay(path, "bench")), f"HDF5 {path.stat().st_size / 1e6:.1f} MB"
+
+
+def best_of(n: int, open_replay) -> tuple[float, float]:
+    """Best read time and best ``views()`` time over ``n`` fresh replays."""
+    reads, views = [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        replay = open_replay()
+        t1 = time.perf_counter()
+        replay.views()
+        t2 = time.perf_counter()
+        reads.append(t1 - t0)
+        views.append(t2 - t1)
+    return min(reads), min(views)
+
+
+def main() -> None:
+    cases = [("reference", 150, 2000), ("x10 epochs", 1500, 2000), ("x10 samples", 150, 20000)]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        best_of(1, make_run(Path(tmp), 5, 100)[0])  # imports and first-call costs
+        print(f"{'case':<12} {'epochs':>6} {'samples':>7}  {'read s':>7}  {'views s':>7}  stored")
+        for label, n_epochs, n_samples in cases:
+            open_replay, stored = make_run(Path(tmp), n_epochs, n_samples)
+            read_s, views_s = best_of(3, open_replay)
+            results[label] = views_s
+            print(f"{label:<12} {n_epochs:>6} {n_samples:>7}  {read_s:7.3f}  {views_s:7.3f}  "
+                  f"{stored}")
+    ref = results["reference"]
+    ratio_e = results["x10 epochs"] / ref
+    ratio_s = results["x10 samples"] / ref
+    print(f"target: reference views under 1 s ({'met' if ref < 1.0 else 'NOT met'}); "
+          "ratios at or under ~10 mean growth no worse than linear")
+    print(f"views_s={ref:.3f} x10_epochs_ratio={ratio_e:.2f} x10_samples_ratio={ratio_s:.2f}")
+
+
+if __name__ == "__main__":
+    main()

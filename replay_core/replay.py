@@ -1,0 +1,651 @@
+"""Replay a recorded run: predictions and the five views, for every epoch, in numpy.
+
+``Replay`` reads a run once (``runfile.read_run``; no file handle is kept), rebuilds the
+network from the stored weights (``forward.Network``) and computes each view for all
+epochs at once into the frozen dataclasses of ``views``. No TensorFlow is involved.
+
+Example
+-------
+>>> from replay_core.replay import Replay                  # doctest: +SKIP
+>>> replay = Replay("runs.h5", "sigmoid")                  # doctest: +SKIP
+>>> replay.predict_proba().shape                           # doctest: +SKIP
+(151, 2000)
+>>> views = replay.views()                                 # doctest: +SKIP
+>>> views.feature_space.features.shape                     # doctest: +SKIP
+(151, 2000, 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import contourpy
+import numpy as np
+
+from replay_core import activations, runfile
+from replay_core.errors import NoFeatureLayerError, ReplayError, RunFileError
+from replay_core.forward import Network
+from replay_core.views import (
+    DecisionBoundaryView,
+    FeatureSpaceView,
+    LossAndMetricView,
+    LossHistogramView,
+    ProbabilityHistogramView,
+    ReplayViews,
+)
+
+EPSILON = 1e-7
+"""Keras' clipping epsilon for binary cross-entropy on probabilities."""
+THRESHOLD = 0.5
+"""A sample is predicted positive when P(class 1) is at or above this."""
+
+FEATURE_GRID_POINTS = 60
+"""Points along each bent grid line of the feature space."""
+FEATURE_BOUNDARY_GRID = 80
+"""Resolution of the feature-space grid the non-linear 0.5 boundary is traced on."""
+
+_SIGMOID_LIKE = ("sigmoid", "hard_sigmoid", "sparse_sigmoid")
+
+
+class ViewUnavailableError(ReplayError, ValueError):
+    """A prediction or view this run cannot give (inputs not 2-D, output not a probability)."""
+
+
+def _padded_range(values: np.ndarray, margin: float) -> tuple[float, float]:
+    """``[min, max]`` of the finite values widened by ``margin`` of the span on each side."""
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return -1.0, 1.0
+    lo, hi = float(v.min()), float(v.max())
+    if hi == lo:  # all values equal: a unit-sized window around them
+        pad = max(abs(lo) * 0.1, 0.5)
+    else:
+        pad = (hi - lo) * margin
+    return lo - pad, hi + pad
+
+
+def _robust_range(values: np.ndarray, margin: float = 0.05) -> tuple[float, float]:
+    """Limits covering the values but not their outliers, widened by ``margin``.
+
+    The 0.5th..99.5th percentiles are extended to the true extremes when those lie
+    within half that span beyond, so a cloud without outliers is shown whole.
+    """
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return -1.0, 1.0
+    if v.size > 4_000_000:  # percentiles of an even subsample are as good, and faster
+        v = v[:: v.size // 2_000_000]
+    p_lo, p_hi = (float(q) for q in np.percentile(v, [0.5, 99.5]))
+    span = p_hi - p_lo
+    lo = max(float(v.min()), p_lo - 0.5 * span)
+    hi = min(float(v.max()), p_hi + 0.5 * span)
+    pad = (hi - lo) * margin if hi > lo else max(abs(lo) * 0.1, 0.5)
+    return lo - pad, hi + pad
+
+
+def clip_line(w: np.ndarray, b: float, xlim: Sequence[float],
+              ylim: Sequence[float]) -> np.ndarray:
+    """The part of the line ``w[0]*x + w[1]*y + b = 0`` inside a box.
+
+    Returns
+    -------
+    np.ndarray
+        (2, 2) end points, or (0, 2) when the line misses the box (or ``w`` is zero).
+    """
+    (x0, x1), (y0, y1) = (float(v) for v in xlim), (float(v) for v in ylim)
+    w0, w1, b = float(w[0]), float(w[1]), float(b)
+    norm = np.hypot(w0, w1)
+    if not (np.isfinite(norm) and np.isfinite(b)) or norm == 0.0:
+        return np.empty((0, 2))
+    tol = 1e-9 * max(x1 - x0, y1 - y0)
+    points = []
+    if abs(w1) > 1e-12 * norm:
+        for x in (x0, x1):
+            y = -(w0 * x + b) / w1
+            if y0 - tol <= y <= y1 + tol:
+                points.append((x, min(max(y, y0), y1)))
+    if abs(w0) > 1e-12 * norm:
+        for y in (y0, y1):
+            x = -(w1 * y + b) / w0
+            if x0 - tol <= x <= x1 + tol:
+                points.append((min(max(x, x0), x1), y))
+    if len(points) < 2:
+        return np.empty((0, 2))
+    pts = np.array(points, dtype=float)
+    along = pts @ np.array([-w1, w0])
+    segment = pts[[int(np.argmin(along)), int(np.argmax(along))]]
+    if np.allclose(segment[0], segment[1]):
+        return np.empty((0, 2))
+    return segment
+
+
+class ContourTracer:
+    """Traces contours of many ``z[i, j]`` arrays given at ``(xs[j], ys[i])`` on one grid.
+
+    Builds contourpy's serial generator directly (what ``contourpy.contour_generator``
+    builds by default) so its input checks are not repeated for every epoch.
+    """
+
+    def __init__(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        self.xs = np.asarray(xs, dtype=np.float64)
+        self.ys = np.asarray(ys, dtype=np.float64)
+        self._gx, self._gy = np.meshgrid(self.xs, self.ys)
+
+    def lines(self, z: np.ndarray, level: float = THRESHOLD) -> np.ndarray:
+        """The ``level`` contour of ``z`` as (M, 2), NaN rows between pieces."""
+        z = np.ascontiguousarray(z, dtype=np.float64)
+        if np.isfinite(z).all():
+            gen = contourpy.SerialContourGenerator(
+                self._gx, self._gy, z, None, corner_mask=True,
+                line_type=contourpy.LineType.ChunkCombinedNan,
+                fill_type=contourpy.FillType.OuterOffset, quad_as_tri=False,
+                z_interp=contourpy.ZInterp.Linear)
+        else:
+            gen = contourpy.contour_generator(self.xs, self.ys, np.ma.masked_invalid(z),
+                                              line_type=contourpy.LineType.ChunkCombinedNan)
+        lines = gen.lines(level)[0][0]
+        return np.empty((0, 2)) if lines is None else np.asarray(lines, dtype=np.float64)
+
+
+def contour_lines(xs: np.ndarray, ys: np.ndarray, z: np.ndarray,
+                  level: float = THRESHOLD) -> np.ndarray:
+    """The ``level`` contour of ``z[i, j]`` at ``(xs[j], ys[i])`` as (M, 2), NaN between pieces."""
+    return ContourTracer(xs, ys).lines(z, level)
+
+
+def _counts(values: np.ndarray, edges: np.ndarray, category: np.ndarray,
+            n_categories: int) -> np.ndarray:
+    """Histogram counts (E+1, C, B) of ``values[e]`` split by ``category[e]`` in 0..C-1.
+
+    Values beyond the edges (and NaN) are counted in the first or last bin.
+    """
+    n_bins = len(edges) - 1
+    idx = np.searchsorted(edges, values, side="right") - 1
+    np.clip(idx, 0, n_bins - 1, out=idx)
+    epoch = np.arange(values.shape[0])[:, None]
+    flat = (epoch * n_categories + category) * n_bins + idx
+    counts = np.bincount(flat.ravel(), minlength=values.shape[0] * n_categories * n_bins)
+    return counts.reshape(values.shape[0], n_categories, n_bins)
+
+
+def binary_crossentropy(targets: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Per-sample binary cross-entropy, with probabilities clipped to ``[eps, 1-eps]`` as
+    Keras does; ``targets`` (N,) broadcasts against ``proba`` (..., N)."""
+    p = np.clip(proba, EPSILON, 1.0 - EPSILON)
+    return -(targets * np.log(p) + (1.0 - targets) * np.log1p(-p))
+
+
+def _inputs(values: Any, what: str, context: str) -> np.ndarray:
+    X = np.asarray(values, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise RunFileError(f"{context}: {what} must be (samples, features), got shape {X.shape}")
+    return X
+
+
+def _targets(values: Any, n: int, what: str, context: str) -> np.ndarray:
+    t = np.asarray(values, dtype=np.float64)
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t[:, 0]
+    elif t.ndim == 2 and t.shape[1] > 1:  # one-hot
+        t = np.argmax(t, axis=1).astype(np.float64)
+    if t.shape != (n,):
+        raise RunFileError(f"{context}: {what} has shape {np.shape(values)} but there are "
+                           f"{n} samples")
+    return t
+
+
+class Replay:
+    """A recorded run, ready to replay: predictions and views for every epoch.
+
+    Args:
+        filename: the HDF5 run file.
+        run_name: the run (top-level group) in it.
+
+    The file is read once and closed; ``from_arrays`` builds the same object from
+    arrays. Attributes: ``name``, ``n_epochs`` (epochs stored after the initial state),
+    ``layer_names``, ``inputs`` (N, d), ``targets`` (N,) 0/1, ``val_inputs`` /
+    ``val_targets`` (or None), ``spec`` (dict or None), ``status``, ``message``,
+    ``logs``, ``network`` (the ``forward.Network``).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> weights = [[rng.normal(size=(11, 2, 2)), np.zeros((11, 2))],
+    ...            [rng.normal(size=(11, 2, 1)), np.zeros((11, 1))]]
+    >>> X, y = rng.normal(size=(50, 2)), rng.integers(0, 2, 50)
+    >>> replay = Replay.from_arrays(weights, ["sigmoid", "sigmoid"], X, y,
+    ...                             layer_names=["hidden", "output"])
+    >>> replay.predict_proba().shape
+    (11, 50)
+    >>> replay.feature_space().features.shape
+    (11, 50, 2)
+    """
+
+    def __init__(self, filename: str | Path, run_name: str) -> None:
+        data = runfile.read_run(filename, run_name)
+        self._setup(
+            name=data.name, weights=data.weights, activation_config=data.activation_config,
+            layer_names=data.layer_names, inputs=data.inputs, targets=data.targets,
+            val_inputs=data.val_inputs, val_targets=data.val_targets, filename=filename,
+            spec=data.spec, status=data.status, message=data.message, logs=data.logs,
+            attrs=data.attrs, epochs_done=data.epochs_done)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        weights: Sequence[Sequence[np.ndarray]],
+        activation_config: Sequence[Mapping[str, Any] | str | None],
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        layer_names: Sequence[str] | None = None,
+        val_inputs: np.ndarray | None = None,
+        val_targets: np.ndarray | None = None,
+        name: str = "run",
+    ) -> Replay:
+        """A replay of weights held in memory, laid out as in a run file.
+
+        Parameters
+        ----------
+        weights : per model layer, ``[kernel (E+1, d_in, d_out), bias (E+1, d_out)]`` or
+            ``[]`` for a weightless layer.
+        activation_config : per model layer, a name or ``{"name": ..., **params}``.
+        inputs : (N, d); targets : (N,) or (N, 1) 0/1.
+        layer_names : per model layer (``layer0``, ``layer1``... when None).
+        val_inputs, val_targets : held-out data, or None.
+        name : the run name used in views and messages.
+        """
+        replay = cls.__new__(cls)
+        replay._setup(name=name, weights=weights, activation_config=activation_config,
+                      layer_names=layer_names, inputs=inputs, targets=targets,
+                      val_inputs=val_inputs, val_targets=val_targets)
+        return replay
+
+    def _setup(self, *, name: str, weights: Sequence[Sequence[np.ndarray]],
+               activation_config: Sequence[Any], layer_names: Sequence[str] | None,
+               inputs: Any, targets: Any, val_inputs: Any = None, val_targets: Any = None,
+               filename: str | Path | None = None, spec: dict | None = None,
+               status: str = "complete", message: str = "", logs: Mapping | None = None,
+               attrs: Mapping | None = None, epochs_done: int | None = None) -> None:
+        self.name = str(name)
+        self.filename = None if filename is None else str(filename)
+        self._context = f"run {self.name!r}" + (
+            "" if filename is None else f" in {Path(filename).name}")
+        if epochs_done is not None:
+            # A file preallocated to the planned epochs holds unwritten rows past this.
+            weights = [[np.asarray(a)[: int(epochs_done) + 1] for a in layer]
+                       for layer in weights]
+        self.network = Network.from_weights(weights, activation_config, layer_names,
+                                            context=self._context)
+        self.layer_names: list[str] = self.network.names
+        self.activation_config: list[dict] = [
+            dict(layer.activation_config) for layer in self.network.layers]
+        self.n_epochs: int = self.network.n_epochs
+        self.inputs = _inputs(inputs, "inputs", self._context)
+        if self.inputs.shape[1] != self.network.input_dim:
+            raise RunFileError(
+                f"{self._context}: the inputs have {self.inputs.shape[1]} features but the "
+                f"network takes {self.network.input_dim}")
+        self.targets = _targets(targets, len(self.inputs), "targets", self._context)
+        self.val_inputs = self.val_targets = None
+        if val_inputs is not None and val_targets is not None:
+            self.val_inputs = _inputs(val_inputs, "val_inputs", self._context)
+            self.val_targets = _targets(val_targets, len(self.val_inputs), "val_targets",
+                                        self._context)
+        self.spec = spec
+        self.status = status
+        self.message = message
+        self.logs = dict(logs or {})
+        self.attrs = dict(attrs or {})
+        self.epochs_done = self.n_epochs if epochs_done is None else int(epochs_done)
+
+    def __repr__(self) -> str:
+        return (f"Replay({self.name!r}, epochs={self.n_epochs}, samples={len(self.inputs)}, "
+                f"layers={self.layer_names})")
+
+    # -- network output ---------------------------------------------------------------
+
+    @cached_property
+    def _output_kind(self) -> str | None:
+        """'sigmoid' (one unit in [0, 1]), 'softmax' (k units), or None."""
+        layers = self.network.layers
+        act = next((layer.activation_name for layer in reversed(layers)
+                    if not layer.is_identity), "linear")
+        units = layers[-1].units
+        if units == 1 and act in _SIGMOID_LIKE:
+            return "sigmoid"
+        if units >= 2 and act == "softmax":
+            return "softmax"
+        return None
+
+    def _check_output(self) -> str:
+        kind = self._output_kind
+        if kind is None:
+            last = self.network.layers[-1]
+            act = next((layer.activation_name for layer in reversed(self.network.layers)
+                        if not layer.is_identity), "linear")
+            raise ViewUnavailableError(
+                f"{self._context} ends in layer {last.name!r} with {last.units} unit(s) and "
+                f"activation {act!r}; replay needs a sigmoid output unit (or a softmax "
+                "layer) to give probabilities")
+        return kind
+
+    def _binary(self, output: np.ndarray) -> np.ndarray:
+        """P(class 1) (E+1, M) from the network output (E+1, M, k)."""
+        kind = self._check_output()
+        if kind == "sigmoid":
+            return output[..., 0]
+        if output.shape[-1] == 2:
+            return output[..., 1]
+        raise ViewUnavailableError(
+            f"{self._context} has {output.shape[-1]} output classes; the views show binary "
+            "classifiers only")
+
+    def predict_proba(self, X: np.ndarray | None = None) -> np.ndarray:
+        """Predicted probabilities at every epoch.
+
+        Parameters
+        ----------
+        X : (N, d) points; the training inputs when None.
+
+        Returns
+        -------
+        np.ndarray
+            (E+1, N) P(class 1) for a sigmoid output unit, (E+1, N, k) for a k-unit
+            softmax output.
+
+        Raises
+        ------
+        ViewUnavailableError
+            The output layer does not give probabilities.
+        """
+        kind = self._check_output()
+        if X is None:
+            out = self._train_output
+        else:
+            out = self.network.forward(np.asarray(X, dtype=np.float64))
+        return out[..., 0] if kind == "sigmoid" else out
+
+    @cached_property
+    def _train_output(self) -> np.ndarray:
+        return self.network.forward(self.inputs)
+
+    @cached_property
+    def _train_p1(self) -> np.ndarray:
+        return self._binary(self._train_output)
+
+    @cached_property
+    def _val_p1(self) -> np.ndarray | None:
+        if self.val_inputs is None:
+            return None
+        return self._binary(self.network.forward(self.val_inputs))
+
+    @cached_property
+    def _train_sample_loss(self) -> np.ndarray:
+        return binary_crossentropy(self.targets, self._train_p1)
+
+    def _layer_index(self, layer: str | int) -> int:
+        try:
+            return self.network.index(layer)
+        except (KeyError, IndexError) as exc:
+            raise ViewUnavailableError(
+                f"{self._context} has no layer {layer!r}; layers: {self._describe_layers()}"
+            ) from exc
+
+    def layer_outputs(self, layer: str | int, X: np.ndarray | None = None) -> np.ndarray:
+        """Output (E+1, N, units) of one layer (name or index) for ``X`` (training inputs
+        when None)."""
+        i = self._layer_index(layer)
+        return self.network.forward(self.inputs if X is None else X, stop=i + 1)
+
+    # -- feature space ----------------------------------------------------------------
+
+    def _describe_layers(self) -> str:
+        return ", ".join(f"{layer.name!r} {layer.units} unit{'s' if layer.units != 1 else ''}"
+                         for layer in self.network.layers)
+
+    def two_unit_layers(self) -> list[str]:
+        """Names of the hidden layers (not the output layer) with exactly 2 units."""
+        return [layer.name for layer in self.network.layers[:-1] if layer.units == 2]
+
+    def _feature_layer(self, layer: str | int | None) -> int:
+        if layer is None:
+            names = self.two_unit_layers()
+            if not names:
+                raise NoFeatureLayerError(
+                    f"{self._context} has no layer with 2 units (layers: "
+                    f"{self._describe_layers()}); add a 2-unit hidden layer to see its "
+                    "feature space")
+            return self.network.index(names[0])
+        try:
+            i = self.network.index(layer)
+        except (KeyError, IndexError) as exc:
+            raise NoFeatureLayerError(
+                f"{self._context} has no layer {layer!r} (layers: {self._describe_layers()})"
+            ) from exc
+        if self.network.layers[i].units != 2:
+            two = ", ".join(map(repr, self.two_unit_layers())) or "none"
+            raise NoFeatureLayerError(
+                f"layer {self.network.layers[i].name!r} of {self._context} has "
+                f"{self.network.layers[i].units} units; the feature space needs a 2-unit "
+                f"layer (2-unit layers: {two})")
+        return i
+
+    def _input_grid(self, n_lines: int, n_points: int) -> np.ndarray | None:
+        """(L, P, 2) horizontal then vertical lines over the inputs' range (2-D inputs only).
+
+        The range is the data's, without outliers (see ``_robust_range``).
+        """
+        if self.inputs.shape[1] != 2 or n_lines <= 0:
+            return None
+        # The bulk of the data, so one stray sample does not stretch the whole grid.
+        (x0, x1), (y0, y1) = (_robust_range(self.inputs[:, k], 0.0) for k in (0, 1))
+        s = np.linspace(0.0, 1.0, n_points)
+        horizontal = [np.c_[x0 + (x1 - x0) * s, np.full(n_points, v)]
+                      for v in np.linspace(y0, y1, n_lines)]
+        vertical = [np.c_[np.full(n_points, v), y0 + (y1 - y0) * s]
+                    for v in np.linspace(x0, x1, n_lines)]
+        return np.stack(horizontal + vertical)
+
+    def _layer_range(self, i: int) -> tuple[float, float] | None:
+        """The bounded output range of layer ``i`` (looking through identity layers)."""
+        for layer in reversed(self.network.layers[: i + 1]):
+            if not layer.is_identity:
+                rng = activations.output_range(layer.activation_name)
+                # A wide bound such as relu6's would leave most of the panel empty.
+                return rng if rng is not None and rng[1] - rng[0] <= 2.0 else None
+        return None
+
+    def _straight_boundary(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(w (E+1, 2), b (E+1,))`` when layer ``i`` feeds an affine map whose sign decides
+        the class (a Dense sigmoid unit, or a 2-unit softmax), else None."""
+        rest = [layer for layer in self.network.layers[i + 1:] if not layer.is_identity]
+        if not rest or not rest[0].has_weights or any(lay.has_weights for lay in rest[1:]):
+            return None
+        dense = rest[0]
+        acts = [lay.activation_name for lay in rest if lay.activation_name != "linear"]
+        kernel = dense.kernel
+        bias = dense.bias if dense.bias is not None else np.zeros(kernel.shape[::2])
+        if kernel.shape[2] == 1 and len(acts) == 1 and acts[0] in _SIGMOID_LIKE:
+            return kernel[:, :, 0], bias[:, 0]
+        if kernel.shape[2] == 2 and acts == ["softmax"]:
+            return kernel[:, :, 1] - kernel[:, :, 0], bias[:, 1] - bias[:, 0]
+        return None
+
+    def _feature_boundary(self, i: int, xlim: tuple[float, float],
+                          ylim: tuple[float, float]) -> tuple:
+        straight = self._straight_boundary(i)
+        if straight is not None:
+            w, b = straight
+            return tuple(clip_line(w[e], b[e], xlim, ylim) for e in range(len(b)))
+        xs = np.linspace(*xlim, FEATURE_BOUNDARY_GRID)
+        ys = np.linspace(*ylim, FEATURE_BOUNDARY_GRID)
+        gx, gy = np.meshgrid(xs, ys)
+        p = self._binary(self.network.forward(np.c_[gx.ravel(), gy.ravel()], start=i + 1))
+        p = p.reshape(-1, FEATURE_BOUNDARY_GRID, FEATURE_BOUNDARY_GRID)
+        tracer = ContourTracer(xs, ys)
+        return tuple(tracer.lines(p[e]) for e in range(len(p)))
+
+    def feature_space(self, layer: str | int | None = None, grid_lines: int = 11,
+                      grid_points: int = FEATURE_GRID_POINTS) -> FeatureSpaceView:
+        """The samples and a bent input grid in the space of a 2-unit layer, every epoch.
+
+        Parameters
+        ----------
+        layer : name or index of a 2-unit layer; the first hidden one when None.
+        grid_lines : lines per direction of the input-space grid (2-D inputs only; with
+            other inputs ``grid_lines`` of the view is empty).
+        grid_points : points along each grid line.
+
+        Raises
+        ------
+        NoFeatureLayerError
+            No 2-unit layer, no layer of that name, or a layer without 2 units.
+        """
+        i = self._feature_layer(layer)
+        n_states = self.network.n_states
+        grid = self._input_grid(grid_lines, grid_points)
+        points = self.inputs if grid is None else np.concatenate([self.inputs,
+                                                                  grid.reshape(-1, 2)])
+        mapped = self.network.forward(points, stop=i + 1)
+        n = len(self.inputs)
+        features = mapped[:, :n]
+        if grid is None:
+            lines = np.empty((n_states, 0, grid_points, 2))
+        else:
+            lines = mapped[:, n:].reshape(n_states, *grid.shape)
+
+        bounds = self._layer_range(i)
+        if bounds is not None:
+            pad = 0.05 * (bounds[1] - bounds[0])
+            xlim = ylim = (bounds[0] - pad, bounds[1] + pad)
+        else:
+            xlim, ylim = (_robust_range(np.concatenate([features[..., k].ravel(),
+                                                        lines[..., k].ravel()]))
+                          for k in (0, 1))
+        return FeatureSpaceView(
+            layer_name=self.network.layers[i].name,
+            features=features.astype(np.float32),
+            targets=self.targets,
+            grid_lines=lines.astype(np.float32),
+            boundary=self._feature_boundary(i, xlim, ylim),
+            xlim=xlim,
+            ylim=ylim,
+        )
+
+    # -- decision boundary ------------------------------------------------------------
+
+    def decision_boundary(self, grid_size: int = 100) -> DecisionBoundaryView:
+        """P(class 1) over a ``grid_size`` x ``grid_size`` input grid and its 0.5 contour.
+
+        The grid covers the training inputs with a 10% margin on each side.
+
+        Raises
+        ------
+        ViewUnavailableError
+            The inputs are not 2-D.
+        """
+        d = self.inputs.shape[1]
+        if d != 2:
+            raise ViewUnavailableError(
+                f"{self._context} has {d} input feature{'s' if d != 1 else ''}; the "
+                "decision boundary is drawn for 2-D inputs only")
+        xlim = _padded_range(self.inputs[:, 0], 0.1)
+        ylim = _padded_range(self.inputs[:, 1], 0.1)
+        xs = np.linspace(*xlim, grid_size)
+        ys = np.linspace(*ylim, grid_size)
+        gx, gy = np.meshgrid(xs, ys)
+        p = self._binary(self.network.forward(np.c_[gx.ravel(), gy.ravel()]))
+        p = p.reshape(-1, grid_size, grid_size)
+        tracer = ContourTracer(xs, ys)
+        contours = tuple(tracer.lines(p[e]) for e in range(len(p)))
+        return DecisionBoundaryView(
+            xs=xs, ys=ys, probabilities=p.astype(np.float32), contours=contours,
+            inputs=self.inputs, targets=self.targets, xlim=xlim, ylim=ylim)
+
+    # -- histograms and curves --------------------------------------------------------
+
+    def probability_histogram(self, bins: int = 20) -> ProbabilityHistogramView:
+        """Counts of predicted P(class 1) per class, correct and wrong, every epoch."""
+        p = self._train_p1
+        edges = np.linspace(0.0, 1.0, bins + 1)
+        positive = (self.targets > 0.5).astype(np.intp)
+        hit = (p >= THRESHOLD).astype(np.intp)
+        # 0 negative correct, 1 negative wrong, 2 positive wrong, 3 positive correct
+        counts = _counts(p, edges, 2 * positive + hit, 4)
+        neg_ok, neg_wrong, pos_wrong, pos_ok = (counts[:, k] for k in range(4))
+        ymax = max(float((neg_ok + neg_wrong).max()), float((pos_ok + pos_wrong).max()))
+        return ProbabilityHistogramView(
+            bin_edges=edges, negatives_correct=neg_ok, negatives_wrong=neg_wrong,
+            positives_correct=pos_ok, positives_wrong=pos_wrong, ymax=ymax)
+
+    def loss_and_metric(self) -> LossAndMetricView:
+        """Binary cross-entropy and accuracy of every epoch's weights on all the data."""
+        positive = self.targets > 0.5
+        loss = self._train_sample_loss.mean(axis=1)
+        accuracy = ((self._train_p1 >= THRESHOLD) == positive).mean(axis=1)
+        val_loss = val_accuracy = None
+        if self._val_p1 is not None:
+            val_loss = binary_crossentropy(self.val_targets, self._val_p1).mean(axis=1)
+            val_accuracy = ((self._val_p1 >= THRESHOLD) == (self.val_targets > 0.5)).mean(axis=1)
+        curves = loss if val_loss is None else np.concatenate([loss, val_loss])
+        finite = curves[np.isfinite(curves)]
+        top = float(finite.max()) if finite.size else 0.0
+        return LossAndMetricView(
+            epochs=np.arange(self.n_epochs + 1), loss=loss, accuracy=accuracy,
+            val_loss=val_loss, val_accuracy=val_accuracy,
+            loss_ylim=(0.0, top * 1.05 if top > 0 else 1.0))
+
+    def loss_histogram(self, bins: int = 20) -> LossHistogramView:
+        """Counts of the per-sample loss per class, every epoch.
+
+        The edges span 0 to the 99th percentile of all per-sample losses over all epochs;
+        larger losses are counted in the last bin.
+        """
+        losses = self._train_sample_loss
+        finite = losses[np.isfinite(losses)]
+        upper = float(np.percentile(finite, 99.0)) if finite.size else 0.0
+        if not upper > 0.0:
+            upper = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+        edges = np.linspace(0.0, upper, bins + 1)
+        counts = _counts(losses, edges, (self.targets > 0.5).astype(np.intp), 2)
+        negatives, positives = counts[:, 0], counts[:, 1]
+        return LossHistogramView(bin_edges=edges, negatives=negatives, positives=positives,
+                                 ymax=float((negatives + positives).max()))
+
+    def views(self, layer: str | int | None = None) -> ReplayViews:
+        """All five views for every epoch.
+
+        With ``layer`` None a run without a 2-unit layer gets no feature space and a
+        note saying why; a run whose inputs are not 2-D gets no decision boundary and a
+        note. An explicit ``layer`` that is not a 2-unit layer raises
+        ``NoFeatureLayerError``.
+        """
+        feature_space, feature_note = None, ""
+        try:
+            feature_space = self.feature_space(layer)
+        except NoFeatureLayerError as exc:
+            if layer is not None:
+                raise
+            feature_note = str(exc)
+        decision_boundary, boundary_note = None, ""
+        try:
+            decision_boundary = self.decision_boundary()
+        except ViewUnavailableError as exc:
+            boundary_note = str(exc)
+        return ReplayViews(
+            run_name=self.name,
+            n_epochs=self.n_epochs,
+            feature_space=feature_space,
+            decision_boundary=decision_boundary,
+            probability_histogram=self.probability_histogram(),
+            loss_and_metric=self.loss_and_metric(),
+            loss_histogram=self.loss_histogram(),
+            feature_space_note=feature_note,
+            decision_boundary_note=boundary_note,
+        )

@@ -1,0 +1,1105 @@
+"""Every read and write of the HDF5 run file: one run is one top-level group.
+
+The layout is DeepReplay's (attrs ``samples``, ``batch_size``, ``n_batches``,
+``n_epochs``, ``n_layers``, ``activation_functions``; datasets ``inputs``, ``targets``,
+``loss``, ``acc``, ``layer{i}/weights{j}``) with our additions beside it (``format``,
+``spec``, ``status``, ``epochs_done``, ``created``, ``versions``, ``layer_names``,
+``activation_config``, ``lr``, ``val_*``). Our datasets grow by one row per epoch and are
+flushed every epoch, so a run cut off at any moment reads back the epochs it finished;
+files written by the original DeepReplay package read back too.
+
+Readers open the file read-only, copy what they need into memory and close it. Nothing
+here imports TensorFlow.
+
+Example
+-------
+>>> import numpy as np, tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "runs.h5")
+>>> kernel, bias = np.zeros((2, 1), np.float32), np.zeros(1, np.float32)
+>>> with RunWriter(path, "demo", inputs=np.zeros((4, 2)), targets=np.zeros(4),
+...                layer_names=["out"], activation_config=[{"name": "sigmoid"}],
+...                initial_weights=[[kernel, bias]], samples=4, batch_size=2,
+...                n_epochs=1) as writer:
+...     writer.append_epoch([[kernel + 1, bias]], {"loss": 0.5, "accuracy": 1.0}, lr=0.1)
+...     writer.set_status("complete")
+>>> run = read_run(path, "demo")
+>>> run.epochs_done, run.weights[0][0].shape, sorted(run.logs)
+(1, (2, 2, 1), ['acc', 'loss', 'lr'])
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from replay_core.errors import RunExistsError, RunFileError, RunNotFoundError
+
+__all__ = [
+    "FORMAT", "LOG_NAMES", "MAX_NAME_LENGTH", "STATUSES", "EpochRecord", "RunData",
+    "RunSummary", "RunWriter", "check_name", "copy_runs", "delete_run", "list_runs",
+    "read_run", "rename_run", "stored_logs", "validate_file",
+]
+
+FORMAT = "deepreplay-studio/1"
+STATUSES = ("running", "complete", "stopped", "diverged", "failed")
+MAX_NAME_LENGTH = 100
+
+LOG_NAMES = {"accuracy": "acc", "val_accuracy": "val_acc"}
+"""Keras 3 log names -> the names stored in the run (DeepReplay's ``acc``)."""
+
+_NOT_METRICS = frozenset({"learning_rate", "lr"})  # the rate goes to the `lr` dataset
+_DATA_NAMES = frozenset({"inputs", "targets", "val_inputs", "val_targets"})
+_LAYER = re.compile(r"^layer(\d+)$")
+_WEIGHTS = re.compile(r"^weights(\d+)$")
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+# -- records --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One finished epoch, as the recorder hands it to its ``on_epoch`` sink.
+
+    Args:
+        epoch: 1-based epoch number within the run (weights index ``epoch``).
+        logs: the epoch's values under their stored names (``loss``, ``acc``,
+            ``val_loss``, ``val_acc``...).
+        lr: the learning rate in force during the epoch.
+        weights: per model layer, its weight arrays after the epoch (``[]`` when none).
+
+    Example
+    -------
+    >>> EpochRecord(1, {"loss": 0.69}, 0.05, [[]]).epoch
+    1
+    """
+
+    epoch: int
+    logs: dict[str, float]
+    lr: float
+    weights: list[list[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run list shows about a run, read without loading its weights.
+
+    Args:
+        name: the run (top-level group) name.
+        status: one of ``STATUSES`` (``complete`` for DeepReplay files).
+        epochs_done: epochs stored after the initial state.
+        n_epochs: epochs planned.
+        samples: number of training samples.
+        final_loss, final_acc: the last stored epoch's values (None with 0 epochs, no
+            such dataset, or a non-finite value).
+        spec: the RunSpec as a dict, or None.
+        created: ISO-8601 UTC time the run was started, or None.
+        is_deepreplay: written by the original DeepReplay package.
+        message: why a run stopped, diverged or failed (empty otherwise).
+
+    Example
+    -------
+    >>> RunSummary("a", "complete", 3, 3, 100, 0.4, 0.9, None, None, False).final_acc
+    0.9
+    """
+
+    name: str
+    status: str
+    epochs_done: int
+    n_epochs: int
+    samples: int
+    final_loss: float | None
+    final_acc: float | None
+    spec: dict | None
+    created: str | None
+    is_deepreplay: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RunData:
+    """A whole run in memory (the file is closed once this exists).
+
+    Args:
+        name: the run name.
+        inputs: (N, d) float64; targets: (N,) float64 ((N, k) kept for k > 1).
+        val_inputs, val_targets: held-out data, or None.
+        weights: per model layer, its arrays of shape (epochs_done + 1, *shape), float32;
+            ``[]`` for a weightless layer.
+        layer_names: one per model layer (``layer0``, ``layer1``... when not stored).
+        activation_config: one dict per model layer, ``{"name": ..., **params}``.
+        logs: per-epoch values, float64 arrays of length ``epochs_done`` (``loss``,
+            ``acc``, ``lr``, ``val_loss``...).
+        epochs_done: epochs stored after the initial state.
+        status: one of ``STATUSES``.
+        spec: the RunSpec as a dict, or None.
+        attrs: every group attribute, decoded to Python values.
+        message: why the run stopped, diverged or failed (empty otherwise).
+
+    Example
+    -------
+    >>> run = read_run("runs.h5", "sigmoid")                   # doctest: +SKIP
+    >>> run.weights[0][0].shape                                # doctest: +SKIP
+    (151, 2, 2)
+    """
+
+    name: str
+    inputs: np.ndarray
+    targets: np.ndarray
+    val_inputs: np.ndarray | None
+    val_targets: np.ndarray | None
+    weights: list[list[np.ndarray]]
+    layer_names: list[str]
+    activation_config: list[dict]
+    logs: dict[str, np.ndarray]
+    epochs_done: int
+    status: str
+    spec: dict | None
+    attrs: dict
+    message: str
+
+    @property
+    def is_deepreplay(self) -> bool:
+        """Written by the original DeepReplay package (no ``format`` attribute)."""
+        return "format" not in self.attrs
+
+
+# -- names and small helpers ----------------------------------------------------------
+
+
+def _fname(path: str | os.PathLike) -> str:
+    return Path(path).name
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it can name a run, else raise ``RunFileError``.
+
+    A run name is a non-empty string of at most ``MAX_NAME_LENGTH`` characters without
+    ``/`` (HDF5's path separator); ``.`` and ``..`` are refused too.
+    """
+    if not isinstance(name, str):
+        raise RunFileError(f"a run name must be a string, got {type(name).__name__}")
+    if not name:
+        raise RunFileError("a run name cannot be empty")
+    if "/" in name:
+        raise RunFileError(f"run name {name!r} contains '/', which HDF5 reads as a path")
+    if "\x00" in name:
+        raise RunFileError(f"run name {name!r} contains a NUL character")
+    if name in (".", ".."):
+        raise RunFileError(f"run name {name!r} is reserved; pick another")
+    if len(name) > MAX_NAME_LENGTH:
+        raise RunFileError(f"run name {name[:20]!r}... is {len(name)} characters long; "
+                           f"the limit is {MAX_NAME_LENGTH}")
+    return name
+
+
+def stored_logs(logs: Mapping[str, Any]) -> dict[str, float]:
+    """Map Keras log names to stored names and values to floats.
+
+    ``accuracy`` -> ``acc``, ``val_accuracy`` -> ``val_acc``; the learning rate
+    (``learning_rate``/``lr``) is dropped (it is stored from the optimizer); a nested
+    dict (e.g. ``compile_metrics``) is flattened; non-scalar values and names that would
+    clash with the run's own datasets are skipped.
+    """
+    out: dict[str, float] = {}
+    for key, value in logs.items():
+        if isinstance(value, Mapping):
+            for k, v in stored_logs(value).items():
+                out.setdefault(k, v)
+            continue
+        name = LOG_NAMES.get(str(key), str(key)).replace("/", "_")
+        if not name or name in _NOT_METRICS or name in _DATA_NAMES or _LAYER.match(name):
+            continue
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        if arr.size == 1 and name not in out:
+            out[name] = float(arr.reshape(()))
+    return out
+
+
+def _decode(value: Any) -> Any:
+    """An HDF5 attribute as a plain Python value (bytes -> str, arrays -> lists)."""
+    if isinstance(value, bytes | np.bytes_):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, np.ndarray):
+        return [_decode(v) for v in value.tolist()] if value.dtype.kind in "SOU" else \
+            value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _attrs(obj: h5py.HLObject) -> dict[str, Any]:
+    return {key: _decode(obj.attrs[key]) for key in obj.attrs}
+
+
+def _versions() -> str:
+    from importlib import metadata
+
+    import replay_core
+
+    found: dict[str, str | None] = {"replay_core": getattr(replay_core, "__version__", None)}
+    for dist in ("keras", "tensorflow"):
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            found[dist] = None
+    found["h5py"] = h5py.__version__
+    found["numpy"] = np.__version__
+    return json.dumps(found)
+
+
+def _has_signature(path: str | os.PathLike) -> bool:
+    """HDF5's signature at offset 0 or at a userblock offset (512, 1024, 2048...)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        offset = 0
+        while offset + len(_HDF5_SIGNATURE) <= size:
+            fh.seek(offset)
+            if fh.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE:
+                return True
+            offset = 512 if offset == 0 else offset * 2
+    return False
+
+
+def _open_error(path: str | os.PathLike, display: str, exc: BaseException,
+                doing: str) -> RunFileError:
+    """The precise error for a file h5py could not open."""
+    try:
+        if not os.path.exists(path):
+            return RunFileError(f"{display!r} does not exist")
+        if os.path.getsize(path) == 0:
+            return RunFileError(f"{display!r} is empty")
+        if not _has_signature(path):
+            return RunFileError(f"{display!r} is not an HDF5 file")
+    except OSError as inner:
+        return RunFileError(f"{display!r} cannot be read: {inner.strerror or inner}")
+    if _is_lock_error(exc):
+        return RunFileError(f"{display!r} is in use by another process; try again when it "
+                            "has finished")
+    return RunFileError(f"{display!r} could not be {doing} as HDF5 ({_reason(exc)})")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.split("\n")[0][:200]
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return "unable to lock file" in text or "errno = 11" in text
+
+
+def _open_read(path: str | os.PathLike, display: str | None = None) -> h5py.File:
+    """Open read-only; a file another process holds for writing is read without locks.
+
+    A writer flushes after every epoch, so what is on disk between flushes is a
+    consistent run; in the same process h5py shares the writer's open file instead.
+    """
+    display = display or _fname(path)
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        if _is_lock_error(exc):
+            try:
+                return h5py.File(path, "r", locking=False)
+            except OSError as again:
+                raise _open_error(path, display, again, "opened") from again
+        raise _open_error(path, display, exc, "opened") from exc
+
+
+def _open_write(path: str | os.PathLike) -> h5py.File:
+    display = _fname(path)
+    try:
+        return h5py.File(path, "a", track_order=True)
+    except OSError as exc:
+        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise RunFileError(f"cannot create {display!r}: its folder does not exist") from exc
+        raise _open_error(path, display, exc, "opened for writing") from exc
+
+
+def _looks_like_run(obj: Any) -> bool:
+    return (isinstance(obj, h5py.Group) and "inputs" in obj and "targets" in obj
+            and "loss" in obj and isinstance(obj.get("layer0"), h5py.Group))
+
+
+def _run_names(f: h5py.File) -> list[str]:
+    """Runs in the file, oldest first (by ``created``; DeepReplay runs, which have none,
+    first), ties in file order."""
+    runs = []
+    for position, name in enumerate(f):
+        try:
+            obj = f.get(name)
+        except (KeyError, OSError, RuntimeError):  # a dangling link
+            continue
+        if _looks_like_run(obj):
+            created = obj.attrs.get("created", "")
+            runs.append((str(_decode(created)), position, name))
+    return [name for _, _, name in sorted(runs)]
+
+
+def _get_run(f: h5py.File, name: str, display: str) -> h5py.Group:
+    obj = f.get(name) if isinstance(name, str) and name and "/" not in name else None
+    if obj is None:
+        names = _run_names(f)
+        held = (f"; it holds {', '.join(map(repr, names))}" if names else
+                "; it holds no runs")
+        raise RunNotFoundError(f"no run {name!r} in {display!r}{held}")
+    if not _looks_like_run(obj):
+        raise RunFileError(f"{name!r} in {display!r} is not a run (a run is a group with "
+                           "inputs, targets, loss and layer0, layer1... groups)")
+    return obj
+
+
+def _layer_count(group: h5py.Group) -> int:
+    indices = {int(m.group(1)) for key in group if (m := _LAYER.match(key))}
+    n = 0
+    while n in indices:
+        n += 1
+    return n
+
+
+def _weight_datasets(layer: h5py.Group) -> list[h5py.Dataset]:
+    found = sorted((int(m.group(1)), key) for key in layer if (m := _WEIGHTS.match(key)))
+    return [layer[key] for _, key in found]
+
+
+def _stored_epochs(group: h5py.Group, n_layers: int) -> int:
+    """Epochs that can be replayed: ``epochs_done`` (ours) or ``len(loss)`` (DeepReplay),
+    never more than the loss or any weights dataset holds."""
+    loss_len = int(group["loss"].shape[0]) if group["loss"].shape else 0
+    ours = "epochs_done" in group.attrs
+    epochs = int(group.attrs["epochs_done"]) if ours else loss_len
+    limits = [epochs, loss_len]
+    datasets = []
+    for i in range(n_layers):
+        layer = group.get(f"layer{i}")
+        if isinstance(layer, h5py.Group):
+            datasets += [ds for ds in _weight_datasets(layer) if ds.shape]
+    limits += [int(ds.shape[0]) - 1 for ds in datasets]
+    epochs = max(0, min(limits))
+    if not ours and datasets:
+        # DeepReplay preallocated every planned epoch: a run cut off (or stopped early)
+        # leaves zero rows. A trained epoch never has a loss of exactly 0 and all-zero
+        # weights, so trailing epochs that do are padding.
+        loss = group["loss"]
+        while epochs > 0 and loss[epochs - 1] == 0 and not any(
+                np.any(ds[epochs]) for ds in datasets):
+            epochs -= 1
+    return epochs
+
+
+def _activation_config(group: h5py.Group, n_layers: int, where: str) -> list[dict]:
+    """Per layer ``{"name": ..., **params}``; from ``activation_functions`` when the run
+    has no ``activation_config`` (DeepReplay files)."""
+    raw = group.attrs.get("activation_config")
+    if raw is not None:
+        try:
+            config = json.loads(_decode(raw))
+        except (TypeError, ValueError) as exc:
+            raise RunFileError(f"{where}: activation_config is not valid JSON ({exc})") from exc
+        if not isinstance(config, list) or not all(
+                isinstance(c, dict) and isinstance(c.get("name", ""), str) for c in config):
+            raise RunFileError(f"{where}: activation_config must be a list of dicts with a "
+                               "'name'")
+        return [dict(c) for c in config]
+    names = group.attrs.get("activation_functions")
+    if names is None:
+        raise RunFileError(f"{where} has neither an activation_config nor an "
+                           "activation_functions attribute")
+    decoded = _decode(names)
+    names = decoded if isinstance(decoded, list) else [decoded]
+    out = []
+    for i, name in enumerate(names):
+        config: dict[str, Any] = {"name": str(name)}
+        layer = group.get(f"layer{i}")
+        if name and isinstance(layer, h5py.Group) and not _weight_datasets(layer):
+            # DeepReplay recorded Activation layers by their function name.
+            config["layer"] = "activation"
+        out.append(config)
+    return out
+
+
+def _json_attr(group: h5py.Group, key: str) -> dict | None:
+    raw = group.attrs.get(key)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(_decode(raw))
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _final(group: h5py.Group, key: str, epochs: int) -> float | None:
+    ds = group.get(key)
+    if epochs == 0 or not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or ds.shape[0] < epochs:
+        return None
+    value = float(ds[epochs - 1])
+    return value if math.isfinite(value) else None
+
+
+def _float_array(ds: h5py.Dataset, dtype: Any = np.float64) -> np.ndarray:
+    return np.asarray(ds[()], dtype=dtype)
+
+
+def _targets(ds: h5py.Dataset) -> np.ndarray:
+    t = _float_array(ds)
+    return t[:, 0] if t.ndim == 2 and t.shape[1] == 1 else t
+
+
+# -- writing --------------------------------------------------------------------------
+
+
+def _column_array(values: Any, what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise RunFileError(f"{what} must be (samples,) or (samples, k), got shape {arr.shape}")
+    return arr
+
+
+def _inputs_array(values: Any, what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float32)
+    if arr.ndim != 2:
+        raise RunFileError(f"{what} must be 2-D (samples, features), got shape {arr.shape}")
+    return arr
+
+
+def _append_row(ds: h5py.Dataset, row: int, value: np.ndarray) -> None:
+    """Grow ``ds`` to ``row + 1`` rows and write ``value`` as row ``row``.
+
+    The same as ``ds.resize(row + 1, axis=0); ds[row] = value`` through h5py's low-level
+    API, which is about five times faster per call; recording pays it for every weight
+    array and log value of every epoch.
+    """
+    value = np.array(value, dtype=np.float32, order="C")  # keeps a scalar 0-d
+    shape = (1, *value.shape)
+    ds.id.set_extent((row + 1, *value.shape))
+    file_space = ds.id.get_space()
+    file_space.select_hyperslab((row, *(0 for _ in value.shape)), shape)
+    ds.id.write(h5py.h5s.create_simple(shape), file_space, value.reshape(shape))
+
+
+class RunWriter:
+    """Append-only writer of one new run; the recorder's only way into the file.
+
+    The constructor opens the file (created when missing; other runs are kept), creates
+    the run's group with its attributes, data and initial weights, and flushes.
+    Every ``append_epoch`` grows each per-epoch dataset by one row and flushes, so a
+    process killed at any moment leaves the finished epochs readable.
+
+    Args:
+        filename: the HDF5 run file.
+        run_name: a name not yet in the file (see ``check_name``).
+        inputs, targets: the training data replayed, (N, d) and (N,) or (N, 1).
+        val_inputs, val_targets: held-out data, or None.
+        layer_names, activation_config: one per model layer.
+        initial_weights: per model layer, its weight arrays before training.
+        samples, batch_size, n_epochs: DeepReplay's attributes (epochs planned).
+        spec_json: the RunSpec as JSON, or None.
+
+    Raises:
+        RunExistsError: ``run_name`` is in the file already (nothing is changed).
+        RunFileError: a bad name, inconsistent arguments, or a file that cannot be
+            opened for writing.
+
+    Example
+    -------
+    >>> writer = RunWriter("runs.h5", "a", inputs=X, targets=y, layer_names=["out"],
+    ...                    activation_config=[{"name": "sigmoid"}],
+    ...                    initial_weights=[[k0, b0]], samples=len(X), batch_size=16,
+    ...                    n_epochs=10)                                   # doctest: +SKIP
+    >>> writer.append_epoch([[k1, b1]], {"loss": 0.6}, lr=0.05)           # doctest: +SKIP
+    >>> writer.set_status("complete"); writer.close()                     # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        filename: str | os.PathLike,
+        run_name: str,
+        *,
+        inputs: Any,
+        targets: Any,
+        val_inputs: Any = None,
+        val_targets: Any = None,
+        layer_names: Sequence[str],
+        activation_config: Sequence[Mapping[str, Any]],
+        initial_weights: Sequence[Sequence[Any]],
+        samples: int,
+        batch_size: int,
+        n_epochs: int,
+        spec_json: str | None = None,
+    ) -> None:
+        self.filename = str(filename)
+        self.name = check_name(run_name)
+        where = f"run {self.name!r}"
+        X = _inputs_array(inputs, "inputs")
+        y = _column_array(targets, "targets")
+        if len(y) != len(X):
+            raise RunFileError(f"{where}: inputs has {len(X)} rows but targets has {len(y)}")
+        if (val_inputs is None) != (val_targets is None):
+            raise RunFileError(f"{where}: give both val_inputs and val_targets, or neither")
+        Xv = yv = None
+        if val_inputs is not None:
+            Xv = _inputs_array(val_inputs, "val_inputs")
+            yv = _column_array(val_targets, "val_targets")
+            if len(yv) != len(Xv):
+                raise RunFileError(f"{where}: val_inputs has {len(Xv)} rows but val_targets "
+                                   f"has {len(yv)}")
+            if Xv.shape[1] != X.shape[1]:
+                raise RunFileError(f"{where}: val_inputs has {Xv.shape[1]} columns but inputs "
+                                   f"has {X.shape[1]}")
+        n_layers = len(initial_weights)
+        if len(layer_names) != n_layers or len(activation_config) != n_layers:
+            raise RunFileError(
+                f"{where}: {n_layers} layers of weights but {len(layer_names)} layer names and "
+                f"{len(activation_config)} activation configs; give one of each per layer")
+        weights = [[np.asarray(w, dtype=np.float32) for w in layer] for layer in initial_weights]
+        if spec_json is not None:
+            try:
+                json.loads(spec_json)
+            except (TypeError, ValueError) as exc:
+                raise RunFileError(f"{where}: spec_json is not valid JSON ({exc})") from exc
+        config_json = json.dumps([dict(c) for c in activation_config], default=str)
+        self._shapes = [[w.shape for w in layer] for layer in weights]
+        self._epochs_done = 0
+        self._status = "running"
+        self._file: h5py.File | None = None
+
+        f = _open_write(self.filename)
+        if self.name in f:
+            f.close()
+            raise RunExistsError(f"run {self.name!r} already exists in "
+                                 f"{_fname(self.filename)!r}; pick another name")
+        try:
+            g = f.create_group(self.name)
+            a = g.attrs
+            a["samples"] = int(samples)
+            a["batch_size"] = int(batch_size)
+            a["n_batches"] = math.ceil(int(samples) / int(batch_size)) if batch_size else 0
+            a["n_epochs"] = int(n_epochs)
+            a["n_layers"] = n_layers
+            a["activation_functions"] = np.array(
+                [str(c.get("name", "")).encode() for c in activation_config], dtype="S")
+            a["format"] = FORMAT
+            if spec_json is not None:
+                a["spec"] = spec_json
+            a["status"] = "running"
+            a["epochs_done"] = 0
+            a["created"] = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+            a["versions"] = _versions()
+            a["layer_names"] = np.array([str(n).encode() for n in layer_names], dtype="S")
+            a["activation_config"] = config_json
+            g.create_dataset("inputs", data=X)
+            g.create_dataset("targets", data=y)
+            if Xv is not None:
+                g.create_dataset("val_inputs", data=Xv)
+                g.create_dataset("val_targets", data=yv)
+            self._logs: dict[str, h5py.Dataset] = {}
+            for key in ("loss", "lr"):
+                self._logs[key] = self._new_log(g, key, 0)
+            self._weights: list[list[h5py.Dataset]] = []
+            for i, layer in enumerate(weights):
+                lg = g.create_group(f"layer{i}")
+                self._weights.append([
+                    lg.create_dataset(f"weights{j}", data=w[None], maxshape=(None, *w.shape),
+                                      chunks=(1, *(max(1, s) for s in w.shape)))
+                    for j, w in enumerate(layer)])
+            f.flush()
+        except BaseException:
+            if self.name in f:
+                del f[self.name]
+            f.close()
+            raise
+        self._file = f
+        self._group = g
+
+    @staticmethod
+    def _new_log(group: h5py.Group, key: str, rows: int) -> h5py.Dataset:
+        # A metric first seen after epoch 1 gets NaN for the epochs before it.
+        return group.create_dataset(key, data=np.full(rows, np.nan, np.float32),
+                                    maxshape=(None,), chunks=(1,))
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def epochs_done(self) -> int:
+        """Epochs appended so far."""
+        return self._epochs_done
+
+    @property
+    def status(self) -> str:
+        """The status last written."""
+        return self._status
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
+    def _require_open(self) -> None:
+        if self._file is None:
+            raise RunFileError(f"run {self.name!r} in {_fname(self.filename)!r} is closed for "
+                               "writing")
+
+    def append_epoch(self, weights: Sequence[Sequence[Any]], logs: Mapping[str, Any],
+                     lr: float) -> None:
+        """Store one finished epoch: every layer's weights, the logs and the rate.
+
+        ``logs`` may use Keras names (see ``stored_logs``). Flushes the file.
+        """
+        self._require_open()
+        where = f"run {self.name!r}"
+        if len(weights) != len(self._shapes):
+            raise RunFileError(f"{where}: epoch {self._epochs_done + 1} gives weights for "
+                               f"{len(weights)} layers; the run has {len(self._shapes)}")
+        arrays = []
+        for i, (layer, shapes) in enumerate(zip(weights, self._shapes)):
+            layer = [np.asarray(w, dtype=np.float32) for w in layer]
+            got = [w.shape for w in layer]
+            if got != shapes:
+                raise RunFileError(f"{where}: epoch {self._epochs_done + 1} gives layer{i} "
+                                   f"weights of shapes {got}; the run stores {shapes}")
+            arrays.append(layer)
+        values = stored_logs(logs)
+        values["lr"] = float(lr)
+        e = self._epochs_done
+        for datasets, layer in zip(self._weights, arrays):
+            for ds, w in zip(datasets, layer):
+                _append_row(ds, e + 1, w)
+        for key in values.keys() - self._logs.keys():
+            self._logs[key] = self._new_log(self._group, key, e)
+        for key, ds in self._logs.items():
+            _append_row(ds, e, np.float32(values.get(key, np.nan)))
+        self._epochs_done = e + 1
+        self._group.attrs["epochs_done"] = self._epochs_done
+        self._file.flush()
+
+    def set_status(self, status: str, message: str = "",
+                   diverged_epoch: int | None = None) -> None:
+        """Write ``status`` (one of ``STATUSES``), its message and the diverged epoch."""
+        if status not in STATUSES:
+            raise RunFileError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+        self._require_open()
+        a = self._group.attrs
+        a["status"] = status
+        a["message"] = str(message)
+        if diverged_epoch is not None:
+            a["diverged_epoch"] = int(diverged_epoch)
+        elif "diverged_epoch" in a:
+            del a["diverged_epoch"]
+        self._status = status
+        self._file.flush()
+
+    def close(self) -> None:
+        """Flush and release the file; the status is left as it is. Idempotent."""
+        f, self._file = self._file, None
+        if f is not None:
+            try:
+                f.flush()
+            finally:
+                f.close()
+
+
+# -- reading --------------------------------------------------------------------------
+
+
+def list_runs(filename: str | os.PathLike) -> list[RunSummary]:
+    """A summary of every run in the file, oldest first; ``[]`` when it does not exist."""
+    if not os.path.exists(filename):
+        return []
+    display = _fname(filename)
+    with _open_read(filename) as f:
+        try:
+            return [_summary(f[name], name) for name in _run_names(f)]
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            if isinstance(exc, RunFileError):
+                raise
+            raise RunFileError(f"{display!r} could not be read ({_reason(exc)})") from exc
+
+
+def _summary(g: h5py.Group, name: str) -> RunSummary:
+    a = g.attrs
+    n_layers = int(a["n_layers"]) if "n_layers" in a else _layer_count(g)
+    epochs = _stored_epochs(g, n_layers)
+    status = str(_decode(a.get("status", "complete")))
+    samples = int(a["samples"]) if "samples" in a else int(g["inputs"].shape[0])
+    n_epochs = int(a["n_epochs"]) if "n_epochs" in a else int(g["loss"].shape[0])
+    created = a.get("created")
+    return RunSummary(
+        name=name, status=status, epochs_done=epochs, n_epochs=n_epochs, samples=samples,
+        final_loss=_final(g, "loss", epochs), final_acc=_final(g, "acc", epochs),
+        spec=_json_attr(g, "spec"), created=None if created is None else str(_decode(created)),
+        is_deepreplay="format" not in a, message=str(_decode(a.get("message", ""))),
+    )
+
+
+def read_run(filename: str | os.PathLike, run_name: str) -> RunData:
+    """Read one run into memory and close the file.
+
+    Works on runs written here (also cut off mid-training: the epochs ``epochs_done``
+    counts are read, a half-written extra row is ignored) and on DeepReplay files
+    (epochs from ``len(loss)``, activations from ``activation_functions``).
+
+    Raises
+    ------
+    RunNotFoundError
+        The file does not exist or holds no run of that name.
+    RunFileError
+        The file is not HDF5, or the group is not a readable run.
+    """
+    display = _fname(filename)
+    if not os.path.exists(filename):
+        raise RunNotFoundError(f"no run {run_name!r}: {display!r} does not exist")
+    with _open_read(filename) as f:
+        g = _get_run(f, run_name, display)
+        try:
+            return _read_group(g, run_name, display)
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            if isinstance(exc, RunFileError):
+                raise
+            raise RunFileError(f"run {run_name!r} in {display!r} could not be read "
+                               f"({_reason(exc)})") from exc
+
+
+def _read_group(g: h5py.Group, name: str, display: str) -> RunData:
+    where = f"run {name!r} in {display!r}"
+    attrs = _attrs(g)
+    n_layers = int(attrs["n_layers"]) if "n_layers" in attrs else _layer_count(g)
+    epochs = _stored_epochs(g, n_layers)
+    weights: list[list[np.ndarray]] = []
+    for i in range(n_layers):
+        layer = g.get(f"layer{i}")
+        if not isinstance(layer, h5py.Group):
+            raise RunFileError(f"{where} has n_layers = {n_layers} but no group layer{i}")
+        weights.append([np.asarray(ds[: epochs + 1], dtype=np.float32)
+                        for ds in _weight_datasets(layer)])
+    names = attrs.get("layer_names")
+    layer_names = ([str(n) for n in names] if isinstance(names, list) and len(names) == n_layers
+                   else [f"layer{i}" for i in range(n_layers)])
+    config = _activation_config(g, n_layers, where)
+    logs: dict[str, np.ndarray] = {}
+    for key in g:
+        ds = g.get(key)
+        if key in _DATA_NAMES or not isinstance(ds, h5py.Dataset) or ds.ndim != 1:
+            continue
+        if ds.dtype.kind not in "fiu":
+            continue
+        values = np.asarray(ds[:epochs], dtype=np.float64)
+        if len(values) < epochs:
+            values = np.concatenate([values, np.full(epochs - len(values), np.nan)])
+        logs[key] = values
+    has_val = "val_inputs" in g and "val_targets" in g
+    return RunData(
+        name=name,
+        inputs=_float_array(g["inputs"]),
+        targets=_targets(g["targets"]),
+        val_inputs=_float_array(g["val_inputs"]) if has_val else None,
+        val_targets=_targets(g["val_targets"]) if has_val else None,
+        weights=weights,
+        layer_names=layer_names,
+        activation_config=config,
+        logs=logs,
+        epochs_done=epochs,
+        status=str(attrs.get("status", "complete")),
+        spec=_json_attr(g, "spec"),
+        attrs=attrs,
+        message=str(attrs.get("message", "")),
+    )
+
+
+# -- validation -----------------------------------------------------------------------
+
+
+def validate_file(path: str | os.PathLike, display_name: str | None = None) -> list[str]:
+    """Check that ``path`` is a run file replay can read; return its run names.
+
+    Checks the HDF5 signature, that the file opens, that it holds at least one run, and
+    for each run: inputs 2-D numeric and finite, targets of the same length, the layer
+    groups and weight datasets (at least one epoch row, Dense kernels chaining from the
+    inputs' width), the activations, and our attributes when present.
+
+    Parameters
+    ----------
+    path : the file to check.
+    display_name : how messages name the file (e.g. an upload's own name); the file's
+        base name when None.
+
+    Raises
+    ------
+    RunFileError
+        With one sentence saying what is wrong, e.g. ``'x.h5' is not an HDF5 file``,
+        ``'x.h5' holds no runs``, ``'x.h5' run 'a': inputs has 3 rows but targets has 4``.
+    """
+    display = display_name or _fname(path)
+    try:
+        if not os.path.exists(path):
+            raise RunFileError(f"{display!r} does not exist")
+        if os.path.getsize(path) == 0:
+            raise RunFileError(f"{display!r} is empty")
+        if not _has_signature(path):
+            raise RunFileError(f"{display!r} is not an HDF5 file")
+    except OSError as exc:
+        raise RunFileError(f"{display!r} cannot be read: {exc.strerror or exc}") from exc
+    with _open_read(path, display) as f:
+        try:
+            names = _run_names(f)
+            if not names:
+                raise RunFileError(f"{display!r} holds no runs{_why_no_runs(f)}")
+            for name in names:
+                _check_run(f[name], f"{display!r} run {name!r}")
+        except RunFileError:
+            raise
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise RunFileError(f"{display!r} could not be read ({_reason(exc)})") from exc
+    return names
+
+
+def _why_no_runs(f: h5py.File) -> str:
+    """Why the closest candidate group is not a run, for the 'holds no runs' message."""
+    for key in f:
+        obj = f.get(key)
+        if not isinstance(obj, h5py.Group):
+            continue
+        missing = [k for k in ("inputs", "targets", "loss") if k not in obj]
+        if not isinstance(obj.get("layer0"), h5py.Group):
+            missing.append("layer0")
+        if len(missing) < 4:
+            return f" (group {key!r} lacks {', '.join(missing)})"
+    return " (a run is a group with inputs, targets, loss and layer0, layer1... groups)"
+
+
+def _numeric(ds: Any, what: str, where: str, ndims: Iterable[int]) -> None:
+    if not isinstance(ds, h5py.Dataset):
+        raise RunFileError(f"{where}: {what} is not a dataset")
+    if ds.dtype.kind not in "fiub":
+        raise RunFileError(f"{where}: {what} has dtype {ds.dtype}; it must be numeric")
+    ndims = tuple(ndims)
+    if ds.ndim not in ndims:
+        want = " or ".join(f"{n}-D" for n in ndims)
+        raise RunFileError(f"{where}: {what} has shape {ds.shape}; it must be {want}")
+
+
+def _check_data(g: h5py.Group, x_key: str, y_key: str, where: str) -> tuple[int, int]:
+    _numeric(g[x_key], x_key, where, (2,))
+    _numeric(g[y_key], y_key, where, (1, 2))
+    X = g[x_key][()]
+    rows, cols = X.shape
+    if rows == 0 or cols == 0:
+        raise RunFileError(f"{where}: {x_key} has shape {X.shape}; it needs samples and "
+                           "features")
+    if not np.isfinite(X).all():
+        bad = int(np.count_nonzero(~np.isfinite(X)))
+        raise RunFileError(f"{where}: {x_key} holds {bad} NaN or infinite values")
+    n_y = g[y_key].shape[0]
+    if n_y != rows:
+        raise RunFileError(f"{where}: {x_key} has {rows} rows but {y_key} has {n_y}")
+    if not np.isfinite(g[y_key][()]).all():
+        raise RunFileError(f"{where}: {y_key} holds NaN or infinite values")
+    return rows, cols
+
+
+def _check_run(g: h5py.Group, where: str) -> None:
+    from replay_core import activations
+
+    a = g.attrs
+    _, width = _check_data(g, "inputs", "targets", where)
+    if ("val_inputs" in g) != ("val_targets" in g):
+        raise RunFileError(f"{where}: has {'val_inputs' if 'val_inputs' in g else 'val_targets'}"
+                           " without the other")
+    if "val_inputs" in g:
+        _, val_width = _check_data(g, "val_inputs", "val_targets", where)
+        if val_width != width:
+            raise RunFileError(f"{where}: val_inputs has {val_width} columns but inputs has "
+                               f"{width}")
+    _numeric(g["loss"], "loss", where, (1,))
+    counted = _layer_count(g)
+    n_layers = counted
+    if "n_layers" in a:
+        n_layers = int(a["n_layers"])
+        if n_layers != counted:
+            raise RunFileError(f"{where}: n_layers is {n_layers} but the run has {counted} "
+                               "layer groups (layer0, layer1...)")
+    loss_len = g["loss"].shape[0]
+    if "epochs_done" in a:
+        done = int(a["epochs_done"])
+        if not 0 <= done <= loss_len:
+            raise RunFileError(f"{where}: epochs_done is {done} but loss holds {loss_len} "
+                               "epochs")
+    else:
+        done = loss_len
+    if "status" in a and _decode(a["status"]) not in STATUSES:
+        raise RunFileError(f"{where}: status {_decode(a['status'])!r} is not one of "
+                           f"{', '.join(STATUSES)}")
+    if "spec" in a:
+        try:
+            json.loads(_decode(a["spec"]))
+        except (TypeError, ValueError) as exc:
+            raise RunFileError(f"{where}: the spec attribute is not valid JSON") from exc
+    names = _decode(a["layer_names"]) if "layer_names" in a else None
+    if names is not None and (not isinstance(names, list) or len(names) != n_layers):
+        raise RunFileError(f"{where}: layer_names has {len(names) if isinstance(names, list) else 1}"
+                           f" entries for {n_layers} layers")
+
+    source = f"inputs has {width} columns"
+    for i in range(n_layers):
+        datasets = _weight_datasets(g[f"layer{i}"])
+        present = {ds.name.rsplit("/", 1)[-1] for ds in datasets}
+        if present != {f"weights{j}" for j in range(len(datasets))}:
+            raise RunFileError(f"{where}: layer{i} has weight datasets {sorted(present)}; "
+                               "they must be weights0, weights1... without gaps")
+        for ds in datasets:
+            label = f"layer{i}/{ds.name.rsplit('/', 1)[-1]}"
+            if not isinstance(ds, h5py.Dataset) or ds.dtype.kind != "f":
+                raise RunFileError(f"{where}: {label} must be a float dataset")
+            if ds.ndim == 0 or ds.shape[0] < 1:
+                raise RunFileError(f"{where}: {label} holds no epochs (its first axis is "
+                                   f"{ds.shape[0] if ds.ndim else 'missing'})")
+            if ds.shape[0] < done + 1:
+                raise RunFileError(f"{where}: {label} has {ds.shape[0]} epoch rows but the run "
+                                   f"records {done} epochs (it needs {done + 1})")
+        if not datasets:
+            continue
+        if len(datasets) > 2:
+            raise RunFileError(f"{where}: layer{i} holds {len(datasets)} weight arrays; replay "
+                               "reads Dense layers (kernel and bias) only")
+        kernel = datasets[0]
+        if kernel.ndim != 3:
+            raise RunFileError(f"{where}: layer{i} kernel has shape {kernel.shape[1:]} per "
+                               "epoch; replay reads Dense kernels (inputs, units) only")
+        k_in, k_out = kernel.shape[1], kernel.shape[2]
+        if k_in != width:
+            raise RunFileError(f"{where}: layer{i} kernel takes {k_in} inputs but {source}")
+        if len(datasets) == 2 and datasets[1].shape[1:] != (k_out,):
+            raise RunFileError(f"{where}: layer{i} bias has shape {datasets[1].shape[1:]} per "
+                               f"epoch but its kernel has {k_out} units")
+        width = k_out
+        source = f"layer{i} gives {width} outputs"
+
+    config = _activation_config(g, n_layers, where)
+    if len(config) != n_layers:
+        raise RunFileError(f"{where}: {len(config)} activations for {n_layers} layers")
+    for i, entry in enumerate(config):
+        try:
+            activations.get(entry)
+        except ValueError as exc:
+            raise RunFileError(f"{where}: layer{i}: {exc}") from exc
+
+
+# -- managing runs --------------------------------------------------------------------
+
+
+def delete_run(filename: str | os.PathLike, run_name: str) -> None:
+    """Remove a run from the file.
+
+    Raises ``RunNotFoundError`` when the file or the run does not exist.
+    """
+    display = _fname(filename)
+    if not os.path.exists(filename):
+        raise RunNotFoundError(f"no run {run_name!r}: {display!r} does not exist")
+    with _open_write(filename) as f:
+        _get_run(f, run_name, display)
+        del f[run_name]
+
+
+def rename_run(filename: str | os.PathLike, old: str, new: str) -> None:
+    """Rename run ``old`` to ``new``.
+
+    Raises ``RunNotFoundError`` (no ``old``), ``RunExistsError`` (``new`` is taken) or
+    ``RunFileError`` (``new`` is not a valid name).
+    """
+    display = _fname(filename)
+    check_name(new)
+    if not os.path.exists(filename):
+        raise RunNotFoundError(f"no run {old!r}: {display!r} does not exist")
+    with _open_write(filename) as f:
+        _get_run(f, old, display)
+        if new == old:
+            return
+        if new in f:
+            raise RunExistsError(f"run {new!r} already exists in {display!r}; pick another "
+                                 "name")
+        f.move(old, new)
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def copy_runs(src: str | os.PathLike, dst: str | os.PathLike,
+              names: Sequence[str] | None = None,
+              rename: Mapping[str, str] | None = None) -> list[str]:
+    """Copy runs (groups with every attribute and dataset) from ``src`` into ``dst``.
+
+    Parameters
+    ----------
+    src : the file to copy from.
+    dst : the file to copy into (created when missing; its runs are kept).
+    names : the runs to copy; every run of ``src`` when None.
+    rename : ``{name in src: name in dst}`` for the runs that need another name.
+
+    Returns
+    -------
+    list of str
+        The names the runs have in ``dst``, in the order copied.
+
+    Raises
+    ------
+    RunNotFoundError
+        A name is not a run of ``src``.
+    RunExistsError
+        A target name is taken in ``dst`` (or given twice); nothing is copied.
+    """
+    rename = dict(rename or {})
+    src_display = _fname(src)
+    if not os.path.exists(src):
+        raise RunNotFoundError(f"{src_display!r} does not exist")
+    same = _same_file(src, dst)
+    with (_open_write(src) if same else _open_read(src)) as fs:
+        chosen = _run_names(fs) if names is None else list(names)
+        for name in chosen:
+            _get_run(fs, name, src_display)
+        targets = [check_name(rename.get(name, name)) for name in chosen]
+        dst_display = _fname(dst)
+        seen: set[str] = set()
+        for target in targets:
+            if target in seen:
+                raise RunExistsError(f"run {target!r} would be copied into {dst_display!r} "
+                                     "twice; rename one")
+            seen.add(target)
+        fd = fs if same else _open_write(dst)
+        try:
+            taken = [t for t in targets if t in fd]
+            if len(taken) == 1:
+                raise RunExistsError(f"run {taken[0]!r} already exists in {dst_display!r}; "
+                                     "rename it to copy it")
+            if taken:
+                raise RunExistsError(f"runs {', '.join(map(repr, taken))} already exist in "
+                                     f"{dst_display!r}; rename them to copy them")
+            for name, target in zip(chosen, targets):
+                fs.copy(fs[name], fd, name=target)
+            fd.flush()
+        finally:
+            if not same:
+                fd.close()
+    return targets
