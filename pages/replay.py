@@ -14,6 +14,8 @@ ss.setdefault("speed", 10)
 ss.setdefault("frame_size", next(iter(session.FRAME_SIZES)))
 
 SPEEDS = [1, 2, 5, 10, 15, 20, 30]
+VIEW_NAMES = ("feature space, decision boundary, probability histograms, loss and accuracy, "
+              "loss histogram")
 MIN_INTERVAL_S = 0.1
 
 ws = session.workspace()
@@ -29,6 +31,7 @@ if not runs:
 names = [r.name for r in runs]
 if ss.get("replay_run") not in names:
     ss["replay_run"] = names[-1]
+    ss["epoch"] = runs[-1].epochs_done  # an automatic pick opens on its last epoch
 
 top = st.columns([2.2, 1.3, 1.4, 1.1], vertical_alignment="bottom")
 top[0].selectbox("Run", names, key="replay_run")
@@ -92,7 +95,8 @@ def _player() -> None:
     c[3].slider("Epoch", 0, max(n_epochs, 1), key="epoch", disabled=n_epochs == 0,
                 label_visibility="collapsed")
     epoch = ss["epoch"]
-    st.image(renderer.jpeg(epoch), width="stretch", output_format="JPEG")
+    st.image(renderer.jpeg(epoch), width="stretch", output_format="JPEG",
+             alt=f"Epoch {epoch} of {n_epochs}: {VIEW_NAMES}")
     st.caption(session.caption(renderer.views, epoch))
 
 

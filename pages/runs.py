@@ -32,6 +32,7 @@ if runs:
     selected = c1.selectbox("Run", names, key="runs_selected")
     if c2.button("Open in Replay ▶", width="stretch"):
         ss["replay_run"] = selected
+        ss["epoch"] = next(r.epochs_done for r in runs if r.name == selected)
         st.switch_page("pages/replay.py")
     try:
         data = ws.export_run(selected)

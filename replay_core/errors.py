@@ -30,3 +30,7 @@ class NoFeatureLayerError(ReplayError, ValueError):
 
 class TrainingLimitError(ReplayError, ValueError):
     """A training request is over the budget of epochs x samples x parameters."""
+
+
+class ViewUnavailableError(ReplayError, ValueError):
+    """A prediction or view this run cannot give (inputs not 2-D, output not a probability)."""

@@ -4,9 +4,9 @@ A run stores, for each layer of a Keras ``Sequential`` model, its weights at eve
 epoch: a kernel ``(E+1, d_in, d_out)`` and a bias ``(E+1, d_out)`` for Dense layers,
 nothing for weightless layers (activation layers such as ``Activation``/``ReLU``/
 ``LeakyReLU``/``ELU``, or identity-at-inference layers such as ``Dropout``). ``Network``
-runs inputs through those layers for all ``E+1`` weight states with one batched matrix
-product per layer, so a 10,000-point grid over 151 epochs costs a few tens of
-milliseconds per layer.
+runs inputs through those layers for all ``E+1`` weight states at once (a stacked
+matrix product per layer, or one BLAS product per epoch for wider kernels), so a
+10,000-point grid over 151 epochs costs a few tens of milliseconds per layer.
 
 Inputs are either shared by all epochs, ``(N, d)``, or given per epoch,
 ``(E+1, N, d)`` (the output of an earlier layer); outputs are always ``(E+1, N, k)``.
@@ -33,9 +33,9 @@ import numpy as np
 from replay_core import activations
 from replay_core.errors import RunFileError
 
-# Elements of the widest intermediate array ``forward`` keeps at once (float64: 64 MB);
-# above it the epochs are processed in chunks.
-CHUNK_ELEMENTS = 8_000_000
+# Elements of the widest intermediate array ``forward`` keeps at once (float64: 16 MB);
+# above it the epochs are processed in chunks, which bounds memory and stays cache-sized.
+CHUNK_ELEMENTS = 2_000_000
 # Largest d_in x d_out kernel multiplied with one stacked matmul over the epochs.
 _BATCHED_MATMUL_MAX = 8
 

@@ -26,7 +26,11 @@ import contourpy
 import numpy as np
 
 from replay_core import activations, runfile
-from replay_core.errors import NoFeatureLayerError, ReplayError, RunFileError
+from replay_core.errors import (
+    NoFeatureLayerError,
+    RunFileError,
+    ViewUnavailableError,
+)
 from replay_core.forward import Network
 from replay_core.views import (
     DecisionBoundaryView,
@@ -48,10 +52,6 @@ FEATURE_BOUNDARY_GRID = 80
 """Resolution of the feature-space grid the non-linear 0.5 boundary is traced on."""
 
 _SIGMOID_LIKE = ("sigmoid", "hard_sigmoid", "sparse_sigmoid")
-
-
-class ViewUnavailableError(ReplayError, ValueError):
-    """A prediction or view this run cannot give (inputs not 2-D, output not a probability)."""
 
 
 def _padded_range(values: np.ndarray, margin: float) -> tuple[float, float]:

@@ -40,6 +40,9 @@ from replay_core.spec import RunSpec
 if TYPE_CHECKING:
     import keras
 
+# TensorFlow's C++ start-up chatter is noise for people watching a progress bar.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 __all__ = ["CompiledEpochs", "TrainResult", "TrainingLimitError", "estimate_cost", "train"]
 
 # From this many batches in a run (epochs x batches per epoch), XLA's compile time

@@ -249,3 +249,15 @@ def test_bad_weights_are_run_file_errors():
         Network.from_weights([[k]], ["wobble"], ["a"], context="run 'x'")
     with pytest.raises(RunFileError, match="2 activation configs"):
         Network.from_weights([[k]], ["tanh", "tanh"])
+
+
+@pytest.mark.parametrize(("d", "k"), [(2, 2), (2, 1), (10, 10), (3, 7)])
+@pytest.mark.parametrize("shared", [True, False])
+def test_dense_equals_einsum(d, k, shared):
+    rng = np.random.default_rng(d * 10 + k)
+    kernel, bias = rng.normal(size=(6, d, k)), rng.normal(size=(6, k))
+    X = rng.normal(size=(50, d)) if shared else rng.normal(size=(6, 50, d))
+    expected = np.einsum("nd,edk->enk" if shared else "end,edk->enk", X, kernel)
+    np.testing.assert_allclose(forward.dense(X, kernel, bias), expected + bias[:, None, :],
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(forward.dense(X, kernel), expected, rtol=1e-12, atol=1e-12)

@@ -290,3 +290,22 @@ def test_build_optimizer(name, cls, extra):
     assert float(optimizer.learning_rate.numpy()) == pytest.approx(0.02)
     for key, value in extra.items():
         assert getattr(optimizer, key) == value
+
+
+def test_every_activation_builds_and_is_described_for_replay():
+    from replay_core.recorder import activation_config
+    from replay_core.spec import ACTIVATIONS
+
+    layers = [{"units": 3, "activation": name, "negative_slope": 0.1} for name in ACTIVATIONS]
+    spec = RunSpec.from_dict({"model": {"layers": layers[:6]}})
+    spec2 = RunSpec.from_dict({"model": {"layers": layers[6:]}})
+    configs = []
+    for s in (spec, spec2):
+        model = build_model(s.model, 2, seed=0)
+        out = keras.ops.convert_to_numpy(model(np.ones((4, 2), dtype=np.float32)))
+        assert out.shape == (4, 1) and np.isfinite(out).all()
+        configs += activation_config(model)[:-1]
+    names = [c["name"] for c in configs]
+    assert names == [("silu" if a == "swish" else a) for a in ACTIVATIONS]
+    assert configs[ACTIVATIONS.index("leaky_relu")] == {"name": "leaky_relu",
+                                                        "negative_slope": 0.1}
