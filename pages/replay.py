@@ -2,24 +2,73 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from replay_core.errors import ReplayError
+from replay_core.spec import RunSpec
 from studio import session
+from studio.form import spec_from_query
+from studio.training import train_in_page
 
 ss = st.session_state
 ss.setdefault("epoch", 0)
 ss.setdefault("playing", False)
 ss.setdefault("speed", 10)
 ss.setdefault("frame_size", next(iter(session.FRAME_SIZES)))
+session.keep_widget_state(["replay_run", "replay_layer", "speed", "frame_size", "epoch"])
+
+
+def _spec_json(stored: dict | None) -> str | None:
+    """The canonical JSON of a stored spec, or None when there is none or it is invalid."""
+    if not stored:
+        return None
+    try:
+        return RunSpec.from_dict(stored).to_json()
+    except ValueError:
+        return None
+
 
 SPEEDS = [1, 2, 5, 10, 15, 20, 30]
 VIEW_NAMES = ("feature space, decision boundary, probability histograms, loss and accuracy, "
               "loss histogram")
-MIN_INTERVAL_S = 0.1
+MIN_INTERVAL_S = 1 / 15  # a frame costs 30-60 ms to draw and send
+# Presentation mode: no sidebar, no header, no padding; the frame fills the screen.
+PRESENTATION_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header,
+[data-testid="stToolbar"], [data-testid="stDecoration"] {display: none !important;}
+.block-container, [data-testid="stMainBlockContainer"] {padding: 0.6rem 1.2rem 0 1.2rem !important;
+ max-width: 100% !important;}
+</style>"""
 
 ws = session.workspace()
 runs = ws.runs()
+
+if "presenting" not in ss and st.query_params.get("present") == "1":
+    # A prepared presentation link carries the run's spec: reproduce it (same seed, same
+    # run) unless this session already holds it.
+    linked, problem = spec_from_query(st.query_params.get("spec"))
+    if problem:
+        st.warning(problem.capitalize() + ".")
+    elif linked is not None:
+        match = next((r.name for r in runs if _spec_json(r.spec) == linked.to_json()), None)
+        if match is None:
+            st.markdown(f"**Preparing the presentation** — training {linked.model.describe()} "
+                        f"on {linked.dataset.name}, {linked.training.epochs} epochs")
+            wanted = st.query_params.get("run") or "Presented run"
+            try:
+                match = ws.unique_name(wanted)
+            except ValueError:
+                match = ws.unique_name("Presented run")
+            if not train_in_page(ws, linked, match, st.empty(), st.empty()):
+                st.stop()
+        st.query_params["run"] = match
+        ss["replay_run"] = match
+        ss["presenting"] = True
+        ss["epoch"] = 0
+        st.rerun()
+
 if not runs:
     st.title("Replay")
     st.info("No runs in this session yet. Train one, or upload a run file.")
@@ -29,14 +78,43 @@ if not runs:
     st.stop()
 
 names = [r.name for r in runs]
+if "presenting" not in ss:
+    # A prepared link (?present=1&run=NAME) opens straight into presentation mode.
+    ss["presenting"] = st.query_params.get("present") == "1"
+    linked_run = st.query_params.get("run")
+    if linked_run in names:
+        ss["replay_run"] = linked_run
+        ss["epoch"] = 0 if ss["presenting"] else next(
+            r.epochs_done for r in runs if r.name == linked_run)
 if ss.get("replay_run") not in names:
     ss["replay_run"] = names[-1]
     ss["epoch"] = runs[-1].epochs_done  # an automatic pick opens on its last epoch
+presenting = ss["presenting"]
 
-top = st.columns([2.2, 1.3, 1.4, 1.1], vertical_alignment="bottom")
-top[0].selectbox("Run", names, key="replay_run")
+
+def _set_presenting(value: bool) -> None:
+    ss["presenting"] = value
+    ss["playing"] = False
+
+
+if presenting:
+    st.html(PRESENTATION_CSS)
+    top = None
+else:
+    top = st.columns([2.2, 1.3, 1.4, 1.1, 0.9], vertical_alignment="bottom")
+    top[0].selectbox("Run", names, key="replay_run")
 summary = next(r for r in runs if r.name == ss["replay_run"])
 key = session.run_key(ws, summary)
+st.query_params["run"] = summary.name
+spec_json = _spec_json(summary.spec)
+if spec_json:
+    st.query_params["spec"] = spec_json
+elif "spec" in st.query_params:
+    del st.query_params["spec"]
+if presenting:
+    st.query_params["present"] = "1"
+elif "present" in st.query_params:
+    del st.query_params["present"]
 
 try:
     layers = session.two_unit_layers(key)
@@ -44,18 +122,26 @@ except ReplayError as exc:
     st.error(f"This run cannot be replayed: {exc}")
     st.stop()
 layer = None
-if layers:
-    if ss.get("replay_layer") not in layers:
-        ss["replay_layer"] = layers[0]
-    layer = top[1].selectbox("Feature-space layer", layers, key="replay_layer")
+if layers and ss.get("replay_layer") not in layers:
+    ss["replay_layer"] = layers[0]
+if top is None:
+    layer = ss["replay_layer"] if layers else None
+    size, dpi = session.PRESENTATION_FRAME
 else:
-    top[1].selectbox("Feature-space layer", ["no 2-unit layer"], disabled=True)
-top[2].selectbox("Figure size", list(session.FRAME_SIZES), key="frame_size")
-top[3].select_slider("Speed (epochs/s)", SPEEDS, key="speed")
+    if layers:
+        layer = top[1].selectbox("Feature-space layer", layers, key="replay_layer")
+    else:
+        top[1].selectbox("Feature-space layer", ["no 2-unit layer"], disabled=True)
+    top[2].selectbox("Figure size", list(session.FRAME_SIZES), key="frame_size")
+    top[3].select_slider("Speed (epochs/s)", SPEEDS, key="speed")
+    top[4].button("Present", icon=":material/slideshow:", on_click=_set_presenting,
+                  args=(True,), help="Full-screen views with only the slider and play/pause; "
+                  "the address then opens straight into it", width="stretch")
+    size, dpi = session.FRAME_SIZES[ss["frame_size"]], 100
 
 theme = "dark" if getattr(st.context.theme, "type", None) == "dark" else "light"
 try:
-    renderer = session.frame_renderer(key, layer, session.FRAME_SIZES[ss["frame_size"]], theme)
+    renderer = session.frame_renderer(key, layer, size, theme, dpi=dpi)
 except ReplayError as exc:
     st.error(f"This run cannot be replayed: {exc}")
     st.stop()
@@ -65,41 +151,75 @@ if n_epochs == 0:
     st.warning(f"Run {summary.name!r} has no finished epoch yet; only the initial weights "
                "can be shown.")
 ss["epoch"] = min(max(int(ss["epoch"]), 0), n_epochs)
+# Playback runs in the server: the fragment pushes frames at a steady pace until the last
+# epoch or until any click interrupts it, so the speed does not depend on round trips.
 interval = max(1.0 / ss["speed"], MIN_INTERVAL_S)
 stride = max(1, round(ss["speed"] * interval))
 
 
 def _step(delta: int) -> None:
+    if "played_epoch" in ss:
+        ss["epoch"] = min(ss.pop("played_epoch"), n_epochs)
     ss["playing"] = False
     ss["epoch"] = min(max(ss["epoch"] + delta, 0), n_epochs)
 
 
+def _toggle_play() -> None:
+    if "played_epoch" in ss:
+        ss["epoch"] = min(ss.pop("played_epoch"), n_epochs)
+    if not ss["playing"] and ss["epoch"] >= n_epochs:
+        ss["epoch"] = 0
+    ss["playing"] = not ss["playing"]
+
+
+def _show(image_slot, caption_slot, epoch: int) -> None:
+    image_slot.image(renderer.jpeg(epoch), width="stretch", output_format="JPEG",
+                     alt=f"Epoch {epoch} of {n_epochs}: {VIEW_NAMES}")
+    text = session.caption(renderer.views, epoch)
+    if presenting:
+        caption_slot.markdown(f"**{session.run_caption(key)}** · {text}"
+                              f"{session.lr_text(key, epoch)}")
+    else:
+        caption_slot.caption(text)
+
+
 def _player() -> None:
-    if ss["playing"]:
-        if ss["epoch"] >= n_epochs:
-            ss["playing"] = False
-            st.rerun()
-        ss["epoch"] = min(ss["epoch"] + stride, n_epochs)
-    c = st.columns([0.45, 0.45, 0.8, 7], vertical_alignment="bottom")
-    c[0].button("", icon=":material/skip_previous:", key="prev_epoch", on_click=_step,
-                args=(-1,), help="Previous epoch")
-    c[1].button("", icon=":material/skip_next:", key="next_epoch", on_click=_step, args=(1,),
-                help="Next epoch")
+    if "played_epoch" in ss:  # where an interrupted or finished playback stopped
+        ss["epoch"] = min(ss.pop("played_epoch"), n_epochs)
     playing = ss["playing"]
-    if c[2].button("Pause" if playing else "Play", key="play", width="stretch",
-                   icon=":material/pause:" if playing else ":material/play_arrow:"):
-        if not ss["playing"] and ss["epoch"] >= n_epochs:
-            ss["epoch"] = 0
-        ss["playing"] = not ss["playing"]
-        st.rerun()
-    c[3].slider("Epoch", 0, max(n_epochs, 1), key="epoch", disabled=n_epochs == 0,
+    if presenting:
+        c = st.columns([0.8, 9, 0.6], vertical_alignment="center")
+        c[2].button("", icon=":material/close_fullscreen:", key="exit_present", type="tertiary",
+                    on_click=_set_presenting, args=(False,), help="Leave presentation mode")
+        c = [None, None, c[0], c[1]]
+    else:
+        c = st.columns([0.45, 0.45, 0.8, 7], vertical_alignment="bottom")
+        c[0].button("", icon=":material/skip_previous:", key="prev_epoch", on_click=_step,
+                    args=(-1,), help="Previous epoch")
+        c[1].button("", icon=":material/skip_next:", key="next_epoch", on_click=_step,
+                    args=(1,), help="Next epoch")
+    c[2].button("Pause" if playing else "Play", key="play", width="stretch",
+                icon=":material/pause:" if playing else ":material/play_arrow:",
+                on_click=_toggle_play)
+    c[3].slider("Epoch", 0, max(n_epochs, 1), key="epoch", disabled=n_epochs == 0 or playing,
                 label_visibility="collapsed")
+    image_slot, caption_slot = st.empty(), st.empty()
     epoch = ss["epoch"]
-    st.image(renderer.jpeg(epoch), width="stretch", output_format="JPEG",
-             alt=f"Epoch {epoch} of {n_epochs}: {VIEW_NAMES}")
-    st.caption(session.caption(renderer.views, epoch))
+    _show(image_slot, caption_slot, epoch)
+    if not playing:
+        return
+    # The epoch on screen follows the clock, so a slow frame is skipped, not stretched.
+    start, first = time.perf_counter(), epoch
+    while epoch < n_epochs:
+        frame = int((time.perf_counter() - start) / interval) + 1
+        time.sleep(max(0.0, start + frame * interval - time.perf_counter()))
+        epoch = min(first + frame * stride, n_epochs)
+        _show(image_slot, caption_slot, epoch)
+        ss["played_epoch"] = epoch
+    ss["playing"] = False
+    st.rerun(scope="fragment")
 
 
-st.fragment(_player, run_every=interval if ss["playing"] else None)()
+st.fragment(_player)()
 if summary.status in ("diverged", "stopped", "failed") and summary.message:
     st.caption(f"Run status: {summary.status} — {summary.message}")

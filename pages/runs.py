@@ -26,6 +26,10 @@ if runs:
     rows = [describe_run(r) for r in runs]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     names = [r.name for r in runs]
+    # A rename or an upload picks its run for the next run of the page: the selectbox's
+    # state cannot change once the selectbox exists.
+    if ss.get("runs_select_next") in names:
+        ss["runs_selected"] = ss.pop("runs_select_next")
     if ss.get("runs_selected") not in names:
         ss["runs_selected"] = names[-1]
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
@@ -50,7 +54,7 @@ if runs:
             except (ReplayError, ValueError) as exc:
                 st.error(str(exc))
             else:
-                ss["runs_selected"] = renamed
+                ss["runs_select_next"] = renamed
                 if ss.get("replay_run") == selected:
                     ss["replay_run"] = renamed
                 ss["runs_notice"] = ("success", f"Renamed {selected!r} to {renamed!r}.")
@@ -79,6 +83,6 @@ if upload is not None:
         ss["runs_notice"] = ("success",
                              f"Imported {len(added)} run(s) from {upload.name!r}: "
                              + ", ".join(repr(n) for n in added))
-        ss["runs_selected"] = added[-1]
+        ss["runs_select_next"] = added[-1]
     ss["upload_counter"] += 1
     st.rerun()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -12,13 +10,24 @@ from replay_core import datasets, presets
 from replay_core.errors import ReplayError
 from replay_core.spec import ACTIVATIONS, INITIALIZERS, MAX_LAYERS, MONITORS, OPTIMIZERS
 from studio import session
-from studio.form import dataset_param_key, spec_to_state, state_to_spec
-from studio.live import LivePreview
+from studio.form import dataset_param_key, spec_from_query, spec_to_state, state_to_spec
+from studio.training import train_in_page
+
+FORM_PREFIXES = ("ds_", "layer", "n_layers", "init", "out_init", "l1", "l2", "opt", "lr",
+                 "momentum", "nesterov", "batch", "epochs", "seed", "shuffle", "rlr_", "es_",
+                 "run_name")
 
 ss = st.session_state
-for key, value in spec_to_state(presets.get("reference")).items():
-    ss.setdefault(key, value)
-ss.setdefault("preset_title", presets.PRESETS["reference"].title)
+if "train_form_ready" not in ss:
+    # First visit of this session: a shared link's settings win over the defaults.
+    linked, problem = spec_from_query(st.query_params.get("spec"))
+    for key, value in spec_to_state(linked or presets.get("reference")).items():
+        ss[key] = value
+    ss["preset_title"] = "Shared run" if linked else presets.PRESETS["reference"].title
+    if problem:
+        ss["url_notice"] = problem
+    ss["train_form_ready"] = True
+session.keep_widget_state([k for k in list(ss) if k.startswith(FORM_PREFIXES)])
 
 
 def _apply_preset(name: str) -> None:
@@ -31,7 +40,10 @@ def _apply_preset(name: str) -> None:
 ws = session.workspace()
 
 st.title("Train")
-st.caption("Pick a dataset, a network and its hyper-parameters, then train and replay every epoch.")
+st.caption("Pick a dataset, a network and its hyper-parameters, then train and replay every "
+           "epoch. The page's address holds every setting: share it to share the run.")
+if ss.get("url_notice"):
+    st.warning(ss.pop("url_notice").capitalize() + ".")
 
 with st.container(border=True):
     st.markdown("**Presets** — one click fills every control")
@@ -119,6 +131,9 @@ try:
     spec = state_to_spec(dict(ss))
 except ValueError as exc:
     st.error(f"Check the settings: {exc}")
+else:
+    if st.query_params.get("spec") != spec.to_json():
+        st.query_params["spec"] = spec.to_json()
 
 preview_col, run_col = st.columns([1, 1.2], gap="large")
 
@@ -156,31 +171,12 @@ with run_col:
     preview_slot = st.empty()
 
     if train_clicked and spec is not None:
-        from replay_core import trainer
-
         try:
-            ws.check_capacity()
-            cost = trainer.estimate_cost(spec)
-            if cost > session.MAX_TRAINING_COST:
-                raise trainer.TrainingLimitError(
-                    f"this run costs {cost:,.0f} (epochs × training samples × parameters); "
-                    f"this server allows {session.MAX_TRAINING_COST:,.0f}. Lower the epochs, "
-                    "the samples or the layer sizes"
-                )
             name = ws.unique_name(ss["run_name"].strip() or ss["preset_title"])
         except (ReplayError, ValueError) as exc:
             st.error(str(exc))
         else:
-            ss["training_run"] = name
-            live = LivePreview(spec, data, progress_slot, preview_slot)
-            start = time.perf_counter()
-            try:
-                trainer.train(spec, ws.run_file, name, on_epoch=live.on_epoch,
-                              max_budget=session.MAX_TRAINING_COST)
-            except (ReplayError, ValueError) as exc:
-                st.error(f"Training failed: {exc}")
-            ss["training_seconds"] = time.perf_counter() - start
-            live.finish()
+            train_in_page(ws, spec, name, progress_slot, preview_slot)
 
     last = ss.get("training_run")
     summaries = {r.name: r for r in ws.runs()}

@@ -71,7 +71,11 @@ def spec_to_state(spec: RunSpec) -> dict[str, Any]:
 
 
 def state_to_spec(state: dict[str, Any]) -> RunSpec:
-    """The ``RunSpec`` the controls describe; raises ``ValueError`` naming the field."""
+    """The ``RunSpec`` the controls describe; raises ``ValueError`` naming the field.
+
+    Controls that are hidden (and so absent from ``state``) take the reference values.
+    """
+    state = {**_DEFAULT_STATE, **state}
     name = state["ds_name"]
     info = datasets.REGISTRY.get(name)
     if info is None:
@@ -105,3 +109,22 @@ def state_to_spec(state: dict[str, Any]) -> RunSpec:
         seed=state["seed"], shuffle=state["shuffle"], reduce_lr=reduce_lr, early_stopping=early,
     )
     return RunSpec(dataset, model, training)
+
+
+def spec_from_query(value: str | None) -> tuple[RunSpec | None, str]:
+    """The spec carried by a link's ``spec`` query parameter, or None and why not.
+
+    A tampered or outdated link never raises: the caller falls back to the defaults and
+    shows the returned message.
+    """
+    if not value:
+        return None, ""
+    if len(value) > 8000:
+        return None, "the link's settings are too long to be real; using the defaults"
+    try:
+        return RunSpec.from_json(value), ""
+    except ValueError as exc:
+        return None, f"the link's settings were not valid ({exc}); using the defaults"
+
+
+_DEFAULT_STATE = spec_to_state(RunSpec())

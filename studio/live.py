@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from replay_core.datasets import PreparedData
 from replay_core.forward import Network
+from replay_core.render_mpl import probability_colormap
 from replay_core.spec import RunSpec
 
 PREVIEW_EVERY_S = 0.5
@@ -86,13 +87,14 @@ class LivePreview:
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         extent = (self.xs[0], self.xs[-1], self.ys[0], self.ys[-1])
-        ax.imshow(probs, origin="lower", extent=extent, cmap="RdBu_r", vmin=0, vmax=1,
-                  aspect="auto", alpha=0.8)
+        ax.imshow(probs, origin="lower", extent=extent, cmap=probability_colormap(), vmin=0,
+                  vmax=1, aspect="auto")
         if probs.min() < 0.5 < probs.max():
             ax.contour(self.xs, self.ys, probs, levels=[0.5], colors="black", linewidths=1.2)
         for cls, colour in enumerate(CLASS_COLOURS):
             pts = self.X[self.y == cls]
-            ax.scatter(pts[:, 0], pts[:, 1], s=6, c=colour, edgecolors="none")
+            ax.scatter(pts[:, 0], pts[:, 1], s=7, c=colour, edgecolors="#333333",
+                       linewidths=0.3)
         ax.set_title(f"Decision boundary after epoch {record.epoch}", fontsize=10)
         ax.tick_params(labelsize=8)
         fig.tight_layout()

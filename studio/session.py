@@ -22,6 +22,8 @@ APP_ROOT = Path(__file__).resolve().parent.parent
 # epochs x training samples x parameters; the overfitting preset costs 1.6e8.
 MAX_TRAINING_COST = int(float(os.environ.get("DEEPREPLAY_MAX_COST", "3e8")))
 
+# Presentation mode fills a 1920x1080 screen; a higher dpi keeps text large.
+PRESENTATION_FRAME = ((1880, 950), 125)
 FRAME_SIZES = {
     "Large (1920×1080 screen)": (1600, 760),
     "Medium (1280×720 screen)": (1180, 560),
@@ -59,14 +61,15 @@ def replay_views(key: tuple, layer: str | None) -> ReplayViews:
     return Replay(path, name).views(layer=layer)
 
 
-def frame_renderer(key: tuple, layer: str | None, size: tuple[int, int], theme: str):
+def frame_renderer(key: tuple, layer: str | None, size: tuple[int, int], theme: str,
+                   dpi: int = 100):
     """The session's renderer for this run, built once and reused for every epoch."""
     from replay_core.render_mpl import FrameRenderer
 
-    wanted = (key, layer, size, theme)
+    wanted = (key, layer, size, theme, dpi)
     slot = st.session_state.get("_renderer")
     if slot is None or slot[0] != wanted:
-        renderer = FrameRenderer(replay_views(key, layer), size=size, theme=theme)
+        renderer = FrameRenderer(replay_views(key, layer), size=size, theme=theme, dpi=dpi)
         st.session_state["_renderer"] = (wanted, renderer)
         return renderer
     return slot[1]
@@ -80,3 +83,52 @@ def caption(views: ReplayViews, epoch: int) -> str:
     if lm.val_loss is not None:
         text += f" · validation loss {lm.val_loss[epoch]:.4f} · accuracy {lm.val_accuracy[epoch]:.1%}"
     return text
+
+
+def keep_widget_state(keys) -> None:
+    """Keep these widgets' values while their page or panel is not shown.
+
+    Streamlit forgets a widget's value in any run that does not draw it (another page,
+    presentation mode); writing the value back makes it plain session state again.
+    """
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def run_caption(key: tuple) -> str:
+    """Dataset, architecture and optimizer of a run, for the presentation caption."""
+    from replay_core.runfile import read_run
+    from replay_core.spec import RunSpec
+
+    run = read_run(key[0], key[1])
+    if run.spec:
+        try:
+            spec = RunSpec.from_dict(run.spec)
+        except ValueError:
+            spec = None
+        if spec is not None:
+            return (f"{spec.dataset.name} · {spec.model.describe(run.inputs.shape[1])} · "
+                    f"{spec.training.describe()}")
+    widths = [str(run.inputs.shape[1])] + [
+        f"{w[0].shape[-1]} {c.get('name') or 'linear'}"
+        for w, c in zip(run.weights, run.activation_config) if w
+    ]
+    return f"{run.name} · " + " → ".join(widths)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _learning_rates(key: tuple) -> list[float]:
+    from replay_core.runfile import read_run
+
+    lr = read_run(key[0], key[1]).logs.get("lr")
+    return [] if lr is None else [float(v) for v in lr]
+
+
+def lr_text(key: tuple, epoch: int) -> str:
+    """`` · lr 0.05`` for the learning rate in force during ``epoch`` (1-based), if known."""
+    rates = _learning_rates(key)
+    if not rates:
+        return ""
+    return f" · lr {rates[min(max(epoch, 1), len(rates)) - 1]:.3g}"
