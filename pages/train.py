@@ -52,7 +52,7 @@ with st.container(border=True):
         col.button(preset.title, key=f"preset_{preset.name}", help=preset.description,
                    on_click=_apply_preset, args=(preset.name,), width="stretch")
 
-data_col, net_col, train_col = st.columns(3, gap="medium")
+data_col, net_col, train_col, run_col = st.columns([1, 1, 1, 1.15], gap="medium")
 
 with data_col:
     st.subheader("Dataset")
@@ -135,14 +135,13 @@ else:
     if st.query_params.get("spec") != spec.to_json():
         st.query_params["spec"] = spec.to_json()
 
-preview_col, run_col = st.columns([1, 1.2], gap="large")
-
 if spec is not None:
     data = datasets.prepare(spec.dataset)
-    with preview_col:
-        st.markdown(f"**Architecture** — {spec.model.describe(data.X.shape[1])} · "
-                    f"{spec.model.n_params(data.X.shape[1]):,} parameters · "
-                    f"{spec.training.describe()}")
+    with net_col:
+        st.info(f"**{spec.model.describe(data.X.shape[1])}**  \n"
+                f"{spec.model.n_params(data.X.shape[1]):,} trainable parameters",
+                icon=":material/hub:")
+    with data_col:
         frame = pd.DataFrame({"x1": data.X[:, 0], "x2": data.X[:, 1],
                               "class": data.y.astype(int).astype(str), "part": "train"})
         if data.X_val is not None:
@@ -156,11 +155,14 @@ if spec is not None:
                                                      range=["#E69F00", "#0072B2"])),
             shape=alt.Shape("part", scale=alt.Scale(domain=["train", "validation"],
                                                     range=["circle", "triangle"])),
-        ).properties(height=300, title=f"{len(frame)} samples")
+        ).properties(height=230, title=f"{len(frame)} samples")
         st.altair_chart(chart, width="stretch")
 
 with run_col:
     st.subheader("Run")
+    if spec is not None:
+        st.caption(f"{spec.training.describe()} · batch {spec.training.batch_size} · "
+                   f"{spec.training.epochs} epochs")
     st.text_input("Run name", key="run_name", placeholder=ss["preset_title"],
                   help="Leave empty to name the run after the preset.")
     c1, c2 = st.columns(2)
