@@ -1,4 +1,4 @@
-"""Command line: ``python -m replay_core train|info|plot``.
+"""Command line: ``python -m replay_core train|info|plot|export``.
 
 Examples
 --------
@@ -7,6 +7,7 @@ Examples
         --training.epochs 50
     python -m replay_core info run.h5
     python -m replay_core plot run.h5 --run sigmoid --epoch 80 --out frame.png
+    python -m replay_core export run.h5 --run sigmoid --out sigmoid.mp4 --epochs 0:150 --fps 10
 """
 
 from __future__ import annotations
@@ -105,6 +106,32 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--layer", default=None, help="2-unit layer of the feature space")
     plot.add_argument("--theme", choices=("light", "dark"), default="light")
     plot.set_defaults(func=_cmd_plot)
+
+    exp = sub.add_parser(
+        "export", help="export an animation (.mp4, .gif) or one frame (.png) of a run",
+        description="Export the views of a run: every epoch of --epochs as one frame of an "
+                    "MP4 or GIF, or the frame of --epoch as a PNG.")
+    exp.add_argument("file")
+    exp.add_argument("--run", required=True)
+    exp.add_argument("--out", required=True, help="output file: .mp4, .gif or .png")
+    # Parsed by _cmd_export so a bad value is one 'error: ...' line (exit 2).
+    exp.add_argument("--epochs", default=None, metavar="START:END[:STEP]",
+                     help="epochs of the animation, END included, e.g. 0:150, :50, 80, "
+                          "0:150:5 (default: all)")
+    exp.add_argument("--epoch", default=None, metavar="N",
+                     help="epoch of a .png frame (default: the last)")
+    exp.add_argument("--fps", default="10", help="frames per second (default 10)")
+    exp.add_argument("--size", default="1280x720", metavar="WIDTHxHEIGHT",
+                     help="frame size, 320x180 .. 3840x2160, even for .mp4 (default 1280x720)")
+    exp.add_argument("--views", default=None, metavar="NAME,NAME",
+                     help="panels in order, from feature_space, decision_boundary, "
+                          "probability_histogram, loss_and_metric, loss_histogram "
+                          "(default: all)")
+    exp.add_argument("--theme", choices=("light", "dark"), default="light")
+    exp.add_argument("--layer", default=None, help="2-unit layer of the feature space")
+    exp.add_argument("--dpi", default="100", help="dots per inch: text size (default 100)")
+    exp.add_argument("--quiet", action="store_true", help="no progress bar")
+    exp.set_defaults(func=_cmd_export)
     return parser
 
 
@@ -215,6 +242,86 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+class _FrameBar:
+    """``[#####     ] frame 75/151  3.2 s`` on stderr, redrawn in place."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = sys.stderr if stream is None else stream
+        self.start, self.drawn = time.perf_counter(), False
+
+    def __call__(self, done: int, total: int) -> None:
+        self.drawn = True
+        bar = "#" * int(30 * done / total)
+        self.stream.write(f"\r[{bar:<30}] frame {done}/{total}  "
+                          f"{time.perf_counter() - self.start:.1f} s")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _number(text: str, flag: str, kind: type = float) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise ValueError(f"{flag} must be {what}, got {text!r}") from None
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from replay_core import export
+    from replay_core.replay import Replay
+
+    out = Path(args.out)
+    fmt = out.suffix.lower()
+    if fmt not in export.FORMATS:
+        raise ValueError(f"--out must end in .mp4, .gif or .png, got {out.name!r}")
+    size = export.check_size(export.parse_size(args.size), fmt)
+    panels = export.parse_panels(args.views)
+    fps = _number(args.fps, "--fps")
+    dpi = _number(args.dpi, "--dpi")
+    if not dpi > 0:
+        raise ValueError(f"--dpi must be positive, got {args.dpi!r}")
+    epoch = None if args.epoch is None else _number(args.epoch, "--epoch", int)
+    if fmt != ".png" and epoch is not None:
+        raise ValueError("--epoch picks the frame of a .png; "
+                         "an animation takes --epochs START:END")
+    views = Replay(args.file, args.run).views(layer=args.layer)
+    n = views.n_epochs
+    w, h = size
+    if fmt == ".png":
+        if epoch is None and args.epochs is not None:
+            picked = export.parse_epochs(args.epochs, n)
+            if len(picked) != 1:
+                raise ValueError(f"a .png holds one frame: use --epoch N, not --epochs "
+                                 f"{args.epochs}")
+            epoch = picked[0]
+        epoch = n if epoch is None else epoch
+        if not 0 <= epoch <= n:
+            raise ValueError(f"--epoch {epoch} is outside 0..{n}")
+        export.export_frame(views, out, epoch=epoch, size=size, theme=args.theme,
+                            panels=panels, dpi=dpi)
+        print(f"wrote {out} (epoch {epoch} of {n}, {w}x{h})")
+        return 0
+    epochs = export.parse_epochs(":" if args.epochs is None else args.epochs, n)
+    bar = None if args.quiet else _FrameBar()
+    start = time.perf_counter()
+    try:
+        export.export_animation(views, out, epochs=epochs, fps=fps, size=size,
+                                theme=args.theme, panels=panels, dpi=dpi, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - start
+    nbytes = out.stat().st_size
+    shown = f"{nbytes / 1e6:.1f} MB" if nbytes >= 1e6 else f"{nbytes / 1e3:.0f} kB"
+    print(f"wrote {out} ({len(epochs)} frames, epochs {epochs[0]}..{epochs[-1]}, {w}x{h}, "
+          f"{fps:g} fps, {shown}, {seconds:.1f} s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -224,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted; the finished epochs are kept", file=sys.stderr)
+        note = "; the finished epochs are kept" if args.command == "train" else ""
+        print(f"\ninterrupted{note}", file=sys.stderr)
         return 130
 

@@ -36,7 +36,7 @@ SESSION_MAX_AGE_S = 24 * 3600
 def check_run_name(name: str) -> str:
     """Strip and check a run name typed by a user; return it or raise ``RunFileError``."""
     name = (name or "").strip()
-    if not _RUN_NAME.match(name):
+    if not _RUN_NAME.fullmatch(name):
         raise RunFileError(
             "a run name needs 1 to 80 letters, digits, spaces or . _ - : ( ) + = , characters; "
             f"got {name!r}"
@@ -64,7 +64,7 @@ class Workspace:
         root = Path(root)
         if session_id is None:
             session_id = secrets.token_hex(16)
-        if not _SESSION_ID.match(session_id):
+        if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
             raise ValueError("session id must be 32 hexadecimal characters")
         root.mkdir(parents=True, exist_ok=True)
         _remove_stale(root, keep=session_id)
@@ -172,7 +172,7 @@ class Workspace:
 def _remove_stale(root: Path, keep: str) -> None:
     now = time.time()
     for child in root.iterdir():
-        if child.name == keep or not _SESSION_ID.match(child.name) or not child.is_dir():
+        if child.name == keep or not _SESSION_ID.fullmatch(child.name) or not child.is_dir():
             continue
         try:
             if now - child.stat().st_mtime > SESSION_MAX_AGE_S:
