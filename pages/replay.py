@@ -9,6 +9,7 @@ import streamlit as st
 from replay_core.errors import ReplayError
 from replay_core.spec import RunSpec
 from studio import session
+from studio.export_panel import export_panel
 from studio.form import spec_from_query
 from studio.training import train_in_page
 
@@ -101,7 +102,7 @@ if presenting:
     st.html(PRESENTATION_CSS)
     top = None
 else:
-    top = st.columns([2.2, 1.3, 1.4, 1.1, 0.9], vertical_alignment="bottom")
+    top = st.columns([2.2, 1.3, 1.4, 1.1, 0.9, 0.9], vertical_alignment="bottom")
     top[0].selectbox("Run", names, key="replay_run")
 summary = next(r for r in runs if r.name == ss["replay_run"])
 key = session.run_key(ws, summary)
@@ -147,6 +148,9 @@ except ReplayError as exc:
     st.stop()
 
 n_epochs = renderer.n_epochs
+if top is not None:
+    with top[5].popover("Export", icon=":material/movie:", width="stretch"):
+        export_panel(ws, renderer.views, summary.name, epoch=ss["epoch"], theme=theme)
 if n_epochs == 0:
     st.warning(f"Run {summary.name!r} has no finished epoch yet; only the initial weights "
                "can be shown.")

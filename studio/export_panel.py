@@ -1,0 +1,83 @@
+"""The Replay page's export panel: MP4, GIF or a PNG of the current epoch."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from replay_core.errors import ReplayError
+from replay_core.export import export_animation, export_frame
+from replay_core.render_mpl import PANELS
+from replay_core.views import ReplayViews
+from replay_core.workspace import Workspace
+
+SIZES = {"1280×720": (1280, 720), "1920×1080": (1920, 1080), "960×540": (960, 540)}
+FORMATS = ("MP4", "GIF", "PNG (this epoch)")
+PANEL_TITLES = {
+    "feature_space": "Feature space",
+    "decision_boundary": "Decision boundary",
+    "probability_histogram": "Probability histograms",
+    "loss_and_metric": "Loss & accuracy",
+    "loss_histogram": "Loss histogram",
+}
+
+
+def export_panel(ws: Workspace, views: ReplayViews, run_name: str, *, epoch: int,
+                 theme: str) -> None:
+    """Controls, a progress bar while rendering, then the result with its download button."""
+    ss = st.session_state
+    n = views.n_epochs
+    fmt = st.segmented_control("Format", FORMATS, key="export_format", default="MP4") or "MP4"
+    animated = not fmt.startswith("PNG")
+    if animated:
+        first, last = st.slider("Epochs", 0, max(n, 1), (0, n), key=f"export_range_{n}",
+                                disabled=n == 0)
+        fps = st.slider("Frames per second", 1, 30, 10, key="export_fps")
+    size_label = st.selectbox("Size", list(SIZES), key="export_size")
+    panels = st.multiselect("Views, in this order", list(PANELS), default=list(PANELS),
+                            format_func=PANEL_TITLES.get, key="export_panels")
+    if not panels:
+        st.warning("Pick at least one view.")
+        return
+    if st.button("Render", type="primary", icon=":material/movie:", width="stretch",
+                 key="export_render"):
+        folder = ws.folder / "exports"
+        folder.mkdir(exist_ok=True)
+        for old in folder.iterdir():  # one export at a time per session
+            old.unlink(missing_ok=True)
+        stem = re.sub(r"[^\w.-]+", "_", run_name).strip("_") or "run"
+        bar = st.progress(0.0, text="Rendering…")
+        start = time.perf_counter()
+        try:
+            if animated:
+                out = folder / f"{stem}_{first}-{last}.{fmt.lower()}"
+
+                def progress(done: int, total: int) -> None:
+                    bar.progress(done / total, text=f"Rendering frame {done} of {total}")
+
+                export_animation(views, out, epochs=range(first, last + 1), fps=fps,
+                                 size=SIZES[size_label], theme=theme, panels=panels,
+                                 progress=progress)
+            else:
+                out = folder / f"{stem}_epoch{epoch}.png"
+                export_frame(views, out, epoch=epoch, size=SIZES[size_label], theme=theme,
+                             panels=panels)
+        except (ReplayError, ValueError, OSError) as exc:
+            bar.empty()
+            st.error(f"Export failed: {exc}")
+            return
+        bar.progress(1.0, text=f"Done in {time.perf_counter() - start:.1f} s")
+        ss["export_file"] = str(out)
+    path = Path(ss["export_file"]) if ss.get("export_file") else None
+    if path is not None and path.exists() and path.parent.parent == ws.folder:
+        data = path.read_bytes()
+        mime = {".mp4": "video/mp4", ".gif": "image/gif", ".png": "image/png"}[path.suffix]
+        if path.suffix == ".mp4":
+            st.video(data, format="video/mp4")
+        else:
+            st.image(data, width="stretch")
+        st.download_button(f"Download {path.name}", data, file_name=path.name, mime=mime,
+                           icon=":material/download:", width="stretch", on_click="ignore")
