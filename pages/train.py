@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -182,6 +184,13 @@ with run_col:
 
     last = ss.get("training_run")
     summaries = {r.name: r for r in ws.runs()}
+    # A click on Stop starts this run while the interrupted one is still closing its run
+    # file: give it a moment to write the final status.
+    deadline = time.monotonic() + 5.0
+    while (last in summaries and summaries[last].status == "running" and not train_clicked
+           and time.monotonic() < deadline):
+        time.sleep(0.1)
+        summaries = {r.name: r for r in ws.runs()}
     if last in summaries:
         run = summaries[last]
         text = (f"**{run.name}** — {run.status}, {run.epochs_done} of {run.n_epochs} epochs")
