@@ -10,8 +10,9 @@ st.set_page_config(
 )
 
 pages = [
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
-    st.Page("pages/replay.py", title="Replay", icon=":material/play_circle:", url_path="replay"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("app_pages/replay.py", title="Replay", icon=":material/play_circle:", url_path="replay"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+    st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
 ]
 st.navigation(pages).run()

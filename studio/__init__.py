@@ -1,1 +1,1 @@
-"""The Streamlit side of DeepReplay Studio: session state, forms and players for pages/."""
+"""The Streamlit side of DeepReplay Studio: session state, forms and players for app_pages/."""

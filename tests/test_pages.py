@@ -35,7 +35,7 @@ from studio.form import dataset_param_key, spec_to_state
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
-TRAIN, REPLAY, RUNS = "pages/train.py", "pages/replay.py", "pages/runs.py"
+TRAIN, REPLAY, RUNS = "app_pages/train.py", "app_pages/replay.py", "app_pages/runs.py"
 WIDGET_LISTS = ("number_input", "selectbox", "slider", "toggle", "checkbox", "text_input",
                 "select_slider")
 

@@ -37,7 +37,7 @@ if runs:
     if c2.button("Open in Replay ▶", width="stretch"):
         ss["replay_run"] = selected
         ss["epoch"] = next(r.epochs_done for r in runs if r.name == selected)
-        st.switch_page("pages/replay.py")
+        st.switch_page("app_pages/replay.py")
     try:
         data = ws.export_run(selected)
     except (ReplayError, OSError) as exc:
@@ -67,7 +67,7 @@ if runs:
             st.rerun()
 else:
     st.info("No runs yet: train one on the Train page or upload a run file below.")
-    st.page_link("pages/train.py", label="Train a network", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Train a network", icon=":material/model_training:")
 
 st.subheader("Upload a run file")
 st.caption("An `.h5` file written by DeepReplay Studio or by the original DeepReplay package "

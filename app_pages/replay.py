@@ -74,8 +74,8 @@ if not runs:
     st.title("Replay")
     st.info("No runs in this session yet. Train one, or upload a run file.")
     c1, c2 = st.columns(2)
-    c1.page_link("pages/train.py", label="Train a network", icon=":material/model_training:")
-    c2.page_link("pages/runs.py", label="Upload a run file", icon=":material/folder_open:")
+    c1.page_link("app_pages/train.py", label="Train a network", icon=":material/model_training:")
+    c2.page_link("app_pages/runs.py", label="Upload a run file", icon=":material/folder_open:")
     st.stop()
 
 names = [r.name for r in runs]

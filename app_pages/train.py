@@ -208,4 +208,4 @@ with run_col:
             if st.button("Open in Replay ▶", type="primary", key="open_replay"):
                 ss["replay_run"] = run.name
                 ss["epoch"] = run.epochs_done
-                st.switch_page("pages/replay.py")
+                st.switch_page("app_pages/replay.py")

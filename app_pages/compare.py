@@ -1,0 +1,166 @@
+"""Compare page: 2 to 4 runs side by side, one shared epoch slider, what differs and how much."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from replay_core import presets
+from replay_core.compare import config_differences, key_figures
+from replay_core.errors import ReplayError
+from studio import session
+from studio.training import train_in_page
+
+ss = st.session_state
+ss.setdefault("compare_epoch", 0)
+ss.setdefault("compare_playing", False)
+session.keep_widget_state(["compare_runs", "compare_epoch"])
+
+# The seed article's experiment: the reference run with three hidden activations.
+ACTIVATION_PRESETS = {"sigmoid": "reference", "tanh": "reference_tanh", "relu": "reference_relu"}
+FRAME_SIZE = (1600, 820)
+SPEED = 10  # epochs per second
+MIN_INTERVAL_S = 1 / 10  # a comparison frame costs 40-150 ms to draw and send
+NEVER = "never"
+
+st.title("Compare runs")
+ws = session.workspace()
+if "compare_pending" in ss:  # runs just trained by the button below; select them
+    ss["compare_runs"] = ss.pop("compare_pending")
+    ss["compare_epoch"] = 0
+    ss["compare_playing"] = False
+
+top = st.columns([3, 1.2], vertical_alignment="bottom")
+train_clicked = top[1].button(
+    "Activation functions in action", icon=":material/science:", width="stretch",
+    help="Train the reference run (parabolas, 2 → 2 → 1, SGD lr 0.05, 150 epochs) with a "
+         "sigmoid, a tanh and a relu hidden layer, then compare them")
+if train_clicked:
+    made = []
+    for base, preset in ACTIVATION_PRESETS.items():
+        name = ws.unique_name(base)
+        st.markdown(f"**Training {name}** ({presets.PRESETS[preset].title})")
+        if not train_in_page(ws, presets.get(preset), name, st.empty(), st.empty()):
+            st.stop()
+        made.append(name)
+    ss["compare_pending"] = made
+    st.rerun()
+
+runs = ws.runs()
+names = [r.name for r in runs]
+if "compare_runs" not in ss:
+    ss["compare_runs"] = names[-3:] if len(names) >= 2 else []
+ss["compare_runs"] = [n for n in ss["compare_runs"] if n in names]
+chosen = top[0].multiselect("Runs to compare (2 to 4)", names, key="compare_runs",
+                            max_selections=4, placeholder="Choose 2 to 4 runs")
+if len(chosen) < 2:
+    st.info("Choose at least two runs, or train the three activations with the button.")
+    st.stop()
+
+summaries = {r.name: r for r in runs}
+keys = {name: session.run_key(ws, summaries[name]) for name in chosen}
+theme = "dark" if getattr(st.context.theme, "type", None) == "dark" else "light"
+
+
+def compare_renderer(keys: dict[str, tuple], theme: str):
+    """The session's comparison renderer for this selection, built once and reused."""
+    from replay_core.render_compare import CompareRenderer
+
+    wanted = (tuple(keys.items()), FRAME_SIZE, theme)
+    slot = ss.get("_compare_renderer")
+    if slot is None or slot[0] != wanted:
+        views = {name: session.replay_views(key, None) for name, key in keys.items()}
+        renderer = CompareRenderer(views, size=FRAME_SIZE, theme=theme)
+        ss["_compare_renderer"] = (wanted, renderer)
+        return renderer
+    return slot[1]
+
+
+try:
+    renderer = compare_renderer(keys, theme)
+except (ReplayError, ValueError) as exc:
+    st.error(f"These runs cannot be compared: {exc}")
+    st.stop()
+
+n_epochs = renderer.n_epochs
+ss["compare_epoch"] = min(max(int(ss["compare_epoch"]), 0), n_epochs)
+interval = max(1.0 / SPEED, MIN_INTERVAL_S)
+stride = max(1, round(SPEED * interval))
+
+
+def _toggle_play() -> None:
+    if "compare_played" in ss:
+        ss["compare_epoch"] = min(ss.pop("compare_played"), n_epochs)
+    if not ss["compare_playing"] and ss["compare_epoch"] >= n_epochs:
+        ss["compare_epoch"] = 0
+    ss["compare_playing"] = not ss["compare_playing"]
+
+
+def _show(image_slot, epoch: int) -> None:
+    image_slot.image(renderer.jpeg(epoch), width="stretch", output_format="JPEG",
+                     alt=f"Compare epoch {epoch} of {n_epochs}")
+
+
+def _player() -> None:
+    # Same pattern as the Replay page: playback runs in the server at a steady clock.
+    if "compare_played" in ss:
+        ss["compare_epoch"] = min(ss.pop("compare_played"), n_epochs)
+    playing = ss["compare_playing"]
+    c = st.columns([1, 7], vertical_alignment="bottom")
+    c[0].button("Pause" if playing else "Play", key="compare_play", width="stretch",
+                icon=":material/pause:" if playing else ":material/play_arrow:",
+                on_click=_toggle_play)
+    c[1].slider("Epoch", 0, max(n_epochs, 1), key="compare_epoch",
+                disabled=n_epochs == 0 or playing, label_visibility="collapsed")
+    image_slot = st.empty()
+    epoch = ss["compare_epoch"]
+    _show(image_slot, epoch)
+    if not playing:
+        return
+    start, first = time.perf_counter(), epoch
+    while epoch < n_epochs:
+        frame = int((time.perf_counter() - start) / interval) + 1
+        time.sleep(max(0.0, start + frame * interval - time.perf_counter()))
+        epoch = min(first + frame * stride, n_epochs)
+        _show(image_slot, epoch)
+        ss["compare_played"] = epoch
+    ss["compare_playing"] = False
+    st.rerun(scope="fragment")
+
+
+st.fragment(_player)()
+
+
+def _text(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _figure_rows(views_by_run: dict) -> list[dict]:
+    figures = {name: key_figures(v) for name, v in views_by_run.items()}
+    rows = [
+        ("epochs", lambda f: str(f["n_epochs"])),
+        ("first epoch at 100% training accuracy",
+         lambda f: NEVER if f["first_perfect_epoch"] is None else str(f["first_perfect_epoch"])),
+        ("final loss", lambda f: f"{f['final_loss']:.4f}"),
+        ("final accuracy", lambda f: f"{f['final_accuracy']:.1%}"),
+    ]
+    if any(f["best_val_loss"] is not None for f in figures.values()):
+        rows.append(("best validation loss", lambda f: "—" if f["best_val_loss"] is None else
+                     f"{f['best_val_loss']:.4f} (epoch {f['best_val_epoch']})"))
+    return [{"": label, **{name: show(f) for name, f in figures.items()}}
+            for label, show in rows]
+
+
+differences = config_differences({name: summaries[name].spec for name in chosen})
+table = [{"": row["field"], **{name: _text(row[name]) for name in chosen}}
+         for row in differences]
+table += _figure_rows(renderer.views)
+st.subheader("What differs, and how it ended")
+if not differences:
+    st.caption("The recorded settings of these runs are the same (or not recorded).")
+st.dataframe(table, hide_index=True, width="stretch")

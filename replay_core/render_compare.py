@@ -1,0 +1,288 @@
+"""One figure comparing 2 to 4 runs epoch by epoch, rendered with Agg blitting.
+
+Top row: each run's feature space; middle row: each run's decision boundary; bottom row:
+every run's accuracy curve overlaid (left) and loss curve overlaid (right), the current
+epoch marked. The panels are the artist classes of :mod:`replay_core.render_mpl`; a run
+shorter than the others stays on its last epoch.
+
+Like :class:`~replay_core.render_mpl.FrameRenderer`, everything that does not move is
+drawn once into a cached background and each frame draws only the moving artists.
+"""
+
+from __future__ import annotations
+
+import io
+import operator
+import threading
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from replay_core.render_mpl import (
+    _SUPTITLE,
+    _TICK,
+    _TITLE,
+    DecisionBoundaryArtists,
+    FeatureSpaceArtists,
+    Theme,
+    _check_epoch,
+    _draw_note,
+    _fix_limits,
+    _size,
+    _style_axes,
+    _theme,
+)
+from replay_core.views import LossAndMetricView, ReplayViews
+
+__all__ = ["RUN_COLOURS", "CompareRenderer", "OverlaidCurvesArtists"]
+
+# Not the class colours nor the current-epoch pink, so a run never reads as either.
+RUN_COLOURS = ("#009E73", "#D55E00", "#56B4E9", "#6A3D9A")
+MIN_RUNS, MAX_RUNS = 2, 4
+
+
+def _short(name: str, limit: int = 28) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+class OverlaidCurvesArtists:
+    """One curve per run on one Axes; a marker at the epoch, a dot per run on its curve.
+
+    A run with fewer epochs keeps its dot on its last epoch.
+
+    Attributes
+    ----------
+    ax : the Axes; curves : run name -> static Line2D; dots : run name -> moving Line2D;
+    marker : vertical Line2D at the epoch; dynamic : every artist ``update`` changes.
+
+    Example
+    -------
+    >>> curves = OverlaidCurvesArtists(ax, {"a": lm_a, "b": lm_b}, "accuracy",   # doctest: +SKIP
+    ...                                colours, theme)
+    >>> curves.update(40)                                                        # doctest: +SKIP
+    """
+
+    def __init__(self, ax: Axes, views: Mapping[str, LossAndMetricView], quantity: str,
+                 colours: Mapping[str, str], theme: Theme, epoch: int | None = None) -> None:
+        self.ax = ax
+        self.series = {name: np.asarray(getattr(v, quantity), float) for name, v in views.items()}
+        self.n_epochs = max(len(s) - 1 for s in self.series.values())
+        e = self.n_epochs if epoch is None else _check_epoch(epoch, self.n_epochs)
+        title = "Accuracy" if quantity == "accuracy" else "Loss"
+        _style_axes(ax, theme, f"{title} (whole training set)")
+        ax.set_xlabel("epoch", labelpad=1)
+        ax.set_ylabel(quantity, labelpad=2)
+        self.curves: dict[str, Line2D] = {}
+        self.dots: dict[str, Line2D] = {}
+        for name, values in self.series.items():
+            epochs = np.arange(len(values))
+            (self.curves[name],) = ax.plot(epochs, values, color=colours[name], linewidth=1.5,
+                                           zorder=2, clip_on=False, label=_short(name))
+            k = min(e, len(values) - 1)
+            (self.dots[name],) = ax.plot([k], [values[k]], marker="o", markersize=5,
+                                         color=colours[name], markeredgecolor=theme.background,
+                                         markeredgewidth=0.8, zorder=5, clip_on=False)
+        if quantity == "accuracy":
+            ylim = (0.0, 1.0)
+        else:
+            finite = np.concatenate([v[np.isfinite(v)] for v in self.series.values()])
+            top = float(finite.max()) if finite.size else 0.0
+            ylim = (0.0, top * 1.05 if top > 0 else 1.0)
+        _fix_limits(ax, (0.0, float(max(self.n_epochs, 1))), ylim)
+        self.marker = ax.axvline(e, color=theme.current, linewidth=1.3, zorder=4)
+        self.dynamic: list[Artist] = [self.marker, *self.dots.values()]
+        self.epoch = e
+
+    def update(self, epoch: int) -> None:
+        """Move the marker to ``epoch`` and each dot to ``min(epoch, its run's last)``."""
+        e = _check_epoch(epoch, self.n_epochs)
+        self.marker.set_xdata([e, e])
+        for name, values in self.series.items():
+            k = min(e, len(values) - 1)
+            self.dots[name].set_data([k], [values[k]])
+        self.epoch = e
+
+
+class CompareRenderer:
+    """2 to 4 runs in one figure, rendered per epoch by updating artists only.
+
+    Parameters
+    ----------
+    views_by_run : run name -> its views (insertion order = column order).
+    size : (width, height) of every frame in pixels.
+    dpi : dots per inch (text sizes are in points).
+    theme : "light" or "dark".
+
+    Attributes
+    ----------
+    figure, canvas; n_epochs : the longest run's epochs; run_epochs : run name -> its
+    epochs; colours : run name -> colour of its curves and titles;
+    axes : {"feature_space": [Axes per run], "decision_boundary": [Axes per run],
+    "accuracy": Axes, "loss": Axes}; artists : {"feature_space": {run: artists} (runs
+    without a 2-unit layer are absent and show their note), "decision_boundary": {...},
+    "accuracy": OverlaidCurvesArtists, "loss": OverlaidCurvesArtists}.
+
+    Example
+    -------
+    >>> renderer = CompareRenderer({"sigmoid": v1, "tanh": v2, "relu": v3})   # doctest: +SKIP
+    >>> renderer.rgb(80).shape                                                # doctest: +SKIP
+    (820, 1600, 3)
+    """
+
+    def __init__(self, views_by_run: Mapping[str, ReplayViews], *,
+                 size: Sequence[int] = (1600, 820), dpi: float = 100,
+                 theme: str | Theme = "light") -> None:
+        if not MIN_RUNS <= len(views_by_run) <= MAX_RUNS:
+            raise ValueError(f"compare {MIN_RUNS} to {MAX_RUNS} runs, got {len(views_by_run)}")
+        if not dpi or dpi <= 0:
+            raise ValueError(f"dpi must be positive, got {dpi!r}")
+        self.views = dict(views_by_run)
+        self.run_epochs = {name: int(v.n_epochs) for name, v in self.views.items()}
+        self.n_epochs = max(self.run_epochs.values())
+        self.size = _size(size)
+        self.theme = _theme(theme)
+        self.colours = dict(zip(self.views, RUN_COLOURS))
+        self._lock = threading.Lock()
+        self._background = None
+        self._shown: int | None = None
+        w, h = self.size
+        self.figure = Figure(figsize=(w / dpi, h / dpi), dpi=dpi,
+                             facecolor=self.theme.background, layout="constrained")
+        self.figure.get_layout_engine().set(w_pad=6 / dpi, h_pad=6 / dpi, wspace=0.03,
+                                            hspace=0.05)
+        self.canvas = FigureCanvasAgg(self.figure)
+        if self.canvas.get_width_height() != (w, h):  # Agg truncates; nudge the inches
+            self.figure.set_size_inches((w + 0.25) / dpi, (h + 0.25) / dpi)
+        self.axes: dict[str, object] = {}
+        self.artists: dict[str, object] = {}
+        self._build()
+        self._moving: list[Artist] = []
+        for key in ("feature_space", "decision_boundary"):
+            for art in self.artists[key].values():
+                self._moving.extend(art.dynamic)
+        self._moving.extend([*self.artists["accuracy"].dynamic, *self.artists["loss"].dynamic])
+        self._title = self.figure.suptitle(self._title_text(self.n_epochs),
+                                           color=self.theme.text, fontsize=_SUPTITLE,
+                                           fontweight="bold")
+
+    # --- construction -------------------------------------------------------------------
+    def _build(self) -> None:
+        n = len(self.views)
+        theme = self.theme
+        outer = self.figure.add_gridspec(3, 1, height_ratios=(1.0, 1.0, 0.8))
+        top = outer[0].subgridspec(1, n)
+        middle = outer[1].subgridspec(1, n)
+        bottom = outer[2].subgridspec(1, 2)
+        width_px = self.size[0] / n
+        feature_axes, boundary_axes = [], []
+        feature_artists: dict[str, FeatureSpaceArtists] = {}
+        boundary_artists: dict[str, DecisionBoundaryArtists] = {}
+        for i, (name, views) in enumerate(self.views.items()):
+            colour, label = self.colours[name], _short(name)
+            ax = self.figure.add_subplot(top[0, i])
+            feature_axes.append(ax)
+            if views.feature_space is None:
+                _draw_note(ax, f"{label}: feature space", views.feature_space_note, theme,
+                           width_px)
+            else:
+                art = FeatureSpaceArtists(ax, views.feature_space, views.n_epochs, theme)
+                feature_artists[name] = art
+                ax.set_title(f"{label}: feature space ({views.feature_space.layer_name})",
+                             fontsize=_TITLE, pad=5)
+            ax.title.set_color(colour)
+            ax = self.figure.add_subplot(middle[0, i])
+            boundary_axes.append(ax)
+            if views.decision_boundary is None:
+                _draw_note(ax, f"{label}: decision boundary", views.decision_boundary_note,
+                           theme, width_px)
+            else:
+                boundary_artists[name] = DecisionBoundaryArtists(
+                    ax, views.decision_boundary, views.n_epochs, theme, colorbar=False)
+                ax.set_title(f"{label}: decision boundary", fontsize=_TITLE, pad=5)
+            ax.title.set_color(colour)
+        lms = {name: v.loss_and_metric for name, v in self.views.items()}
+        ax_acc = self.figure.add_subplot(bottom[0, 0])
+        ax_loss = self.figure.add_subplot(bottom[0, 1])
+        accuracy = OverlaidCurvesArtists(ax_acc, lms, "accuracy", self.colours, theme)
+        loss = OverlaidCurvesArtists(ax_loss, lms, "loss", self.colours, theme)
+        legend = ax_acc.legend(loc="lower right", fontsize=_TICK + 0.5, frameon=False,
+                               handlelength=1.6, borderaxespad=0.3)
+        for text in legend.get_texts():
+            text.set_color(theme.muted)
+        self.axes = {"feature_space": feature_axes, "decision_boundary": boundary_axes,
+                     "accuracy": ax_acc, "loss": ax_loss}
+        self.artists = {"feature_space": feature_artists,
+                        "decision_boundary": boundary_artists,
+                        "accuracy": accuracy, "loss": loss}
+
+    def _title_text(self, epoch: int) -> str:
+        return f"Epoch {epoch} / {self.n_epochs}"
+
+    def run_epoch(self, name: str, epoch: int) -> int:
+        """The epoch run ``name`` shows at ``epoch``: its last one once it has ended."""
+        return min(epoch, self.run_epochs[name])
+
+    # --- per frame ----------------------------------------------------------------------
+    def _set_epoch(self, epoch: int) -> None:
+        for key in ("feature_space", "decision_boundary"):
+            for name, art in self.artists[key].items():
+                art.update(self.run_epoch(name, epoch))
+        self.artists["accuracy"].update(epoch)
+        self.artists["loss"].update(epoch)
+        self._title.set_text(self._title_text(epoch))
+
+    def _ensure_background(self) -> None:
+        if self._background is not None:
+            return
+        for artist in [*self._moving, self._title]:
+            artist.set_animated(True)
+        self.canvas.draw()
+        # The layout is computed once; later draws must not move the axes under the cache.
+        self.figure.set_layout_engine("none")
+        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+
+    def _render(self, epoch: int) -> None:
+        try:
+            e = operator.index(epoch)
+        except TypeError:
+            raise TypeError(f"epoch must be an integer, got {epoch!r}") from None
+        e = _check_epoch(e, self.n_epochs)
+        self._ensure_background()
+        if self._shown == e:
+            return
+        self._set_epoch(e)
+        self.canvas.restore_region(self._background)
+        self.figure.draw_artist(self._title)
+        for artist in self._moving:
+            self.figure.draw_artist(artist)
+        self._shown = e
+
+    def _image(self):
+        from PIL import Image
+
+        w, h = self.size
+        return Image.frombytes("RGB", (w, h), self.canvas.buffer_rgba(), "raw", "RGBX")
+
+    def update(self, epoch: int) -> None:
+        """Move every panel to ``epoch`` (each run clamped to its last) and render it."""
+        with self._lock:
+            self._render(epoch)
+
+    def rgb(self, epoch: int) -> np.ndarray:
+        """The frame of ``epoch`` as an (height, width, 3) uint8 array."""
+        with self._lock:
+            self._render(epoch)
+            return np.array(self._image())
+
+    def jpeg(self, epoch: int, quality: int = 85) -> bytes:
+        """The frame of ``epoch`` as JPEG bytes (4:4:4, so thin coloured lines stay sharp)."""
+        with self._lock:
+            self._render(epoch)
+            out = io.BytesIO()
+            self._image().save(out, format="JPEG", quality=int(quality), subsampling=0)
+        return out.getvalue()
