@@ -187,26 +187,31 @@ def _show(image_slot, caption_slot, epoch: int) -> None:
         caption_slot.caption(text)
 
 
-def _player() -> None:
-    if "played_epoch" in ss:  # where an interrupted or finished playback stopped
-        ss["epoch"] = min(ss.pop("played_epoch"), n_epochs)
-    playing = ss["playing"]
-    if presenting:
-        c = st.columns([0.8, 9, 0.6], vertical_alignment="center")
-        c[2].button("", icon=":material/close_fullscreen:", key="exit_present", type="tertiary",
-                    on_click=_set_presenting, args=(False,), help="Leave presentation mode")
-        c = [None, None, c[0], c[1]]
-    else:
-        c = st.columns([0.45, 0.45, 0.8, 7], vertical_alignment="bottom")
-        c[0].button("", icon=":material/skip_previous:", key="prev_epoch", on_click=_step,
-                    args=(-1,), help="Previous epoch")
-        c[1].button("", icon=":material/skip_next:", key="next_epoch", on_click=_step,
-                    args=(1,), help="Next epoch")
-    c[2].button("Pause" if playing else "Play", key="play", width="stretch",
-                icon=":material/pause:" if playing else ":material/play_arrow:",
+# Buttons live outside the fragment: a click there reruns the page, which interrupts a
+# playback loop at once (a click inside a running fragment would wait for it to end).
+if "played_epoch" in ss:  # where an interrupted or finished playback stopped
+    ss["epoch"] = min(ss.pop("played_epoch"), n_epochs)
+if presenting:
+    c = st.columns([0.8, 9, 0.5], vertical_alignment="center")
+    c[2].button("", icon=":material/close_fullscreen:", key="exit_present", type="tertiary",
+                on_click=_set_presenting, args=(False,), help="Leave presentation mode")
+    play_col = c[0]
+else:
+    c = st.columns([0.45, 0.45, 0.8, 7], vertical_alignment="center")
+    c[0].button("", icon=":material/skip_previous:", key="prev_epoch", on_click=_step,
+                args=(-1,), help="Previous epoch")
+    c[1].button("", icon=":material/skip_next:", key="next_epoch", on_click=_step,
+                args=(1,), help="Next epoch")
+    play_col = c[2]
+play_col.button("Pause" if ss["playing"] else "Play", key="play", width="stretch",
+                icon=":material/pause:" if ss["playing"] else ":material/play_arrow:",
                 on_click=_toggle_play)
-    c[3].slider("Epoch", 0, max(n_epochs, 1), key="epoch", disabled=n_epochs == 0 or playing,
-                label_visibility="collapsed")
+
+
+def _player() -> None:
+    playing = ss["playing"]
+    st.slider("Epoch", 0, max(n_epochs, 1), key="epoch", disabled=n_epochs == 0 or playing,
+              label_visibility="collapsed")
     image_slot, caption_slot = st.empty(), st.empty()
     epoch = ss["epoch"]
     _show(image_slot, caption_slot, epoch)
@@ -221,7 +226,7 @@ def _player() -> None:
         _show(image_slot, caption_slot, epoch)
         ss["played_epoch"] = epoch
     ss["playing"] = False
-    st.rerun(scope="fragment")
+    st.rerun()
 
 
 st.fragment(_player)()

@@ -25,7 +25,7 @@ MAX_TRAINING_COST = int(float(os.environ.get("DEEPREPLAY_MAX_COST", "3e8")))
 # Presentation mode fills a 1920x1080 screen; a higher dpi keeps text large.
 PRESENTATION_FRAME = ((1880, 950), 125)
 FRAME_SIZES = {
-    "Large (1920×1080 screen)": (1600, 760),
+    "Large (1920×1080 screen)": (1600, 730),
     "Medium (1280×720 screen)": (1180, 560),
 }
 
