@@ -30,7 +30,8 @@ def export_panel(ws: Workspace, views: ReplayViews, run_name: str, *, epoch: int
     """Controls, a progress bar while rendering, then the result with its download button."""
     ss = st.session_state
     n = views.n_epochs
-    fmt = st.segmented_control("Format", FORMATS, key="export_format", default="MP4") or "MP4"
+    fmt = st.segmented_control("Format", FORMATS, key="export_format", default="MP4",
+                               required=True) or "MP4"
     animated = not fmt.startswith("PNG")
     if animated:
         first, last = st.slider("Epochs", 0, max(n, 1), (0, n), key=f"export_range_{n}",

@@ -23,9 +23,9 @@ APP_ROOT = Path(__file__).resolve().parent.parent
 MAX_TRAINING_COST = int(float(os.environ.get("DEEPREPLAY_MAX_COST", "3e8")))
 
 # Presentation mode fills a 1920x1080 screen; a higher dpi keeps text large.
-PRESENTATION_FRAME = ((1880, 950), 125)
+PRESENTATION_FRAME = ((1880, 880), 125)
 FRAME_SIZES = {
-    "Large (1920×1080 screen)": (1600, 730),
+    "Large (1920×1080 screen)": (1460, 690),
     "Medium (1280×720 screen)": (1180, 560),
 }
 

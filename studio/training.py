@@ -21,6 +21,7 @@ def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, previe
     """
     from replay_core import trainer
 
+    keep_reruns_light()
     try:
         ws.check_capacity()
     except (ReplayError, ValueError) as exc:
@@ -37,3 +38,20 @@ def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, previe
         return False
     live.finish()
     return True
+
+
+def keep_reruns_light() -> None:
+    """Stop Streamlit's per-rerun Keras clean-up from running a full garbage collection.
+
+    Once Keras is loaded, Streamlit calls ``keras.backend.clear_session()`` after every
+    rerun, and its ``gc.collect()`` costs ~300 ms with TensorFlow's objects around, on
+    every slider step of every session. The app builds a fresh model per run, so the
+    clean-up only needs to reset Keras' global state, not collect garbage.
+    """
+    import functools
+
+    import keras
+
+    clear = keras.backend.clear_session
+    if not isinstance(clear, functools.partial):
+        keras.backend.clear_session = functools.partial(clear, free_memory=False)

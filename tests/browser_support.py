@@ -81,3 +81,90 @@ def serve_app(data_dir: Path, *, env: dict | None = None, timeout: float = 60.0)
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+# --- Playwright helpers shared by tests/test_browser.py and bench/scrub_latency.py -------
+
+FRAME_SELECTOR = "img[alt^='Epoch ']"
+# True once the frame image of epoch `arg` is in the page and decoded.
+FRAME_READY_JS = """e => {
+  const img = [...document.images].find(i => i.alt.startsWith('Epoch ' + e + ' of '));
+  return !!(img && img.complete && img.naturalWidth > 0);
+}"""
+# The epoch of the frame on screen, -1 while there is none.
+SHOWN_EPOCH_JS = """() => {
+  const img = document.querySelector("img[alt^='Epoch ']");
+  return img ? parseInt(img.alt.slice(6)) : -1;
+}"""
+# True while no script run is in flight and no element is left over from an older run.
+APP_IDLE_JS = """() => !document.querySelector(
+  '[data-testid="stStatusWidgetRunningIcon"], [data-testid="stStatusWidgetRunningManIcon"],'
+  + ' [data-stale="true"]')"""
+
+
+def wait_for_frame(page, epoch: int, timeout_ms: float = 30_000, polling="raf") -> None:
+    """Wait until the Replay page shows the loaded frame of ``epoch``."""
+    page.wait_for_function(FRAME_READY_JS, arg=str(int(epoch)), timeout=timeout_ms,
+                           polling=polling)
+
+
+def shown_epoch(page) -> int:
+    """The epoch of the frame on screen (-1 while there is none)."""
+    return int(page.evaluate(SHOWN_EPOCH_JS))
+
+
+def wait_for_epoch_at_least(page, epoch: int, timeout_ms: float = 15_000) -> None:
+    """Wait until the frame on screen is of ``epoch`` or later (playback)."""
+    page.wait_for_function(f"() => ({SHOWN_EPOCH_JS})() >= {int(epoch)}", timeout=timeout_ms,
+                           polling=50)
+
+
+def wait_for_idle(page, timeout_ms: float = 30_000) -> None:
+    """Wait until Streamlit has finished the current script run and dropped stale elements."""
+    page.wait_for_function(APP_IDLE_JS, timeout=timeout_ms, polling=100)
+
+
+def epoch_slider(page):
+    """The Replay page's epoch slider thumb (an ``input[type=range]`` in Streamlit 1.67)."""
+    return page.locator(".st-key-epoch").get_by_role("slider")
+
+
+def slider_value(page) -> int:
+    """The epoch the slider shows."""
+    return int(epoch_slider(page).input_value())
+
+
+def go_to_page(page, title: str) -> None:
+    """Switch page with the sidebar navigation: a full page load would start a new session."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
+    landmark = page.get_by_role("heading", name=title, exact=True)
+    if title == "Replay":  # the heading only shows while the session has no run
+        landmark = landmark.or_(page.locator(FRAME_SELECTOR))
+    landmark.first.wait_for(timeout=30_000)
+    wait_for_idle(page)
+
+
+def train_reference(page, timeout_ms: float = 180_000) -> dict:
+    """On the Train page: apply the "Reference: sigmoid" preset, train, wait for the end.
+
+    Returns what was seen: ``progress`` (a progress text seen while training),
+    ``status`` (the status box text) and ``seconds`` (click to "Open in Replay").
+    """
+    import re
+    import time
+
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Reference: sigmoid").click()
+    wait_for_idle(page)
+    start = time.perf_counter()
+    page.get_by_role("button", name="Train", exact=True).click()
+    progress = page.get_by_text(re.compile(r"^Epoch \d+ / \d+ · loss \S+ · accuracy \S+ · lr "))
+    expect(progress).to_be_visible(timeout=timeout_ms)
+    seen = progress.inner_text()
+    open_button = page.get_by_role("button", name="Open in Replay ▶")
+    expect(open_button).to_be_visible(timeout=timeout_ms)
+    seconds = time.perf_counter() - start
+    wait_for_idle(page)
+    status = page.locator('[data-testid="stAlert"]').filter(has_text="Reference: sigmoid")
+    return {"progress": seen, "status": status.first.inner_text(), "seconds": seconds}
