@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -24,7 +26,9 @@ if notice:
 runs = ws.runs()
 if runs:
     rows = [describe_run(r) for r in runs]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+        "final accuracy": st.column_config.NumberColumn(format="percent"),
+    })
     names = [r.name for r in runs]
     # A rename or an upload picks its run for the next run of the page: the selectbox's
     # state cannot change once the selectbox exists.
@@ -43,7 +47,7 @@ if runs:
     except (ReplayError, OSError) as exc:
         c3.error(f"Cannot export {selected!r}: {exc}")
     else:
-        c3.download_button("Download .h5", data, file_name=f"{selected}.h5",
+        c3.download_button("Download .h5", data, file_name=re.sub(r'[\\/:*?"<>|]+', "-", selected) + ".h5",
                            mime="application/x-hdf5", width="stretch", on_click="ignore")
     with st.expander("Rename or delete"):
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")

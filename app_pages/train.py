@@ -171,6 +171,7 @@ with run_col:
     train_clicked = c1.button("Train", type="primary", width="stretch", disabled=spec is None)
     c2.button("Stop", width="stretch", key="stop_training",
               help="Ends training after the current epoch and keeps every finished epoch.")
+    status_box = st.container()  # above the preview, so "Open in Replay" stays in view
     progress_slot = st.empty()
     preview_slot = st.empty()
 
@@ -197,15 +198,15 @@ with run_col:
         if run.final_loss is not None:
             text += f", loss {run.final_loss:.4f}, accuracy {run.final_acc:.1%}"
         if run.status == "complete":
-            st.success(text)
+            status_box.success(text)
         elif run.status == "diverged":
-            st.error(f"{text}. {run.message.capitalize()}; the epochs before it stay replayable.")
+            status_box.error(f"{text}. {run.message.capitalize()}; the epochs before it stay replayable.")
         elif run.status in ("stopped", "running"):
-            st.warning(f"{text}. Training was stopped; every finished epoch is kept.")
+            status_box.warning(f"{text}. Training was stopped; every finished epoch is kept.")
         else:
-            st.error(f"{text}. {run.message}")
+            status_box.error(f"{text}. {run.message}")
         if run.epochs_done > 0 or run.status == "complete":
-            if st.button("Open in Replay ▶", type="primary", key="open_replay"):
+            if status_box.button("Open in Replay ▶", type="primary", key="open_replay"):
                 ss["replay_run"] = run.name
                 ss["epoch"] = run.epochs_done
                 st.switch_page("app_pages/replay.py")
