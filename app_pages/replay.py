@@ -102,7 +102,7 @@ if presenting:
     st.html(PRESENTATION_CSS)
     top = None
 else:
-    top = st.columns([2.2, 1.3, 1.4, 1.1, 0.9, 0.9], vertical_alignment="bottom")
+    top = st.columns([1.9, 1.2, 1.4, 1.1, 1.0, 1.0], vertical_alignment="bottom")
     top[0].selectbox("Run", names, key="replay_run")
 summary = next(r for r in runs if r.name == ss["replay_run"])
 key = session.run_key(ws, summary)
@@ -197,7 +197,7 @@ if presenting:
                 on_click=_set_presenting, args=(False,), help="Leave presentation mode")
     play_col = c[0]
 else:
-    c = st.columns([0.45, 0.45, 0.8, 7], vertical_alignment="center")
+    c = st.columns([0.5, 0.5, 1.1, 6.5], vertical_alignment="center")
     c[0].button("", icon=":material/skip_previous:", key="prev_epoch", on_click=_step,
                 args=(-1,), help="Previous epoch")
     c[1].button("", icon=":material/skip_next:", key="next_epoch", on_click=_step,
