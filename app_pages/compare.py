@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from replay_core import presets
 from replay_core.compare import config_differences, key_figures
 from replay_core.errors import ReplayError
-from studio import session
+from studio import player, session
 from studio.training import train_in_page
 
 ss = st.session_state
@@ -85,13 +83,10 @@ except (ReplayError, ValueError) as exc:
 
 n_epochs = renderer.n_epochs
 ss["compare_epoch"] = min(max(int(ss["compare_epoch"]), 0), n_epochs)
-interval = max(1.0 / SPEED, MIN_INTERVAL_S)
-stride = max(1, round(SPEED * interval))
 
 
 def _toggle_play() -> None:
-    if "compare_played" in ss:
-        ss["compare_epoch"] = min(ss.pop("compare_played"), n_epochs)
+    player.take_played("compare_epoch", "compare_played", n_epochs)
     if not ss["compare_playing"] and ss["compare_epoch"] >= n_epochs:
         ss["compare_epoch"] = 0
     ss["compare_playing"] = not ss["compare_playing"]
@@ -102,31 +97,28 @@ def _show(image_slot, epoch: int) -> None:
                      alt=f"Compare epoch {epoch} of {n_epochs}")
 
 
-def _player() -> None:
-    # Same pattern as the Replay page: playback runs in the server at a steady clock.
-    if "compare_played" in ss:
-        ss["compare_epoch"] = min(ss.pop("compare_played"), n_epochs)
-    playing = ss["compare_playing"]
-    c = st.columns([1, 7], vertical_alignment="bottom")
-    c[0].button("Pause" if playing else "Play", key="compare_play", width="stretch",
+player.take_played("compare_epoch", "compare_played", n_epochs)
+playing = ss["compare_playing"]
+play_col, _ = st.columns([1, 7], vertical_alignment="bottom")
+play_col.button("Pause" if playing else "Play", key="compare_play", width="stretch",
                 icon=":material/pause:" if playing else ":material/play_arrow:",
                 on_click=_toggle_play)
-    c[1].slider("Epoch", 0, max(n_epochs, 1), key="compare_epoch",
-                disabled=n_epochs == 0 or playing, label_visibility="collapsed")
+
+
+def _player() -> None:
+    # Same pattern as the Replay page (studio.player): playback runs in the server.
+    playing = ss["compare_playing"]
+    st.slider("Epoch", 0, max(n_epochs, 1), key="compare_epoch",
+              disabled=n_epochs == 0 or playing, label_visibility="collapsed")
     image_slot = st.empty()
     epoch = ss["compare_epoch"]
     _show(image_slot, epoch)
     if not playing:
         return
-    start, first = time.perf_counter(), epoch
-    while epoch < n_epochs:
-        frame = int((time.perf_counter() - start) / interval) + 1
-        time.sleep(max(0.0, start + frame * interval - time.perf_counter()))
-        epoch = min(first + frame * stride, n_epochs)
-        _show(image_slot, epoch)
-        ss["compare_played"] = epoch
+    player.play(lambda e: _show(image_slot, e), first=epoch, last=n_epochs, speed=SPEED,
+                played_key="compare_played", min_interval=MIN_INTERVAL_S)
     ss["compare_playing"] = False
-    st.rerun(scope="fragment")
+    st.rerun()
 
 
 st.fragment(_player)()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from replay_core.errors import ReplayError
 from replay_core.spec import RunSpec
-from studio import session
+from studio import player, session
 from studio.export_panel import export_panel
 from studio.form import spec_from_query
 from studio.training import train_in_page
@@ -34,7 +32,6 @@ def _spec_json(stored: dict | None) -> str | None:
 SPEEDS = [1, 2, 5, 10, 15, 20, 30]
 VIEW_NAMES = ("feature space, decision boundary, probability histograms, loss and accuracy, "
               "loss histogram")
-MIN_INTERVAL_S = 1 / 15  # a frame costs 30-60 ms to draw and send
 # Presentation mode: no sidebar, no header, no padding; the frame fills the screen.
 PRESENTATION_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header,
@@ -157,20 +154,16 @@ if n_epochs == 0:
 ss["epoch"] = min(max(int(ss["epoch"]), 0), n_epochs)
 # Playback runs in the server: the fragment pushes frames at a steady pace until the last
 # epoch or until any click interrupts it, so the speed does not depend on round trips.
-interval = max(1.0 / ss["speed"], MIN_INTERVAL_S)
-stride = max(1, round(ss["speed"] * interval))
 
 
 def _step(delta: int) -> None:
-    if "played_epoch" in ss:
-        ss["epoch"] = min(ss.pop("played_epoch"), n_epochs)
+    player.take_played("epoch", "played_epoch", n_epochs)
     ss["playing"] = False
     ss["epoch"] = min(max(ss["epoch"] + delta, 0), n_epochs)
 
 
 def _toggle_play() -> None:
-    if "played_epoch" in ss:
-        ss["epoch"] = min(ss.pop("played_epoch"), n_epochs)
+    player.take_played("epoch", "played_epoch", n_epochs)
     if not ss["playing"] and ss["epoch"] >= n_epochs:
         ss["epoch"] = 0
     ss["playing"] = not ss["playing"]
@@ -189,8 +182,7 @@ def _show(image_slot, caption_slot, epoch: int) -> None:
 
 # Buttons live outside the fragment: a click there reruns the page, which interrupts a
 # playback loop at once (a click inside a running fragment would wait for it to end).
-if "played_epoch" in ss:  # where an interrupted or finished playback stopped
-    ss["epoch"] = min(ss.pop("played_epoch"), n_epochs)
+player.take_played("epoch", "played_epoch", n_epochs)
 if presenting:
     c = st.columns([0.8, 9, 0.5], vertical_alignment="center")
     c[2].button("", icon=":material/close_fullscreen:", key="exit_present", type="tertiary",
@@ -217,14 +209,8 @@ def _player() -> None:
     _show(image_slot, caption_slot, epoch)
     if not playing:
         return
-    # The epoch on screen follows the clock, so a slow frame is skipped, not stretched.
-    start, first = time.perf_counter(), epoch
-    while epoch < n_epochs:
-        frame = int((time.perf_counter() - start) / interval) + 1
-        time.sleep(max(0.0, start + frame * interval - time.perf_counter()))
-        epoch = min(first + frame * stride, n_epochs)
-        _show(image_slot, caption_slot, epoch)
-        ss["played_epoch"] = epoch
+    player.play(lambda e: _show(image_slot, caption_slot, e), first=epoch, last=n_epochs,
+                speed=ss["speed"], played_key="played_epoch")
     ss["playing"] = False
     st.rerun()
 

@@ -1,0 +1,41 @@
+"""Server-side playback shared by the Replay and Compare pages.
+
+A fragment pushes frames on a steady clock until the last epoch; the epoch on screen
+follows the clock, so a slow frame is skipped rather than stretched. The Play/Pause
+buttons must sit outside the fragment: a click there reruns the page, which interrupts
+the loop at once (a click inside a running fragment waits until it ends).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import streamlit as st
+
+MIN_INTERVAL_S = 1 / 15  # a frame costs 30-60 ms to draw and send
+
+
+def take_played(epoch_key: str, played_key: str, n_epochs: int) -> None:
+    """Move where an interrupted or finished playback stopped into the slider's state."""
+    ss = st.session_state
+    if played_key in ss:
+        ss[epoch_key] = min(ss.pop(played_key), n_epochs)
+
+
+def play(show: Callable[[int], None], *, first: int, last: int, speed: float,
+         played_key: str, min_interval: float = MIN_INTERVAL_S) -> None:
+    """Show epochs ``first+1 .. last`` at ``speed`` epochs per second.
+
+    Every shown epoch is written to ``st.session_state[played_key]`` so the next run can
+    put the slider there (see :func:`take_played`).
+    """
+    interval = max(1.0 / speed, min_interval)
+    stride = max(1, round(speed * interval))
+    start, epoch = time.perf_counter(), first
+    while epoch < last:
+        frame = int((time.perf_counter() - start) / interval) + 1
+        time.sleep(max(0.0, start + frame * interval - time.perf_counter()))
+        epoch = min(first + frame * stride, last)
+        show(epoch)
+        st.session_state[played_key] = epoch
