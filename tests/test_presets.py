@@ -1,4 +1,4 @@
-"""Presets: the seed article's reference runs and the notebook's cases, as the brief states them."""
+"""Presets: the seed article's reference runs and the notebook's cases, value by value."""
 
 from __future__ import annotations
 
