@@ -11,7 +11,6 @@ drawn once into a cached background and each frame draws only the moving artists
 
 from __future__ import annotations
 
-import io
 import operator
 import threading
 from collections.abc import Mapping, Sequence
@@ -29,6 +28,7 @@ from replay_core.render_mpl import (
     _TITLE,
     DecisionBoundaryArtists,
     FeatureSpaceArtists,
+    FrameOutput,
     Theme,
     _check_epoch,
     _draw_note,
@@ -108,7 +108,7 @@ class OverlaidCurvesArtists:
         self.epoch = e
 
 
-class CompareRenderer:
+class CompareRenderer(FrameOutput):
     """2 to 4 runs in one figure, rendered per epoch by updating artists only.
 
     Parameters
@@ -261,28 +261,3 @@ class CompareRenderer:
         for artist in self._moving:
             self.figure.draw_artist(artist)
         self._shown = e
-
-    def _image(self):
-        from PIL import Image
-
-        w, h = self.size
-        return Image.frombytes("RGB", (w, h), self.canvas.buffer_rgba(), "raw", "RGBX")
-
-    def update(self, epoch: int) -> None:
-        """Move every panel to ``epoch`` (each run clamped to its last) and render it."""
-        with self._lock:
-            self._render(epoch)
-
-    def rgb(self, epoch: int) -> np.ndarray:
-        """The frame of ``epoch`` as an (height, width, 3) uint8 array."""
-        with self._lock:
-            self._render(epoch)
-            return np.array(self._image())
-
-    def jpeg(self, epoch: int, quality: int = 85) -> bytes:
-        """The frame of ``epoch`` as JPEG bytes (4:4:4, so thin coloured lines stay sharp)."""
-        with self._lock:
-            self._render(epoch)
-            out = io.BytesIO()
-            self._image().save(out, format="JPEG", quality=int(quality), subsampling=0)
-        return out.getvalue()

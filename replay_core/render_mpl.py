@@ -564,7 +564,50 @@ def _size(size: Sequence[int]) -> tuple[int, int]:
     return w, h
 
 
-class FrameRenderer:
+class FrameOutput:
+    """Frame output shared by the renderers: ``update``, ``rgb``, ``png``, ``jpeg``.
+
+    A subclass provides ``size``, ``canvas``, a ``_lock`` and ``_render(epoch)``, which
+    leaves the frame of ``epoch`` in the canvas.
+    """
+
+    def _image(self):
+        from PIL import Image
+
+        w, h = self.size
+        # Pillow drops the alpha byte in C; numpy's [..., :3] copy is ~20x slower.
+        return Image.frombytes("RGB", (w, h), self.canvas.buffer_rgba(), "raw", "RGBX")
+
+    def update(self, epoch: int) -> None:
+        """Move every panel to ``epoch`` and render it into the canvas."""
+        with self._lock:
+            self._render(epoch)
+
+    def rgb(self, epoch: int) -> np.ndarray:
+        """The frame of ``epoch`` as an (height, width, 3) uint8 array."""
+        with self._lock:
+            self._render(epoch)
+            return np.array(self._image())
+
+    def png(self, epoch: int) -> bytes:
+        """The frame of ``epoch`` as PNG bytes."""
+        with self._lock:
+            self._render(epoch)
+            out = io.BytesIO()
+            self._image().save(out, format="PNG", compress_level=1)
+        return out.getvalue()
+
+    def jpeg(self, epoch: int, quality: int = 85) -> bytes:
+        """The frame of ``epoch`` as JPEG bytes (4:4:4, so thin coloured lines stay sharp)."""
+        with self._lock:
+            self._render(epoch)
+            out = io.BytesIO()
+            self._image().save(out, format="JPEG", quality=int(quality), subsampling=0)
+        return out.getvalue()
+
+
+
+class FrameRenderer(FrameOutput):
     """All panels of a run in one figure, rendered per epoch by updating artists only.
 
     The figure, axes, ticks, labels, titles and static curves are drawn once into a
@@ -748,40 +791,6 @@ class FrameRenderer:
         box = Bbox.intersection(box, self.figure.bbox)
         if box is not None:
             self._title_pixels[epoch] = self.canvas.copy_from_bbox(box)
-
-    def _image(self):
-        from PIL import Image
-
-        w, h = self.size
-        # Pillow drops the alpha byte in C; numpy's [..., :3] copy is ~20x slower.
-        return Image.frombytes("RGB", (w, h), self.canvas.buffer_rgba(), "raw", "RGBX")
-
-    def update(self, epoch: int) -> None:
-        """Move every panel to ``epoch`` and render it into the canvas."""
-        with self._lock:
-            self._render(epoch)
-
-    def rgb(self, epoch: int) -> np.ndarray:
-        """The frame of ``epoch`` as an (height, width, 3) uint8 array."""
-        with self._lock:
-            self._render(epoch)
-            return np.array(self._image())
-
-    def png(self, epoch: int) -> bytes:
-        """The frame of ``epoch`` as PNG bytes."""
-        with self._lock:
-            self._render(epoch)
-            out = io.BytesIO()
-            self._image().save(out, format="PNG", compress_level=1)
-        return out.getvalue()
-
-    def jpeg(self, epoch: int, quality: int = 85) -> bytes:
-        """The frame of ``epoch`` as JPEG bytes (4:4:4, so thin coloured lines stay sharp)."""
-        with self._lock:
-            self._render(epoch)
-            out = io.BytesIO()
-            self._image().save(out, format="JPEG", quality=int(quality), subsampling=0)
-        return out.getvalue()
 
 
 def compose(views: ReplayViews, epoch: int, **kw) -> Figure:

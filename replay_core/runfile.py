@@ -274,9 +274,8 @@ def _has_signature(path: str | os.PathLike) -> bool:
     return False
 
 
-def _open_error(path: str | os.PathLike, display: str, exc: BaseException,
-                doing: str) -> RunFileError:
-    """The precise error for a file h5py could not open."""
+def _file_problem(path: str | os.PathLike, display: str) -> RunFileError | None:
+    """What is wrong with the file itself (missing, empty, not HDF5, unreadable), if anything."""
     try:
         if not os.path.exists(path):
             return RunFileError(f"{display!r} does not exist")
@@ -284,8 +283,17 @@ def _open_error(path: str | os.PathLike, display: str, exc: BaseException,
             return RunFileError(f"{display!r} is empty")
         if not _has_signature(path):
             return RunFileError(f"{display!r} is not an HDF5 file")
-    except OSError as inner:
-        return RunFileError(f"{display!r} cannot be read: {inner.strerror or inner}")
+    except OSError as exc:
+        return RunFileError(f"{display!r} cannot be read: {exc.strerror or exc}")
+    return None
+
+
+def _open_error(path: str | os.PathLike, display: str, exc: BaseException,
+                doing: str) -> RunFileError:
+    """The precise error for a file h5py could not open."""
+    problem = _file_problem(path, display)
+    if problem is not None:
+        return problem
     if _is_lock_error(exc):
         return RunFileError(f"{display!r} is in use by another process; try again when it "
                             "has finished")
@@ -849,15 +857,9 @@ def validate_file(path: str | os.PathLike, display_name: str | None = None) -> l
         ``'x.h5' holds no runs``, ``'x.h5' run 'a': inputs has 3 rows but targets has 4``.
     """
     display = display_name or _fname(path)
-    try:
-        if not os.path.exists(path):
-            raise RunFileError(f"{display!r} does not exist")
-        if os.path.getsize(path) == 0:
-            raise RunFileError(f"{display!r} is empty")
-        if not _has_signature(path):
-            raise RunFileError(f"{display!r} is not an HDF5 file")
-    except OSError as exc:
-        raise RunFileError(f"{display!r} cannot be read: {exc.strerror or exc}") from exc
+    problem = _file_problem(path, display)
+    if problem is not None:
+        raise problem
     with _open_read(path, display) as f:
         try:
             names = _run_names(f)
