@@ -21,12 +21,8 @@ session.keep_widget_state(["replay_run", "replay_layer", "speed", "frame_size", 
 
 def _spec_json(stored: dict | None) -> str | None:
     """The canonical JSON of a stored spec, or None when there is none or it is invalid."""
-    if not stored:
-        return None
-    try:
-        return RunSpec.from_dict(stored).to_json()
-    except ValueError:
-        return None
+    spec = RunSpec.from_stored(stored)
+    return None if spec is None else spec.to_json()
 
 
 SPEEDS = [1, 2, 5, 10, 15, 20, 30]

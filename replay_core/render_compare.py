@@ -236,16 +236,6 @@ class CompareRenderer(FrameOutput):
         self.artists["loss"].update(epoch)
         self._title.set_text(self._title_text(epoch))
 
-    def _ensure_background(self) -> None:
-        if self._background is not None:
-            return
-        for artist in [*self._moving, self._title]:
-            artist.set_animated(True)
-        self.canvas.draw()
-        # The layout is computed once; later draws must not move the axes under the cache.
-        self.figure.set_layout_engine("none")
-        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
-
     def _render(self, epoch: int) -> None:
         try:
             e = operator.index(epoch)

@@ -567,9 +567,20 @@ def _size(size: Sequence[int]) -> tuple[int, int]:
 class FrameOutput:
     """Frame output shared by the renderers: ``update``, ``rgb``, ``png``, ``jpeg``.
 
-    A subclass provides ``size``, ``canvas``, a ``_lock`` and ``_render(epoch)``, which
-    leaves the frame of ``epoch`` in the canvas.
+    A subclass provides ``size``, ``figure``, ``canvas``, a ``_lock``, the title and the
+    ``_moving`` artists, ``_background = None`` and ``_render(epoch)``, which leaves the
+    frame of ``epoch`` in the canvas.
     """
+
+    def _ensure_background(self) -> None:
+        if self._background is not None:
+            return
+        for artist in [*self._moving, self._title]:
+            artist.set_animated(True)
+        self.canvas.draw()
+        # The layout is computed once; later draws must not move the axes under the cache.
+        self.figure.set_layout_engine("none")
+        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
 
     def _image(self):
         from PIL import Image
@@ -757,16 +768,6 @@ class FrameRenderer(FrameOutput):
             artists.update(epoch)
         self._title.set_text(self._title_text(epoch))
         self._epoch = epoch
-
-    def _ensure_background(self) -> None:
-        if self._background is not None:
-            return
-        for artist in [*self._moving, self._title]:
-            artist.set_animated(True)
-        self.canvas.draw()
-        # The layout is computed once; later draws must not move the axes under the cache.
-        self.figure.set_layout_engine("none")
-        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
 
     def _render(self, epoch: int) -> None:
         e = _check_epoch(epoch, self.n_epochs)

@@ -393,6 +393,16 @@ class RunSpec:
         return cls(**_from_mapping(cls, data, "spec"))
 
     @classmethod
+    def from_stored(cls, data: Any) -> RunSpec | None:
+        """The spec stored with a run, or None when there is none or it is no longer valid."""
+        if not data:
+            return None
+        try:
+            return cls.from_dict(data)
+        except ValueError:
+            return None
+
+    @classmethod
     def from_json(cls, text: str | bytes) -> RunSpec:
         try:
             data = json.loads(text)

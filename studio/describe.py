@@ -9,15 +9,11 @@ from replay_core.spec import RunSpec
 def describe_run(summary: RunSummary) -> dict:
     """One row of the Runs table."""
     dataset = architecture = optimizer = "—"
-    if summary.spec:
-        try:
-            spec = RunSpec.from_dict(summary.spec)
-        except ValueError:
-            spec = None
-        if spec is not None:
-            dataset = spec.dataset.name
-            architecture = spec.model.describe()
-            optimizer = spec.training.describe()
+    spec = RunSpec.from_stored(summary.spec)
+    if spec is not None:
+        dataset = spec.dataset.name
+        architecture = spec.model.describe()
+        optimizer = spec.training.describe()
     elif summary.is_deepreplay:
         dataset = "DeepReplay file"
     return {

@@ -103,14 +103,10 @@ def run_caption(key: tuple) -> str:
     from replay_core.spec import RunSpec
 
     run = read_run(key[0], key[1])
-    if run.spec:
-        try:
-            spec = RunSpec.from_dict(run.spec)
-        except ValueError:
-            spec = None
-        if spec is not None:
-            return (f"{spec.dataset.name} · {spec.model.describe(run.inputs.shape[1])} · "
-                    f"{spec.training.describe()}")
+    spec = RunSpec.from_stored(run.spec)
+    if spec is not None:
+        return (f"{spec.dataset.name} · {spec.model.describe(run.inputs.shape[1])} · "
+                f"{spec.training.describe()}")
     widths = [str(run.inputs.shape[1])] + [
         f"{w[0].shape[-1]} {c.get('name') or 'linear'}"
         for w, c in zip(run.weights, run.activation_config) if w

@@ -64,3 +64,15 @@ def app_url(tmp_path_factory):
     data = tmp_path_factory.mktemp("app-data")
     with serve_app(data) as (url, _proc):
         yield url
+
+
+@pytest.fixture
+def data_root(tmp_path, monkeypatch) -> Path:
+    """A fresh ``DEEPREPLAY_DATA`` and empty Streamlit caches for each page test."""
+    import streamlit as st
+
+    root = tmp_path / "data"
+    monkeypatch.setenv("DEEPREPLAY_DATA", str(root))
+    st.cache_data.clear()
+    yield root
+    st.cache_data.clear()

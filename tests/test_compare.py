@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from numpy.testing import assert_allclose, assert_array_equal
 from prebuilt_runs import seed_workspace
 from streamlit.testing.v1 import AppTest
@@ -169,15 +168,6 @@ def test_run_without_feature_layer_shows_the_note(views):
 
 
 # -- the page ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def data_root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "data"
-    monkeypatch.setenv("DEEPREPLAY_DATA", str(root))
-    st.cache_data.clear()
-    yield root
-    st.cache_data.clear()
 
 
 def test_compare_page_shows_the_image_and_the_table(data_root, run_file):

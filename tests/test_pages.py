@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from prebuilt_runs import (
     DEEPREPLAY_EPOCHS,
     DEEPREPLAY_RUN,
@@ -46,16 +45,6 @@ WIDGET_LISTS = ("number_input", "selectbox", "slider", "toggle", "checkbox", "te
 @pytest.fixture(scope="session")
 def prebuilt(tmp_path_factory) -> PrebuiltRuns:
     return session_prebuilt_runs(tmp_path_factory)
-
-
-@pytest.fixture
-def data_root(tmp_path, monkeypatch) -> Path:
-    """A fresh ``DEEPREPLAY_DATA`` and empty caches for each test."""
-    root = tmp_path / "data"
-    monkeypatch.setenv("DEEPREPLAY_DATA", str(root))
-    st.cache_data.clear()
-    yield root
-    st.cache_data.clear()
 
 
 @pytest.fixture
