@@ -1,8 +1,12 @@
-"""Toy datasets for binary classification, generated offline from a seed.
+"""Datasets for classification: toy sets generated offline from a seed, and small real sets.
 
 Every dataset is registered with its parameters, their defaults and allowed ranges, so a
 user interface can build its controls from :data:`REGISTRY` and a spec can be validated
-against it.
+against it. Most are 2-D and binary; ``blobs`` and ``spiral`` take a number of classes,
+``ball`` and ``hypercube`` a number of dimensions, and ``iris``, ``wine`` and
+``breast_cancer`` are scikit-learn's bundled real datasets (fixed size, no download).
+:func:`n_classes`, :func:`input_dim` and :func:`n_samples` tell the shape of a dataset
+without generating it.
 
 Example
 -------
@@ -14,10 +18,11 @@ Example
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -44,6 +49,14 @@ class DatasetInfo:
     params: tuple[ParamInfo, ...]
     make: Callable[..., tuple[np.ndarray, np.ndarray]]
     description: str = ""
+    classes: int | Callable[[dict[str, Any]], int] = 2
+    """Number of classes, or a function of the checked parameters giving it."""
+    features: int | Callable[[dict[str, Any]], int] = 2
+    """Number of input features, or a function of the checked parameters giving it."""
+    size: int | Callable[[dict[str, Any]], int] | None = None
+    """Number of samples of a fixed-size dataset; None when ``n_samples`` sets it."""
+    standardize: bool = False
+    """Recommended: features on very different scales train badly unless standardised."""
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -87,12 +100,12 @@ def _circles(
 
 
 def _blobs(
-    n_samples: int, cluster_std: float, rng: np.random.Generator
+    n_samples: int, cluster_std: float, centers: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import make_blobs
 
     return make_blobs(
-        n_samples=n_samples, centers=2, n_features=2, cluster_std=cluster_std,
+        n_samples=n_samples, centers=centers, n_features=2, cluster_std=cluster_std,
         random_state=_sk_seed(rng),
     )
 
@@ -126,14 +139,15 @@ def _xor(n_samples: int, noise: float, rng: np.random.Generator) -> tuple[np.nda
 
 
 def _spiral(
-    n_samples: int, noise: float, turns: float, rng: np.random.Generator
+    n_samples: int, noise: float, turns: float, arms: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    per_arm = n_samples // 2
-    sizes = (per_arm, n_samples - per_arm)
+    # Arm k is class k, turned by k/arms of a full turn; the last arm takes the remainder.
+    per_arm = n_samples // arms
+    sizes = [per_arm] * (arms - 1) + [n_samples - per_arm * (arms - 1)]
     Xs, ys = [], []
     for arm, size in enumerate(sizes):
         t = np.linspace(0.0, 1.0, size)
-        angle = 2 * np.pi * turns * t + arm * np.pi
+        angle = 2 * np.pi * turns * t + arm * (2 * np.pi / arms)
         radius = 0.1 + 0.9 * t
         Xs.append(np.column_stack([radius * np.cos(angle), radius * np.sin(angle)]))
         ys.append(np.full(size, float(arm)))
@@ -151,8 +165,53 @@ def _gaussian_quantiles(n_samples: int, rng: np.random.Generator) -> tuple[np.nd
     )
 
 
+def _ball(
+    n_samples: int, dims: int, radius_fraction: float, hollow: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    # DeepReplay's n-ball: points spread uniformly in a ball of radius sqrt(dims) (or on
+    # its surface only, a hollow ball), scaled to unit standard deviation; a point is
+    # positive when |x1 + ... + xd| exceeds radius_fraction of the (scaled) radius, i.e.
+    # when it lies beyond one of two parallel hyperplanes.
+    radius = math.sqrt(dims)
+    points = rng.normal(size=(n_samples, dims))
+    X = radius * points / np.linalg.norm(points, axis=1, keepdims=True)
+    if not hollow:
+        X = X * rng.uniform(size=(n_samples, 1)) ** (1.0 / dims)
+    adjustment = 1.0 / np.std(X)
+    X = X * adjustment
+    y = (np.abs(X.sum(axis=1)) > radius * adjustment * radius_fraction).astype(float)
+    return X, y
+
+
+def _hypercube(dims: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    # DeepReplay's hypercube: every vertex of [-1, 1]^dims once, positive when at least
+    # half of its coordinates are +1; shuffled.
+    X = np.array(list(itertools.product((-1.0, 1.0), repeat=dims)))
+    y = ((X > 0).sum(axis=1) >= dims / 2.0).astype(float)
+    order = rng.permutation(len(X))
+    return X[order], y[order]
+
+
+def _bundled(loader: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    """A maker for one of scikit-learn's bundled datasets, shuffled by the seed."""
+
+    def make(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        import sklearn.datasets
+
+        X, y = getattr(sklearn.datasets, loader)(return_X_y=True)
+        order = rng.permutation(len(X))
+        return X[order], y[order]
+
+    make.__name__ = f"_{loader}"
+    return make
+
+
 def _sk_seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
+
+
+def _dims(default: int = 3) -> ParamInfo:
+    return ParamInfo("dims", int, default, 3, 10, "number of input dimensions")
 
 
 REGISTRY: dict[str, DatasetInfo] = {
@@ -167,19 +226,47 @@ REGISTRY: dict[str, DatasetInfo] = {
                     (_n(500), _noise(0.1),
                      ParamInfo("factor", float, 0.5, 0.05, 0.95, "inner radius / outer radius")),
                     _circles, "a small circle inside a large one"),
-        DatasetInfo("blobs", "Two blobs",
-                    (_n(500), ParamInfo("cluster_std", float, 1.0, 0.1, 5.0, "spread of each blob")),
-                    _blobs, "two Gaussian clouds"),
+        DatasetInfo("blobs", "Blobs",
+                    (_n(500), ParamInfo("cluster_std", float, 1.0, 0.1, 5.0, "spread of each blob"),
+                     ParamInfo("centers", int, 2, 2, 6, "number of blobs, one class each")),
+                    _blobs, "Gaussian clouds, one class each",
+                    classes=lambda p: p["centers"]),
         DatasetInfo("tricky", "Tricky", (_n(500), _noise(0.0)), _tricky,
                     "two separable sets side by side, classes swapped in the second"),
         DatasetInfo("xor", "XOR", (_n(500), _noise(0.0)), _xor,
                     "class 1 where exactly one coordinate is negative"),
-        DatasetInfo("spiral", "Two-arm spiral",
+        DatasetInfo("spiral", "Spiral",
                     (_n(500), _noise(0.02, high=0.5),
-                     ParamInfo("turns", float, 1.5, 0.25, 4.0, "turns of each arm")),
-                    _spiral, "two interleaved spiral arms"),
+                     ParamInfo("turns", float, 1.5, 0.25, 4.0, "turns of each arm"),
+                     ParamInfo("arms", int, 2, 2, 3, "number of arms, one class each")),
+                    _spiral, "interleaved spiral arms, one class each",
+                    classes=lambda p: p["arms"]),
         DatasetInfo("gaussian_quantiles", "Gaussian quantiles", (_n(500),), _gaussian_quantiles,
                     "inner and outer shells of one Gaussian cloud"),
+        DatasetInfo("ball", "Ball (n dimensions)",
+                    (_n(1000), _dims(10),
+                     ParamInfo("radius_fraction", float, 0.5, 0.05, 1.0,
+                               "positive beyond this share of the radius along the diagonal"),
+                     ParamInfo("hollow", int, 0, 0, 1, "1: points on the sphere only")),
+                    _ball,
+                    "points in a ball (or on a hollow sphere) of `dims` dimensions; positive "
+                    "when |x1 + … + xd| is beyond a share of the radius (DeepReplay's ball)",
+                    features=lambda p: p["dims"]),
+        DatasetInfo("hypercube", "Hypercube vertices", (_dims(10),), _hypercube,
+                    "the 2^dims vertices of [-1, 1]^dims; positive when at least half the "
+                    "coordinates are +1 (DeepReplay's hypercube)",
+                    features=lambda p: p["dims"], size=lambda p: 2 ** p["dims"]),
+        DatasetInfo("iris", "Iris (real data)", (), _bundled("load_iris"),
+                    "150 iris flowers, 4 measurements, 3 species (scikit-learn's copy)",
+                    classes=3, features=4, size=150, standardize=True),
+        DatasetInfo("wine", "Wine (real data)", (), _bundled("load_wine"),
+                    "178 wines, 13 chemical measurements, 3 cultivars (scikit-learn's copy)",
+                    classes=3, features=13, size=178, standardize=True),
+        DatasetInfo("breast_cancer", "Breast cancer (real data)", (),
+                    _bundled("load_breast_cancer"),
+                    "569 tumours, 30 cell-nucleus measurements, malignant (0) or benign (1) "
+                    "(scikit-learn's copy)",
+                    features=30, size=569, standardize=True),
     )
 }
 
@@ -187,6 +274,40 @@ REGISTRY: dict[str, DatasetInfo] = {
 def names() -> list[str]:
     """Names of the registered datasets."""
     return list(REGISTRY)
+
+
+def _shape_value(name: str, params: dict[str, Any] | None, what: str) -> int | None:
+    checked = check_params(name, params)
+    value = getattr(REGISTRY[name], what)
+    return int(value(checked)) if callable(value) else value
+
+
+def n_classes(name: str, params: dict[str, Any] | None = None) -> int:
+    """Number of classes of dataset ``name`` with ``params`` (validated), without making it.
+
+    >>> n_classes("spiral", {"arms": 3}), n_classes("moons")
+    (3, 2)
+    """
+    return _shape_value(name, params, "classes")
+
+
+def input_dim(name: str, params: dict[str, Any] | None = None) -> int:
+    """Number of input features of dataset ``name`` with ``params``, without making it.
+
+    >>> input_dim("ball", {"dims": 5}), input_dim("wine")
+    (5, 13)
+    """
+    return _shape_value(name, params, "features")
+
+
+def n_samples(name: str, params: dict[str, Any] | None = None) -> int:
+    """Number of samples of dataset ``name`` with ``params``, without making it.
+
+    >>> n_samples("hypercube", {"dims": 4}), n_samples("moons", {"n_samples": 300})
+    (16, 300)
+    """
+    size = _shape_value(name, params, "size")
+    return int(check_params(name, params)["n_samples"]) if size is None else size
 
 
 def check_params(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -242,8 +363,8 @@ def load(name: str, seed: int = 42, **params: Any) -> tuple[np.ndarray, np.ndarr
 
     Returns
     -------
-    X : (n_samples, 2) float32 inputs.
-    y : (n_samples,) float32 labels, 0 or 1.
+    X : (n_samples, input_dim) float32 inputs.
+    y : (n_samples,) float32 labels, the class index 0 .. n_classes - 1.
     """
     checked = check_params(name, params)
     rng = np.random.default_rng(seed)
@@ -261,6 +382,7 @@ class PreparedData:
     y_val: np.ndarray | None = None
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
+    n_classes: int = 2
 
 
 def split_and_standardize(
@@ -306,7 +428,8 @@ def _as32(a: np.ndarray | None) -> np.ndarray | None:
 def prepare(dataset_spec: Any) -> PreparedData:
     """Arrays for a ``replay_core.spec.DatasetSpec``: generated, split, standardised."""
     X, y = load(dataset_spec.name, seed=dataset_spec.seed, **dataset_spec.params)
-    return split_and_standardize(
+    data = split_and_standardize(
         X, y, validation_split=dataset_spec.validation_split,
         standardize=dataset_spec.standardize, seed=dataset_spec.seed,
     )
+    return replace(data, n_classes=n_classes(dataset_spec.name, dataset_spec.params))

@@ -1,6 +1,7 @@
 """Keras model, optimizer and compile settings from a spec.
 
-The network is a ``keras.Sequential`` of Dense layers ending in one sigmoid unit. Every
+The network is a ``keras.Sequential`` of Dense layers ending in one sigmoid unit (two
+classes) or in ``k`` softmax units (``k > 2`` classes). Every
 kernel initializer gets its own seed derived from the training seed and the layer index,
 so the same spec always starts from the same weights, whatever else used the random
 state before.
@@ -23,6 +24,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import keras
+
+from replay_core.spec import output_units
 
 if TYPE_CHECKING:
     from replay_core.spec import LayerSpec, ModelSpec, TrainingSpec
@@ -76,7 +79,8 @@ def _regularizer(model_spec: ModelSpec) -> keras.regularizers.Regularizer | None
     return keras.regularizers.L1L2(l1=model_spec.l1, l2=model_spec.l2)
 
 
-def build_model(model_spec: ModelSpec, input_dim: int, seed: int) -> keras.Sequential:
+def build_model(model_spec: ModelSpec, input_dim: int, seed: int,
+                n_classes: int = 2) -> keras.Sequential:
     """Build the network of ``model_spec`` for inputs of ``input_dim`` features.
 
     Parameters
@@ -85,6 +89,7 @@ def build_model(model_spec: ModelSpec, input_dim: int, seed: int) -> keras.Seque
     input_dim : number of input features.
     seed : the training seed; layer ``i`` (output last) is initialised with seed
         ``layer_seed(seed, i)``.
+    n_classes : 2 for one sigmoid output unit; ``k > 2`` for ``Dense(k, softmax)``.
 
     Returns
     -------
@@ -104,9 +109,10 @@ def build_model(model_spec: ModelSpec, input_dim: int, seed: int) -> keras.Seque
             name=names[i],
         ))
     n_hidden = len(model_spec.layers)
+    units = output_units(n_classes)
     layers.append(keras.layers.Dense(
-        1,
-        activation="sigmoid",
+        units,
+        activation="sigmoid" if units == 1 else "softmax",
         kernel_initializer=make_initializer(model_spec.output_initializer,
                                             model_spec.output_init_stddev,
                                             layer_seed(seed, n_hidden)),
@@ -132,8 +138,16 @@ def build_optimizer(training_spec: TrainingSpec) -> keras.optimizers.Optimizer:
     raise ValueError(f"unknown optimizer {name!r}; choose one of: sgd, adam, rmsprop, adagrad")
 
 
+def output_loss(model: keras.Model) -> str:
+    """``binary_crossentropy`` for one output unit, ``sparse_categorical_crossentropy``
+    (class-index targets) for a softmax layer of ``k`` units."""
+    return ("binary_crossentropy" if model.layers[-1].units == 1
+            else "sparse_categorical_crossentropy")
+
+
 def compile_model(model: keras.Model, training_spec: TrainingSpec) -> keras.Model:
-    """Compile with the spec's optimizer, binary cross-entropy and accuracy; returns ``model``."""
-    model.compile(optimizer=build_optimizer(training_spec), loss="binary_crossentropy",
+    """Compile with the spec's optimizer, the output's cross-entropy (``output_loss``) and
+    accuracy; returns ``model``."""
+    model.compile(optimizer=build_optimizer(training_spec), loss=output_loss(model),
                   metrics=["accuracy"])
     return model

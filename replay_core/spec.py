@@ -108,16 +108,43 @@ class DatasetSpec:
         _set(self, "standardize", _bool("dataset.standardize", self.standardize))
         _set(self, "validation_split",
              _number("dataset.validation_split", self.validation_split, 0.0, 0.9))
-        n_train = self.params.get("n_samples", 0) * (1 - self.validation_split)
+        n_total = datasets.n_samples(self.name, self.params)
+        n_train = n_total * (1 - self.validation_split)
         if "n_samples" in self.params and n_train < 10:
             raise ValueError(
                 "dataset.validation_split leaves fewer than 10 training samples; "
                 "lower it or raise dataset.n_samples"
             )
+        if self.validation_split > 0 and n_train < 10:
+            raise ValueError(
+                f"dataset.validation_split leaves fewer than 10 training samples of the "
+                f"{n_total} in {self.name!r}; lower it"
+            )
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes of the dataset (2 for a binary one)."""
+        return datasets.n_classes(self.name, self.params)
+
+    @property
+    def input_dim(self) -> int:
+        """Number of input features of the dataset."""
+        return datasets.input_dim(self.name, self.params)
 
     @classmethod
     def from_dict(cls, data: dict) -> DatasetSpec:
         return cls(**_from_mapping(cls, data, "dataset"))
+
+
+def output_units(n_classes: int) -> int:
+    """Units of the output layer: 1 sigmoid unit for two classes, else one per class."""
+    return 1 if int(n_classes) <= 2 else int(n_classes)
+
+
+def output_text(n_classes: int) -> str:
+    """``1 sigmoid`` for two classes, ``k softmax`` for k > 2."""
+    units = output_units(n_classes)
+    return "1 sigmoid" if units == 1 else f"{units} softmax"
 
 
 @dataclass(frozen=True)
@@ -155,7 +182,11 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The network: hidden Dense layers, then one sigmoid unit (binary cross-entropy).
+    """The network: hidden Dense layers, then the output layer.
+
+    The output is one sigmoid unit (binary cross-entropy) for two classes, and ``k``
+    softmax units (sparse categorical cross-entropy) for ``k > 2`` classes; the number of
+    classes comes from the dataset, so ``describe`` and ``n_params`` take it as an argument.
 
     Args:
         layers: 1 to 6 hidden layers.
@@ -218,20 +249,21 @@ class ModelSpec:
                 out.append(f"dense_{i + 1}")
         return out + ["output"]
 
-    def describe(self, input_dim: int = 2) -> str:
-        """Short architecture text, e.g. ``2 → 2 sigmoid → 1 sigmoid``."""
+    def describe(self, input_dim: int = 2, n_classes: int = 2) -> str:
+        """Short architecture text, e.g. ``2 → 2 sigmoid → 1 sigmoid`` (``→ 3 softmax``
+        for three classes)."""
         parts = [str(input_dim)]
         for layer in self.layers:
             act = layer.activation
             if act == "leaky_relu":
                 act = f"leaky_relu({layer.negative_slope:g})"
             parts.append(f"{layer.units} {act}")
-        return " → ".join(parts + ["1 sigmoid"])
+        return " → ".join(parts + [output_text(n_classes)])
 
-    def n_params(self, input_dim: int = 2) -> int:
+    def n_params(self, input_dim: int = 2, n_classes: int = 2) -> int:
         """Number of trainable parameters (kernels and biases)."""
         total, width = 0, input_dim
-        for units in [layer.units for layer in self.layers] + [1]:
+        for units in [layer.units for layer in self.layers] + [output_units(n_classes)]:
             total += width * units + units
             width = units
         return total

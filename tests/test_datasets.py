@@ -7,6 +7,7 @@ from DESIGN.md's definition, curves from their geometry, statistics with plain n
 from __future__ import annotations
 
 import doctest
+import itertools
 import math
 
 import numpy as np
@@ -17,6 +18,9 @@ from replay_core.datasets import REGISTRY, check_params, load, prepare, split_an
 from replay_core.spec import DatasetSpec
 
 ALL = sorted(REGISTRY)
+# Datasets whose size is a parameter (the others have a fixed number of samples).
+SIZED = sorted(n for n, info in REGISTRY.items() if "n_samples" in info.defaults())
+REAL = {"iris": "load_iris", "wine": "load_wine", "breast_cancer": "load_breast_cancer"}
 WITH_NOISE = sorted(n for n, info in REGISTRY.items() if "noise" in {p.name for p in info.params})
 # Noise-free, these two are fixed curves: the seed only moves the noise.
 DETERMINISTIC_WITHOUT_NOISE = {"parabola", "spiral"}
@@ -40,11 +44,15 @@ def test_registry_holds_the_expected_datasets():
     assert datasets.names() == list(REGISTRY)
     assert set(REGISTRY) == {
         "parabola", "moons", "circles", "blobs", "tricky", "xor", "spiral", "gaussian_quantiles",
+        "ball", "hypercube", "iris", "wine", "breast_cancer",
     }
     for name, info in REGISTRY.items():
         assert info.name == name
         assert info.title and info.description
-        assert info.params[0].name == "n_samples"
+        if info.size is None:
+            assert info.params[0].name == "n_samples"
+        else:
+            assert "n_samples" not in info.defaults()
         for p in info.params:
             assert p.low <= p.default <= p.high, (name, p.name)
             assert isinstance(p.default, p.kind), (name, p.name)
@@ -108,21 +116,48 @@ def test_parabola_with_an_odd_number_of_samples_keeps_every_sample():
 # --------------------------------------------------------------------------- every dataset
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", SIZED)
 @pytest.mark.parametrize("n", [20, 21, 257])
 def test_every_dataset_honours_n_samples(name, n):
     X, y = load(name, n_samples=n, seed=1)
-    assert X.shape == (n, 2) and y.shape == (n,)
+    assert X.shape == (n, datasets.input_dim(name)) and y.shape == (n,)
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_every_dataset_gives_float32_binary_labels_with_both_classes(name):
+def test_every_dataset_gives_float32_labels_with_every_class(name):
     X, y = load(name, seed=7)
+    k = datasets.n_classes(name)
     assert X.dtype == np.float32 and y.dtype == np.float32
     assert np.isfinite(X).all()
-    assert set(np.unique(y).tolist()) == {0.0, 1.0}
+    assert set(np.unique(y).tolist()) == set(map(float, range(k)))
     # No registered set is badly unbalanced at its defaults.
-    assert 0.3 <= y.mean() <= 0.7
+    shares = np.bincount(y.astype(int), minlength=k) / len(y)
+    assert shares.min() >= 0.6 / k and shares.max() <= 1.4 / k, shares
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_shape_functions_agree_with_the_generated_data(name):
+    info = REGISTRY[name]
+    variants = [{}]
+    for p in info.params:
+        if p.name != "n_samples":  # every other parameter at both ends of its range
+            variants += [{p.name: int(p.low) if p.kind is int else p.low},
+                         {p.name: int(p.high) if p.kind is int else p.high}]
+    for params in variants:
+        X, y = load(name, seed=3, **params)
+        assert datasets.n_samples(name, params) == len(X) == len(y), params
+        assert datasets.input_dim(name, params) == X.shape[1], params
+        assert datasets.n_classes(name, params) == len(np.unique(y)), params
+        spec = DatasetSpec(name, params)
+        assert (spec.n_classes, spec.input_dim) == (len(np.unique(y)), X.shape[1])
+        assert prepare(spec).n_classes == len(np.unique(y))
+
+
+def test_shape_functions_validate_the_parameters():
+    with pytest.raises(ValueError, match=r"dataset\.arms must be between 2 and 3, got 4"):
+        datasets.n_classes("spiral", {"arms": 4})
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
+        datasets.input_dim("mnist")
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -185,6 +220,46 @@ def test_spiral_arms_follow_their_curves_without_noise():
         np.testing.assert_allclose(pts, expected, atol=1e-6)
     # The second arm is the first one turned by half a turn.
     np.testing.assert_allclose(X[y == 1], -X[y == 0], atol=1e-6)
+
+
+def test_spiral_with_three_arms_turns_each_arm_by_a_third():
+    n, turns = 301, 1.25
+    X, y = load("spiral", n_samples=n, noise=0.0, turns=turns, arms=3)
+    X = X.astype(np.float64)
+    sizes = [100, 100, 101]  # the last arm takes the remainder
+    for arm, size in enumerate(sizes):
+        t = np.linspace(0.0, 1.0, size)
+        radius = 0.1 + 0.9 * t
+        angle = 2 * math.pi * turns * t + arm * 2 * math.pi / 3
+        expected = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+        np.testing.assert_allclose(X[y == arm], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 42])
+def test_default_arms_and_centers_give_the_two_class_data_of_before(seed):
+    # Older specs have no arms / centers: they must keep giving the same arrays.
+    for name, param in (("spiral", "arms"), ("blobs", "centers")):
+        params = {"noise": 0.1} if name == "spiral" else {}
+        X1, y1 = load(name, seed=seed, **params)
+        X2, y2 = load(name, seed=seed, **params, **{param: 2})
+        assert X1.tobytes() == X2.tobytes() and y1.tobytes() == y2.tobytes()
+    # Blobs are scikit-learn's make_blobs seeded from the data seed, two centres.
+    from sklearn.datasets import make_blobs
+
+    X_sk, y_sk = make_blobs(n_samples=500, centers=2, n_features=2, cluster_std=1.0,
+                            random_state=int(np.random.default_rng(seed).integers(0, 2**31 - 1)))
+    X, y = load("blobs", seed=seed)
+    np.testing.assert_array_equal(X, X_sk.astype(np.float32))
+    np.testing.assert_array_equal(y, y_sk)
+
+
+@pytest.mark.parametrize("centers", [3, 6])
+def test_blobs_with_k_centers_are_k_gaussian_clouds(centers):
+    X, y = load("blobs", n_samples=3000, centers=centers, cluster_std=0.5, seed=2)
+    assert np.bincount(y.astype(int)).tolist() == [3000 // centers] * centers
+    for c in range(centers):
+        cloud = X[y == c].astype(np.float64)
+        assert cloud.std(axis=0) == pytest.approx([0.5, 0.5], rel=0.1)
 
 
 def test_spiral_turns_set_where_the_arms_end():
@@ -435,3 +510,85 @@ def test_prepare_is_load_then_split():
     for a, b in ((data.X, expected.X), (data.y, expected.y),
                  (data.X_val, expected.X_val), (data.y_val, expected.y_val)):
         np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------------- many features
+
+
+@pytest.mark.parametrize("dims", [3, 6, 10])
+def test_hypercube_is_every_vertex_once_labelled_by_its_count_of_ones(dims):
+    X, y = load("hypercube", dims=dims, seed=4)
+    assert X.shape == (2**dims, dims)
+    vertices = np.array(list(itertools.product((-1.0, 1.0), repeat=dims)))
+    np.testing.assert_array_equal(_rows_sorted(X, np.zeros(len(X)))[:, :-1],
+                                  _rows_sorted(vertices, np.zeros(len(vertices)))[:, :-1])
+    # DeepReplay's rule: positive when at least half of the coordinates are +1.
+    ones = (X == 1.0).sum(axis=1)
+    np.testing.assert_array_equal(y, (2 * ones >= dims).astype(np.float32))
+    # The seed only shuffles the vertices.
+    X2, y2 = load("hypercube", dims=dims, seed=5)
+    assert not np.array_equal(X, X2)
+    np.testing.assert_array_equal(_rows_sorted(X, y), _rows_sorted(X2, y2))
+
+
+@pytest.mark.parametrize("dims", [3, 10])
+def test_hollow_ball_lies_on_one_sphere_and_is_split_by_two_hyperplanes(dims):
+    X, y = load("ball", n_samples=2000, dims=dims, hollow=1, radius_fraction=0.4, seed=1)
+    X = X.astype(np.float64)
+    assert X.shape == (2000, dims)
+    norms = np.linalg.norm(X, axis=1)
+    radius = norms.mean()
+    np.testing.assert_allclose(norms, radius, rtol=1e-5)
+    # Scaled so that every coordinate has unit spread: d r²/d... = 1 on the sphere.
+    assert X.std() == pytest.approx(1.0, rel=1e-5)
+    diagonal = np.abs(X.sum(axis=1))
+    expected = diagonal > 0.4 * radius
+    ambiguous = np.abs(diagonal - 0.4 * radius) < 1e-4
+    np.testing.assert_array_equal(y[~ambiguous], expected[~ambiguous])
+
+
+@pytest.mark.parametrize("dims", [3, 8])
+def test_solid_ball_fills_the_ball_and_labels_by_a_diagonal_threshold(dims):
+    X, y = load("ball", n_samples=4000, dims=dims, radius_fraction=0.5, seed=2)
+    X = X.astype(np.float64)
+    assert X.std() == pytest.approx(1.0, rel=1e-5)
+    norms = np.linalg.norm(X, axis=1)
+    # Uniform in a ball of radius R: each coordinate has variance R²/(d+2), here 1.
+    radius = math.sqrt(dims + 2)
+    assert norms.max() <= radius * 1.02
+    # A share rho^d of the points lies within rho R.
+    assert (norms < 0.8 * radius).mean() == pytest.approx(0.8**dims, abs=0.03)
+    # One threshold on |x1 + ... + xd| separates the classes, near half the radius.
+    diagonal = np.abs(X.sum(axis=1))
+    assert diagonal[y == 1].min() > diagonal[y == 0].max()
+    threshold = (diagonal[y == 1].min() + diagonal[y == 0].max()) / 2
+    assert threshold == pytest.approx(0.5 * radius, rel=0.05)
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_datasets_are_scikit_learns_copies_shuffled_by_the_seed(name):
+    import sklearn.datasets
+
+    X_sk, y_sk = getattr(sklearn.datasets, REAL[name])(return_X_y=True)
+    X, y = load(name, seed=0)
+    assert X.shape == X_sk.shape and X.dtype == np.float32
+    np.testing.assert_array_equal(_rows_sorted(X, y), _rows_sorted(X_sk.astype(np.float32), y_sk))
+    assert not np.array_equal(X, X_sk.astype(np.float32))  # shuffled
+    # Measurements in their own units: standardising is recommended.
+    assert REGISTRY[name].standardize
+
+
+def test_iris_split_is_stratified_over_three_classes():
+    data = prepare(DatasetSpec("iris", validation_split=0.2, standardize=True, seed=3))
+    assert data.n_classes == 3
+    assert np.bincount(data.y.astype(int)).tolist() == [40, 40, 40]
+    assert np.bincount(data.y_val.astype(int)).tolist() == [10, 10, 10]
+    np.testing.assert_allclose(data.X.mean(axis=0), 0.0, atol=1e-5)
+
+
+def test_validation_split_of_a_small_fixed_dataset_is_refused_with_its_size():
+    DatasetSpec("hypercube", {"dims": 3})  # 8 samples, all for training: fine
+    with pytest.raises(ValueError, match=r"fewer than 10 training samples of the 8 in "
+                                         r"'hypercube'; lower it"):
+        DatasetSpec("hypercube", {"dims": 3}, validation_split=0.5)
+    DatasetSpec("hypercube", {"dims": 5}, validation_split=0.5)  # 16 of 32
