@@ -1,10 +1,12 @@
-"""Command line: ``python -m replay_core train|info|plot|export``.
+"""Command line: ``python -m replay_core train|sweep|info|plot|export``.
 
 Examples
 --------
     python -m replay_core train --preset reference --file run.h5 --run sigmoid
     python -m replay_core train --preset reference --activation tanh --file run.h5 --run tanh \\
         --training.epochs 50
+    python -m replay_core sweep --preset reference --activations sigmoid,tanh,relu --seeds 20 \\
+        --file sweep.h5
     python -m replay_core info run.h5
     python -m replay_core plot run.h5 --run sigmoid --epoch 80 --out frame.png
     python -m replay_core export run.h5 --run sigmoid --out sigmoid.mp4 --epochs 0:150 --fps 10
@@ -21,6 +23,7 @@ from typing import Any
 
 from replay_core import presets
 from replay_core.errors import ReplayError
+from replay_core.sweep import MAX_SEEDS
 from replay_core.spec import ACTIVATIONS, RunSpec
 
 
@@ -76,22 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     tr = sub.add_parser("train", help="train a run and record every epoch to an HDF5 file")
-    tr.add_argument("--preset", default="reference", choices=presets.names())
     tr.add_argument("--file", required=True, help="HDF5 run file (created if missing)")
     tr.add_argument("--run", required=True, help="name of the new run in the file")
-    tr.add_argument("--activation", choices=ACTIVATIONS,
-                    help="activation of every hidden layer")
-    tr.add_argument("--layers", type=_parse_layers,
-                    help="hidden layers as units:activation, e.g. '2:sigmoid' or '10:relu,2:tanh'")
-    tr.add_argument("--spec", help="a whole RunSpec as JSON (a string or @file.json)")
-    tr.add_argument("--set", action="append", metavar="PATH=VALUE",
-                    help="override any field, e.g. --set dataset.params.factor=0.3 (repeatable)")
-    tr.add_argument("--quiet", action="store_true", help="no progress bar")
-    for path, default in _leaves(RunSpec().to_dict()):
-        tr.add_argument(f"--{path}", dest=path, type=_parse_value, default=None,
-                        metavar=type(default).__name__.upper() if default is not None else "JSON",
-                        help=f"override {path} (reference: {json.dumps(default)})")
+    _add_spec_arguments(tr)
     tr.set_defaults(func=_cmd_train)
+
+    sw = sub.add_parser(
+        "sweep", help="train configurations over many seeds in parallel and summarise",
+        description="Train the spec (one configuration per --activations entry) with seeds "
+                    "1 to --seeds, in worker processes, recording every run to --file; then "
+                    "print, per configuration, how many seeds reached 100%% training "
+                    "accuracy, the first epoch they did, and the final loss.")
+    sw.add_argument("--file", required=True, help="HDF5 run file (created if missing)")
+    sw.add_argument("--seeds", required=True, type=int, help=f"number of seeds, 1 to {MAX_SEEDS}")
+    sw.add_argument("--activations", default=None, metavar="NAME,NAME",
+                    help="one configuration per hidden activation, e.g. sigmoid,tanh,relu "
+                         "(default: the spec as it is)")
+    sw.add_argument("--workers", type=int, default=None,
+                    help="worker processes (default: one per core)")
+    _add_spec_arguments(sw)
+    sw.set_defaults(func=_cmd_sweep)
 
     info = sub.add_parser("info", help="list the runs in a file")
     info.add_argument("file")
@@ -133,6 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--quiet", action="store_true", help="no progress bar")
     exp.set_defaults(func=_cmd_export)
     return parser
+
+
+def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that describe a spec: a preset or JSON, then overrides."""
+    parser.add_argument("--preset", default="reference", choices=presets.names())
+    parser.add_argument("--activation", choices=ACTIVATIONS,
+                        help="activation of every hidden layer")
+    parser.add_argument("--layers", type=_parse_layers,
+                        help="hidden layers as units:activation, e.g. '2:sigmoid' or "
+                             "'10:relu,2:tanh'")
+    parser.add_argument("--spec", help="a whole RunSpec as JSON (a string or @file.json)")
+    parser.add_argument("--set", action="append", metavar="PATH=VALUE",
+                        help="override any field, e.g. --set dataset.params.factor=0.3 "
+                             "(repeatable)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    for path, default in _leaves(RunSpec().to_dict()):
+        parser.add_argument(
+            f"--{path}", dest=path, type=_parse_value, default=None,
+            metavar=type(default).__name__.upper() if default is not None else "JSON",
+            help=f"override {path} (reference: {json.dumps(default)})")
 
 
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
@@ -205,6 +232,65 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"run {args.run!r} in {args.file}: {result.status}, {result.epochs_done} epochs"
           + (f" ({result.message})" if result.message else ""))
     return 0 if result.status in ("complete", "stopped") else 1
+
+
+def sweep_configs(args: argparse.Namespace) -> dict[str, RunSpec]:
+    """The configurations a ``sweep`` command line describes, by label."""
+    spec = spec_from_args(args)
+    if not args.activations:
+        return {args.preset if not (args.spec or args.layers or args.activation) else "spec": spec}
+    names = [a.strip() for a in args.activations.split(",") if a.strip()]
+    unknown = [a for a in names if a not in ACTIVATIONS]
+    if unknown:
+        raise ValueError(f"--activations: unknown activation {unknown[0]!r}; choose from "
+                         f"{', '.join(ACTIVATIONS)}")
+    if len(set(names)) != len(names) or not names:
+        raise ValueError("--activations must list different activations, e.g. sigmoid,tanh,relu")
+    configs = {}
+    for name in names:
+        data = spec.to_dict()
+        data["model"]["layers"] = [dict(layer, activation=name)
+                                   for layer in data["model"]["layers"]]
+        configs[name] = RunSpec.from_dict(data)
+    return configs
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from replay_core import runfile, sweep
+
+    configs = sweep_configs(args)
+    taken = [r.name for r in runfile.list_runs(args.file)]
+    tasks = sweep.plan(configs, args.seeds, taken=taken)
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    workers = min(len(tasks), args.workers or sweep.default_workers())
+    stream = sys.stderr
+    start = time.perf_counter()
+
+    def progress(p: sweep.SweepProgress) -> None:
+        if args.quiet:
+            return
+        bar = "#" * int(30 * p.done / p.total)
+        stream.write(f"\r[{bar:<30}] {p.done}/{p.total} runs, {p.running} training, "
+                     f"{time.perf_counter() - start:.0f} s")
+        stream.flush()
+
+    if not args.quiet:
+        stream.write(f"{len(tasks)} runs ({len(configs)} configuration"
+                     f"{'s' if len(configs) > 1 else ''} x {args.seeds} seeds) on "
+                     f"{workers} worker process{'es' if workers > 1 else ''}\n")
+    try:
+        result = sweep.run_sweep(tasks, args.file, workers=workers, on_progress=progress)
+    finally:
+        if not args.quiet:
+            stream.write("\n")
+    print(sweep.summary_table(result.runs))
+    print(f"{len(result.runs)} runs in {args.file} (sweep {result.sweep_id}), "
+          f"{result.seconds:.1f} s on {result.workers} worker"
+          f"{'s' if result.workers > 1 else ''}")
+    for failure in result.failures:
+        print(f"failed: {failure}", file=sys.stderr)
+    return 0 if not result.failures else 1
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -331,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        note = "; the finished epochs are kept" if args.command == "train" else ""
+        note = {"train": "; the finished epochs are kept",
+                "sweep": "; the finished runs are kept"}.get(args.command, "")
         print(f"\ninterrupted{note}", file=sys.stderr)
         return 130
 

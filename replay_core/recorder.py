@@ -172,6 +172,9 @@ class ReplayData(keras.callbacks.Callback):
         validation_data: ``(X_val, y_val)`` stored as ``val_inputs``/``val_targets``.
         spec: the RunSpec (object with ``to_json``, dict or JSON string), or None.
         on_epoch: called with an ``EpochRecord`` after every stored epoch.
+        writer_factory: makes the run's writer, called like ``RunWriter(filename,
+            group_name, **fields)``; ``RunWriter`` when None. A sweep passes one that
+            forwards every call to the single process writing the file.
         batch_size, epochs: stored as the run's ``batch_size``/``n_epochs``; when None
             they come from Keras (``epochs`` from ``self.params``, the batch size as
             ``ceil(samples / steps)``).
@@ -194,6 +197,7 @@ class ReplayData(keras.callbacks.Callback):
         on_epoch: Callable[[EpochRecord], None] | None = None,
         batch_size: int | None = None,
         epochs: int | None = None,
+        writer_factory: Callable[..., RunWriter] | None = None,
     ) -> None:
         super().__init__()
         self.inputs = _check_2d(inputs, "inputs")
@@ -216,6 +220,10 @@ class ReplayData(keras.callbacks.Callback):
         self.on_epoch = on_epoch
         self.batch_size = _positive(batch_size, "batch_size")
         self.epochs = _positive(epochs, "epochs")
+        if writer_factory is not None and not callable(writer_factory):
+            raise TypeError("writer_factory must be callable; got "
+                            f"{type(writer_factory).__name__}")
+        self.writer_factory = writer_factory or RunWriter
         self._writer: RunWriter | None = None
         self._lr = math.nan
         self._n_epochs = 0
@@ -281,7 +289,7 @@ class ReplayData(keras.callbacks.Callback):
             steps = params.get("steps")
             batch_size = math.ceil(samples / steps) if steps else 0
         layers = self.model.layers
-        self._writer = RunWriter(
+        self._writer = self.writer_factory(
             self.filename, self.group_name,
             inputs=self.inputs, targets=self.targets,
             val_inputs=self.val_inputs, val_targets=self.val_targets,

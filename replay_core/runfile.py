@@ -106,6 +106,7 @@ class RunSummary:
         created: ISO-8601 UTC time the run was started, or None.
         is_deepreplay: written by the original DeepReplay package.
         message: why a run stopped, diverged or failed (empty otherwise).
+        sweep: the run's place in a seed sweep (``id``, ``config``, ``seed``), or None.
 
     Example
     -------
@@ -124,6 +125,7 @@ class RunSummary:
     created: str | None
     is_deepreplay: bool
     message: str = ""
+    sweep: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -519,6 +521,9 @@ class RunWriter:
         initial_weights: per model layer, its weight arrays before training.
         samples, batch_size, n_epochs: DeepReplay's attributes (epochs planned).
         spec_json: the RunSpec as JSON, or None.
+        sweep: for a run of a seed sweep, what places it there (JSON-able mapping such as
+            ``{"id": ..., "config": ..., "seed": ...}``), stored as the attribute
+            ``sweep``; None otherwise.
 
     Raises:
         RunExistsError: ``run_name`` is in the file already (nothing is changed).
@@ -551,6 +556,7 @@ class RunWriter:
         batch_size: int,
         n_epochs: int,
         spec_json: str | None = None,
+        sweep: Mapping[str, Any] | None = None,
     ) -> None:
         self.filename = str(filename)
         self.name = check_name(run_name)
@@ -583,6 +589,12 @@ class RunWriter:
             except (TypeError, ValueError) as exc:
                 raise RunFileError(f"{where}: spec_json is not valid JSON ({exc})") from exc
         config_json = json.dumps([dict(c) for c in activation_config], default=str)
+        sweep_json = None
+        if sweep is not None:
+            try:
+                sweep_json = json.dumps(dict(sweep), allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise RunFileError(f"{where}: sweep must be a JSON object ({exc})") from exc
         self._shapes = [[w.shape for w in layer] for layer in weights]
         self._epochs_done = 0
         self._status = "running"
@@ -606,6 +618,8 @@ class RunWriter:
             a["format"] = FORMAT
             if spec_json is not None:
                 a["spec"] = spec_json
+            if sweep_json is not None:
+                a["sweep"] = sweep_json
             a["status"] = "running"
             a["epochs_done"] = 0
             a["created"] = datetime.now(timezone.utc).isoformat(timespec="microseconds")
@@ -756,6 +770,7 @@ def _summary(g: h5py.Group, name: str) -> RunSummary:
         final_loss=_final(g, "loss", epochs), final_acc=_final(g, "acc", epochs),
         spec=_json_attr(g, "spec"), created=None if created is None else str(_decode(created)),
         is_deepreplay="format" not in a, message=str(_decode(a.get("message", ""))),
+        sweep=_json_attr(g, "sweep"),
     )
 
 

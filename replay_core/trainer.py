@@ -261,6 +261,7 @@ def train(
     on_epoch: Callable[[Any], None] | None = None,
     stop_event: _StopFlag | None = None,
     max_budget: float | None = None,
+    writer_factory: Callable[..., Any] | None = None,
 ) -> TrainResult:
     """Train ``spec`` and record every epoch as run ``run_name`` of ``filename``.
 
@@ -273,6 +274,8 @@ def train(
     stop_event : anything with ``is_set()`` (e.g. ``threading.Event``), checked between
         epochs; when set, training ends with status ``stopped``.
     max_budget : refuse runs whose epochs x training samples x parameters exceed it.
+    writer_factory : how the recorder makes its writer (see ``ReplayData``); a plain
+        ``RunWriter`` on ``filename`` when None.
 
     Returns
     -------
@@ -309,6 +312,7 @@ def train(
     recorder = ReplayData(
         data.X, data.y, filename, run_name, validation_data=validation, spec=spec.to_json(),
         on_epoch=on_epoch, batch_size=training.batch_size, epochs=training.epochs,
+        writer_factory=writer_factory,
     )
     steps = math.ceil(n / training.batch_size)
     callbacks = keras.callbacks.CallbackList(

@@ -29,7 +29,9 @@ _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 _RUN_NAME = re.compile(r"^[\w .:()+=,-]{1,80}$")
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-MAX_RUNS = 40
+# A seed sweep of 4 configurations x 50 seeds fits beside a few dozen other runs; a
+# reference run takes about 60 kB.
+MAX_RUNS = 250
 SESSION_MAX_AGE_S = 24 * 3600
 
 
@@ -102,13 +104,17 @@ class Workspace:
             i += 1
         return f"{base} ({i})"
 
-    def check_capacity(self) -> None:
-        """Refuse a new run when the session already holds ``MAX_RUNS``."""
-        if len(self.run_names()) >= MAX_RUNS:
+    def check_capacity(self, new_runs: int = 1) -> None:
+        """Refuse ``new_runs`` more runs when they would take the session past ``MAX_RUNS``."""
+        held = len(self.run_names())
+        if held + new_runs > MAX_RUNS:
+            if new_runs == 1:
+                raise RunFileError(
+                    f"this session holds {MAX_RUNS} runs, the most it can keep; delete some on "
+                    "the Runs page first")
             raise RunFileError(
-                f"this session holds {MAX_RUNS} runs, the most it can keep; delete some on the "
-                "Runs page first"
-            )
+                f"this session holds {held} runs and can keep {MAX_RUNS}: {new_runs} more do not "
+                f"fit; delete {held + new_runs - MAX_RUNS} on the Runs page or sweep fewer seeds")
 
     def delete(self, name: str) -> None:
         runfile.delete_run(self.run_file, name)

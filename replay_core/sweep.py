@@ -1,0 +1,678 @@
+"""Train configurations over many seeds in parallel, to tell luck from hyper-parameters.
+
+A sweep trains every configuration with the same N seeds (1 to N: the training seed,
+which sets the initial weights and the shuffling; the data stay the same). The runs go
+to worker processes, one per core by default, each with its own TensorFlow. HDF5 files
+are not safe for concurrent writers, so the workers never open the run file: the
+recorder in a worker forwards each call it would make on its ``RunWriter`` (open the run,
+append an epoch, set the status, close) through a queue to the calling process, which
+is the file's only writer. Every run carries the attribute ``sweep`` (id, configuration,
+seed), so a sweep can be read back from the file later (:func:`read_sweep`).
+
+A stop (``stop_event``, Ctrl-C, or an exception raised by ``on_progress``, such as a
+Streamlit rerun) ends the sweep after the workers' current epoch: finished runs stay in
+the file, unfinished ones are removed.
+
+Example
+-------
+>>> from replay_core import presets, sweep                               # doctest: +SKIP
+>>> configs = {a: presets.get(p) for a, p in [("sigmoid", "reference"),
+...                                          ("relu", "reference_relu")]}  # doctest: +SKIP
+>>> result = sweep.run_sweep(sweep.plan(configs, 10), "sweep.h5")       # doctest: +SKIP
+>>> print(sweep.summary_table(result.runs))                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import queue
+import signal
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from replay_core import runfile
+from replay_core.errors import ReplayError, RunFileError
+from replay_core.spec import RunSpec
+
+__all__ = [
+    "MAX_SEEDS", "ConfigSummary", "SweepProgress", "SweepResult", "SweepRun", "SweepTask",
+    "default_workers", "plan", "read_sweep", "run_sweep", "summarize", "summary_table",
+    "sweeps_in",
+]
+
+MAX_SEEDS = 50
+MAX_CONFIGS = 8
+# Seconds between two progress calls while nothing finishes (a caller such as a web page
+# uses them to notice a stop request).
+HEARTBEAT_S = 0.25
+# Seconds the workers get to finish their epoch after a stop before they are killed.
+STOP_GRACE_S = 20.0
+
+
+class SweepError(ReplayError, ValueError):
+    """A sweep that cannot run as asked (a bad seed count, no configuration...)."""
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    """One run of a sweep: a configuration's spec with one seed, and its run name."""
+
+    index: int
+    config: str
+    seed: int
+    run_name: str
+    spec_json: str
+    sweep_id: str
+
+    @property
+    def spec(self) -> RunSpec:
+        return RunSpec.from_json(self.spec_json)
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """A finished run of a sweep and the figures that compare seeds.
+
+    Args:
+        name: the run's name in the file.
+        config, seed: its configuration's label and its training seed.
+        status: ``complete`` or ``diverged``.
+        epochs_done: epochs recorded.
+        first_perfect_epoch: first epoch whose weights classify every training sample
+            correctly; None when none does within the run ("never").
+        final_loss, final_accuracy: at the last recorded epoch (whole training set,
+            replayed weights, as on the Compare page).
+        message: the run's status message (early stopping, divergence), or empty.
+    """
+
+    name: str
+    config: str
+    seed: int
+    status: str
+    epochs_done: int
+    first_perfect_epoch: int | None
+    final_loss: float
+    final_accuracy: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """Where a sweep is: ``done`` of ``total`` runs finished (``failed`` among them),
+    ``running`` in the workers now, and the run that finished last (None on a heartbeat
+    or before any finished)."""
+
+    done: int
+    total: int
+    running: int
+    failed: int
+    last: SweepRun | None = None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """How a sweep ended: the runs it kept, whether it was stopped, what failed."""
+
+    sweep_id: str
+    runs: list[SweepRun]
+    stopped: bool
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    workers: int = 1
+
+
+# -- planning ----------------------------------------------------------------------------
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _seed_list(seeds: int | Iterable[int]) -> list[int]:
+    if isinstance(seeds, bool):
+        raise SweepError(f"seeds must be a number of seeds (1 to {MAX_SEEDS}) or a list")
+    if isinstance(seeds, int | np.integer):
+        if not 1 <= int(seeds) <= MAX_SEEDS:
+            raise SweepError(f"the number of seeds must be 1 to {MAX_SEEDS}, got {int(seeds)}")
+        return list(range(1, int(seeds) + 1))
+    out = [int(s) for s in seeds]
+    if not 1 <= len(out) <= MAX_SEEDS:
+        raise SweepError(f"give 1 to {MAX_SEEDS} seeds, got {len(out)}")
+    if len(set(out)) != len(out):
+        raise SweepError("the seeds of a sweep must differ")
+    if any(not 0 <= s < 2**31 for s in out):
+        raise SweepError("seeds must be whole numbers from 0 to 2147483647")
+    return out
+
+
+def plan(configs: Mapping[str, RunSpec] | Sequence[RunSpec], seeds: int | Iterable[int], *,
+         taken: Iterable[str] = (), sweep_id: str | None = None) -> list[SweepTask]:
+    """The runs of a sweep: every configuration with every seed.
+
+    Parameters
+    ----------
+    configs : label -> spec (a sequence is labelled by each spec's hidden activations).
+    seeds : a count N (seeds 1 to N) or the seeds themselves; at most ``MAX_SEEDS``.
+    taken : run names already in the file; new names avoid them.
+    sweep_id : the sweep's id (a new random one when None).
+
+    Returns
+    -------
+    list of SweepTask, configuration by configuration, seeds in order. Runs are named
+    ``<label> seed <s>`` (with `` (2)`` and so on when a name is taken).
+    """
+    if not isinstance(configs, Mapping):
+        configs = _label(list(configs))
+    if not configs:
+        raise SweepError("a sweep needs at least one configuration")
+    if len(configs) > MAX_CONFIGS:
+        raise SweepError(f"a sweep takes at most {MAX_CONFIGS} configurations, got "
+                         f"{len(configs)}")
+    seed_values = _seed_list(seeds)
+    sweep_id = sweep_id or uuid.uuid4().hex[:12]
+    used = set(taken)
+    tasks = []
+    for label, spec in configs.items():
+        if not isinstance(spec, RunSpec):
+            raise SweepError(f"configuration {label!r} is not a RunSpec")
+        if not str(label).strip() or "/" in str(label):
+            raise SweepError(f"configuration label {label!r} must be non-empty, without '/'")
+        data = spec.to_dict()
+        for seed in seed_values:
+            data["training"]["seed"] = seed
+            name = _unique(f"{label} seed {seed}", used)
+            used.add(name)
+            tasks.append(SweepTask(len(tasks), str(label), seed, name,
+                                   RunSpec.from_dict(data).to_json(), sweep_id))
+    return tasks
+
+
+def _label(specs: list[RunSpec]) -> dict[str, RunSpec]:
+    out: dict[str, RunSpec] = {}
+    for spec in specs:
+        base = "-".join(layer.activation for layer in spec.model.layers)
+        out[_unique(base, set(out))] = spec
+    return out
+
+
+def _unique(base: str, used: set[str]) -> str:
+    name, k = base, 2
+    while name in used:
+        name, k = f"{base} ({k})", k + 1
+    return name
+
+
+def check_budget(tasks: Sequence[SweepTask], max_budget: float) -> None:
+    """Raise ``TrainingLimitError`` when any run of the sweep is over ``max_budget``."""
+    from replay_core import datasets, trainer
+
+    seen: set[str] = set()
+    for task in tasks:
+        spec = task.spec
+        key = json.dumps({"dataset": spec.to_dict()["dataset"], "model": spec.to_dict()["model"],
+                          "epochs": spec.training.epochs}, sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        data = datasets.prepare(spec.dataset)
+        n, input_dim = data.X.shape
+        trainer._check_budget(spec, n, input_dim, max_budget)
+
+
+# -- the workers -------------------------------------------------------------------------
+
+
+class _ForwardingWriter:
+    """A ``RunWriter`` look-alike in a worker: every call goes to the writing process."""
+
+    def __init__(self, events: Any, task_index: int, filename: Any, run_name: str,
+                 **fields: Any) -> None:
+        self._events = events
+        self._task = task_index
+        self.name = run_name
+        self._epochs_done = 0
+        self._status = "running"
+        self._closed = False
+        fields = {k: (np.asarray(v) if k.endswith(("inputs", "targets")) and v is not None
+                      else v) for k, v in fields.items()}
+        fields["initial_weights"] = [[np.asarray(w, np.float32) for w in layer]
+                                     for layer in fields["initial_weights"]]
+        fields["activation_config"] = [dict(c) for c in fields["activation_config"]]
+        events.put(("open", task_index, fields))
+
+    @property
+    def epochs_done(self) -> int:
+        return self._epochs_done
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def append_epoch(self, weights: Sequence[Sequence[Any]], logs: Mapping[str, Any],
+                     lr: float) -> None:
+        arrays = [[np.asarray(w, np.float32) for w in layer] for layer in weights]
+        self._events.put(("epoch", self._task, arrays, runfile.stored_logs(logs), float(lr)))
+        self._epochs_done += 1
+
+    def set_status(self, status: str, message: str = "",
+                   diverged_epoch: int | None = None) -> None:
+        if status not in runfile.STATUSES:
+            raise RunFileError(f"status must be one of {', '.join(runfile.STATUSES)}; "
+                               f"got {status!r}")
+        self._events.put(("status", self._task, status, str(message), diverged_epoch))
+        self._status = status
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._events.put(("close", self._task))
+
+
+def _worker(worker_id: int, tasks: Any, events: Any, stop: Any, max_budget: float | None,
+            threads: int) -> None:
+    """A worker process: train tasks from ``tasks`` until ``None`` or a stop."""
+    from functools import partial
+
+    # Ctrl-C in a terminal reaches every process of the group; the parent handles it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker has no one to read TensorFlow's start-up chatter; errors reach the parent.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        from replay_core import trainer
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as one message
+        events.put(("broken", worker_id, f"{type(exc).__name__}: {exc}"))
+        return
+    events.put(("ready", worker_id))
+    while not stop.is_set():
+        try:
+            task = tasks.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if task is None:
+            break
+        if stop.is_set():
+            break
+        events.put(("start", task.index, worker_id))
+        try:
+            result = trainer.train(task.spec, "", task.run_name, stop_event=stop,
+                                   max_budget=max_budget,
+                                   writer_factory=partial(_ForwardingWriter, events, task.index))
+        except Exception as exc:  # noqa: BLE001 - one message for the parent
+            events.put(("failed", task.index, f"{type(exc).__name__}: {exc}"))
+        else:
+            events.put(("done", task.index, result.status, result.message))
+    events.put(("exit", worker_id))
+
+
+# -- the writing process -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _plain_main():
+    """Start worker processes without re-running the caller's main script in them.
+
+    A spawned process imports the parent's ``__main__`` first; under ``streamlit run``
+    that is the app script, under ``python -m replay_core`` the command line. The worker
+    needs neither: its target is a function of this module.
+    """
+    import sys
+    import types
+
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+class _Sweep:
+    """The parent's side: hands out tasks, writes the file, tracks what finished."""
+
+    def __init__(self, tasks: Sequence[SweepTask], filename: str, workers: int,
+                 max_budget: float | None, on_progress: Callable[[SweepProgress], None] | None,
+                 stop_event: Any) -> None:
+        self.tasks = list(tasks)
+        self.filename = filename
+        self.on_progress = on_progress
+        self.stop_event = stop_event
+        self.ctx = multiprocessing.get_context("spawn")
+        self.task_queue = self.ctx.Queue()
+        self.events = self.ctx.Queue()
+        self.stop = self.ctx.Event()
+        self.writers: dict[int, runfile.RunWriter] = {}
+        self.opened: set[int] = set()      # runs created in the file
+        self.finished: dict[int, SweepRun] = {}
+        self.failures: dict[int, str] = {}
+        self.running: dict[int, int] = {}  # task -> worker
+        threads = max(1, default_workers() // workers)
+        self.procs = [
+            self.ctx.Process(target=_worker, name=f"sweep-worker-{i}", daemon=True,
+                             args=(i, self.task_queue, self.events, self.stop, max_budget,
+                                   threads))
+            for i in range(workers)]
+
+    # messages from the workers
+    def handle(self, msg: tuple) -> SweepRun | None:
+        kind = msg[0]
+        if kind == "ready":
+            return None
+        if kind in ("exit", "broken"):
+            if kind == "broken":
+                self.failures.setdefault(-1 - msg[1], f"a worker could not start: {msg[2]}")
+            return None
+        index = msg[1]
+        task = self.tasks[index]
+        if kind == "start":
+            self.running[index] = msg[2]
+        elif kind == "open":
+            try:
+                self.writers[index] = runfile.RunWriter(
+                    self.filename, task.run_name, **msg[2],
+                    sweep={"id": task.sweep_id, "config": task.config, "seed": task.seed})
+                self.opened.add(index)
+            except ReplayError as exc:
+                self.failures[index] = f"{task.run_name}: {exc}"
+        elif kind == "epoch":
+            writer = self.writers.get(index)
+            if writer is not None:
+                self._guard(index, lambda: writer.append_epoch(msg[2], msg[3], msg[4]))
+        elif kind == "status":
+            writer = self.writers.get(index)
+            if writer is not None:
+                self._guard(index, lambda: writer.set_status(msg[2], msg[3], msg[4]))
+        elif kind == "close":
+            writer = self.writers.pop(index, None)
+            if writer is not None:
+                writer.close()
+        elif kind == "failed":
+            self.running.pop(index, None)
+            self._drop_writer(index)
+            self.failures.setdefault(index, f"{task.run_name}: {msg[2]}")
+        elif kind == "done":
+            self.running.pop(index, None)
+            self._drop_writer(index)
+            status = msg[2]
+            if index in self.failures or status not in ("complete", "diverged"):
+                return None
+            try:
+                run = describe_run(self.filename, task.run_name, task)
+            except ReplayError as exc:
+                self.failures[index] = f"{task.run_name}: {exc}"
+                return None
+            self.finished[index] = run
+            return run
+        return None
+
+    def _guard(self, index: int, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except ReplayError as exc:
+            self.failures[index] = f"{self.tasks[index].run_name}: {exc}"
+            self._drop_writer(index)
+
+    def _drop_writer(self, index: int) -> None:
+        writer = self.writers.pop(index, None)
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    def progress(self, last: SweepRun | None) -> SweepProgress:
+        failed = sum(1 for i in self.failures if i >= 0)
+        return SweepProgress(len(self.finished) + failed, len(self.tasks), len(self.running),
+                             failed, last)
+
+    def settled(self) -> bool:
+        return all(i in self.finished or i in self.failures for i in range(len(self.tasks)))
+
+    def run(self) -> bool:
+        """Run to the end or to a stop; True when stopped."""
+        with _plain_main():
+            for proc in self.procs:
+                proc.start()
+        for task in self.tasks:
+            self.task_queue.put(task)
+        for _ in self.procs:
+            self.task_queue.put(None)
+        last_call = 0.0
+        stopped = False
+        while not self.settled():
+            if not stopped and self.stop_event is not None and self.stop_event.is_set():
+                stopped = True
+                self.stop.set()
+            try:
+                msg = self.events.get(timeout=HEARTBEAT_S)
+            except queue.Empty:
+                msg = None
+            last = self.handle(msg) if msg is not None else None
+            if msg is None and not self.alive_workers():
+                # Every worker is gone (killed, out of memory): nothing more will come.
+                self.drain()
+                for i, task in enumerate(self.tasks):
+                    if i not in self.finished and i not in self.failures and not stopped:
+                        self.failures[i] = f"{task.run_name}: its worker process ended"
+                break
+            if stopped and not self.running and self.alive_workers() == 0:
+                break
+            now = time.monotonic()
+            if self.on_progress is not None and (last is not None or msg is None
+                                                 or now - last_call >= HEARTBEAT_S):
+                last_call = now
+                self.on_progress(self.progress(last))
+            if stopped and not self.running:
+                break
+        return stopped
+
+    def alive_workers(self) -> int:
+        return sum(1 for p in self.procs if p.is_alive())
+
+    def drain(self) -> None:
+        while True:
+            try:
+                msg = self.events.get_nowait()
+            except queue.Empty:
+                return
+            self.handle(msg)
+
+    def shut_down(self, *, graceful: bool) -> None:
+        """Stop the workers, close open writers, remove unfinished runs."""
+        self.stop.set()
+        if graceful:
+            deadline = time.monotonic() + STOP_GRACE_S
+            while self.running and time.monotonic() < deadline and self.alive_workers():
+                try:
+                    self.handle(self.events.get(timeout=HEARTBEAT_S))
+                except queue.Empty:
+                    pass
+        for proc in self.procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in self.procs:
+            proc.join(timeout=5)
+        for index in list(self.writers):
+            self._drop_writer(index)
+        for q in (self.task_queue, self.events):
+            q.cancel_join_thread()
+            q.close()
+        unfinished = [self.tasks[i].run_name for i in self.opened if i not in self.finished]
+        for name in unfinished:
+            with contextlib.suppress(ReplayError, OSError):
+                runfile.delete_run(self.filename, name)
+
+
+def run_sweep(tasks: Sequence[SweepTask], filename: str | os.PathLike, *,
+              workers: int | None = None,
+              on_progress: Callable[[SweepProgress], None] | None = None,
+              stop_event: Any = None, max_budget: float | None = None) -> SweepResult:
+    """Train every task in worker processes, recording the runs to ``filename``.
+
+    Parameters
+    ----------
+    tasks : from :func:`plan`.
+    filename : the run file; this process is its only writer while the sweep runs.
+    workers : worker processes (default one per core, never more than the tasks).
+    on_progress : called with a :class:`SweepProgress` whenever a run finishes and every
+        ``HEARTBEAT_S`` seconds; an exception raised by it stops the sweep (finished
+        runs are kept) and propagates.
+    stop_event : anything with ``is_set()``; when set, the sweep stops after the workers'
+        current epoch and keeps the finished runs.
+    max_budget : refuse the sweep, before anything starts, when a run costs more.
+
+    Returns
+    -------
+    SweepResult
+        The kept runs in task order (``complete`` or ``diverged``), failures as one
+        sentence each, whether it was stopped.
+    """
+    tasks = list(tasks)
+    if not tasks:
+        raise SweepError("the sweep has no runs")
+    if max_budget is not None:
+        check_budget(tasks, max_budget)
+    names = {t.run_name for t in tasks}
+    clash = names & {r.name for r in runfile.list_runs(filename)}
+    if clash:
+        raise runfile.RunExistsError(
+            f"run {sorted(clash)[0]!r} is already in {os.path.basename(os.fspath(filename))!r}; "
+            "plan the sweep with taken=<the file's run names>")
+    n_workers = min(len(tasks), workers or default_workers())
+    if n_workers < 1:
+        raise SweepError(f"workers must be at least 1, got {workers}")
+    start = time.perf_counter()
+    job = _Sweep(tasks, os.fspath(filename), n_workers, max_budget, on_progress, stop_event)
+    try:
+        stopped = job.run()
+    except BaseException:
+        job.shut_down(graceful=False)
+        raise
+    job.shut_down(graceful=True)
+    runs = [job.finished[i] for i in sorted(job.finished)]
+    failures = [job.failures[i] for i in sorted(job.failures)]
+    return SweepResult(tasks[0].sweep_id, runs, stopped, failures,
+                       time.perf_counter() - start, n_workers)
+
+
+# -- reading a sweep back ----------------------------------------------------------------
+
+
+def describe_run(filename: str | os.PathLike, run_name: str,
+                 task: SweepTask | None = None, sweep: Mapping | None = None) -> SweepRun:
+    """A sweep run's figures, replayed from the file (numpy only)."""
+    from replay_core.compare import key_figures
+    from replay_core.replay import Replay
+
+    replay = Replay(filename, run_name)
+    figures = key_figures(replay)
+    info = sweep or {}
+    return SweepRun(
+        name=run_name,
+        config=task.config if task else str(info.get("config", "")),
+        seed=task.seed if task else int(info.get("seed", -1)),
+        status=replay.status, epochs_done=replay.epochs_done,
+        first_perfect_epoch=figures["first_perfect_epoch"],
+        final_loss=figures["final_loss"], final_accuracy=figures["final_accuracy"],
+        message=replay.message)
+
+
+def sweeps_in(filename: str | os.PathLike) -> dict[str, list[runfile.RunSummary]]:
+    """The sweeps recorded in a file: sweep id -> its runs' summaries, oldest sweep first."""
+    out: dict[str, list[runfile.RunSummary]] = {}
+    for summary in runfile.list_runs(filename):
+        info = summary.sweep
+        if info and isinstance(info.get("id"), str):
+            out.setdefault(info["id"], []).append(summary)
+    return out
+
+
+def read_sweep(filename: str | os.PathLike, sweep_id: str) -> list[SweepRun]:
+    """The kept runs of sweep ``sweep_id`` in ``filename``, with their figures."""
+    summaries = sweeps_in(filename).get(sweep_id)
+    if not summaries:
+        raise SweepError(f"no sweep {sweep_id!r} in {os.path.basename(os.fspath(filename))!r}")
+    return [describe_run(filename, s.name, sweep=s.sweep) for s in summaries
+            if s.status in ("complete", "diverged")]
+
+
+# -- summaries ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigSummary:
+    """One configuration across its seeds."""
+
+    config: str
+    seeds: int
+    never: int                     # runs that never reached 100 % training accuracy
+    first_perfect: list[int]       # first 100 % epochs of the runs that reached it
+    final_loss: list[float]
+    diverged: int
+
+    @property
+    def never_share(self) -> float:
+        return self.never / self.seeds if self.seeds else math.nan
+
+    @property
+    def median_first_perfect(self) -> float | None:
+        return statistics.median(self.first_perfect) if self.first_perfect else None
+
+    @property
+    def median_final_loss(self) -> float | None:
+        finite = [v for v in self.final_loss if math.isfinite(v)]
+        return statistics.median(finite) if finite else None
+
+
+def summarize(runs: Iterable[SweepRun]) -> list[ConfigSummary]:
+    """Per configuration (in order of first appearance): seeds, how many never reached
+    100 % training accuracy, the first-100 % epochs, final losses, divergences."""
+    groups: dict[str, list[SweepRun]] = {}
+    for run in runs:
+        groups.setdefault(run.config, []).append(run)
+    return [ConfigSummary(
+        config=config, seeds=len(group),
+        never=sum(r.first_perfect_epoch is None for r in group),
+        first_perfect=[r.first_perfect_epoch for r in group if r.first_perfect_epoch is not None],
+        final_loss=[r.final_loss for r in group],
+        diverged=sum(r.status == "diverged" for r in group),
+    ) for config, group in groups.items()]
+
+
+def summary_table(runs: Iterable[SweepRun]) -> str:
+    """A plain-text table of :func:`summarize`, one configuration a line."""
+    rows = [("configuration", "seeds", "reached 100%", "never", "first 100% epoch median [min-max]",
+             "final loss median [min-max]")]
+    for s in summarize(runs):
+        fp = s.first_perfect
+        first = (f"{s.median_first_perfect:g} [{min(fp)}-{max(fp)}]" if fp else "-")
+        losses = [v for v in s.final_loss if math.isfinite(v)]
+        loss = (f"{s.median_final_loss:.4f} [{min(losses):.4f}-{max(losses):.4f}]"
+                if losses else "-")
+        rows.append((s.config, str(s.seeds), str(s.seeds - s.never),
+                     f"{s.never} ({s.never_share:.0%})", first, loss))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

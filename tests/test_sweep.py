@@ -1,0 +1,235 @@
+"""Seed sweeps: parallel worker processes, one writer, reproducible runs, stop keeps finished."""
+
+from __future__ import annotations
+
+import threading
+
+import h5py
+import numpy as np
+import pytest
+
+from replay_core import cli, runfile, sweep
+from replay_core.errors import TrainingLimitError
+from replay_core.replay import Replay
+from tests.prebuilt_runs import small_spec
+
+EPOCHS = 6
+
+
+def _configs(epochs: int = EPOCHS) -> dict:
+    return {"sigmoid": small_spec(epochs),
+            "relu": small_spec(epochs, **{"model.layers": [{"units": 2, "activation": "relu",
+                                                            "name": "hidden"}]})}
+
+
+def _weights(path, name) -> list[np.ndarray]:
+    with h5py.File(path, "r") as f:
+        g = f[name]
+        return [g[f"layer{i}/weights{j}"][()] for i in range(int(g.attrs["n_layers"]))
+                for j in range(2)]
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sweep") / "sweep.h5"
+    tasks = sweep.plan(_configs(), 3)
+    progress: list[sweep.SweepProgress] = []
+    result = sweep.run_sweep(tasks, path, workers=2, on_progress=progress.append)
+    return path, tasks, result, progress
+
+
+# -- planning -------------------------------------------------------------------------
+
+
+def test_plan_pairs_every_configuration_with_every_seed():
+    tasks = sweep.plan(_configs(), 4, taken=["relu seed 2"])
+    assert [(t.config, t.seed) for t in tasks] == [
+        (c, s) for c in ("sigmoid", "relu") for s in (1, 2, 3, 4)]
+    assert [t.spec.training.seed for t in tasks] == [t.seed for t in tasks]
+    names = [t.run_name for t in tasks]
+    assert len(set(names)) == 8 and "relu seed 2" not in names and "relu seed 2 (2)" in names
+    assert len({t.sweep_id for t in tasks}) == 1
+    # Only the seed changes: everything else is the configuration's own spec.
+    for task in tasks:
+        expected = _configs()[task.config].replace(**{"training.seed": task.seed})
+        assert task.spec == expected
+
+
+@pytest.mark.parametrize("seeds, message", [
+    (0, "1 to 50"), (51, "1 to 50"), ([3, 3], "differ"), ([], "1 to 50"), (True, "number"),
+])
+def test_plan_refuses_bad_seed_counts(seeds, message):
+    with pytest.raises(sweep.SweepError, match=message):
+        sweep.plan(_configs(), seeds)
+
+
+def test_plan_refuses_no_configuration():
+    with pytest.raises(sweep.SweepError, match="at least one"):
+        sweep.plan({}, 3)
+
+
+# -- running ----------------------------------------------------------------------------
+
+
+def test_sweep_records_every_run_complete_with_its_seed(swept):
+    path, tasks, result, _ = swept
+    assert not result.stopped and result.failures == []
+    assert [r.name for r in result.runs] == [t.run_name for t in tasks]
+    summaries = {s.name: s for s in runfile.list_runs(path)}
+    assert set(summaries) == {t.run_name for t in tasks}
+    seeds = set()
+    for task in tasks:
+        s = summaries[task.run_name]
+        assert (s.status, s.epochs_done) == ("complete", EPOCHS)
+        assert s.spec["training"]["seed"] == task.seed
+        assert s.sweep == {"id": task.sweep_id, "config": task.config, "seed": task.seed}
+        seeds.add((task.config, task.seed))
+    assert len(seeds) == 6
+    assert sorted(runfile.validate_file(path)) == sorted(t.run_name for t in tasks)
+
+
+def test_progress_counts_finished_runs(swept):
+    _, tasks, _, progress = swept
+    finished = [p for p in progress if p.last is not None]
+    assert [p.done for p in finished] == list(range(1, len(tasks) + 1))
+    assert all(p.total == len(tasks) for p in progress)
+    assert max(p.running for p in progress) <= 2
+
+
+def test_a_sweep_run_equals_the_same_spec_trained_alone(swept, tmp_path):
+    from replay_core.trainer import train
+
+    path, tasks, _, _ = swept
+    for task in (tasks[1], tasks[4]):
+        alone = tmp_path / f"{task.index}.h5"
+        train(task.spec, alone, "alone")
+        for a, b in zip(_weights(path, task.run_name), _weights(alone, "alone"), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_seeds_give_different_runs_and_same_seed_same_start(swept):
+    path, tasks, _, _ = swept
+    by = {(t.config, t.seed): t.run_name for t in tasks}
+    first = [_weights(path, by[("sigmoid", s)])[0] for s in (1, 2, 3)]
+    assert not np.allclose(first[0][0], first[1][0])          # other seed, other start
+    # Same seed, other activation: the same initial weights, so seeds pair up.
+    np.testing.assert_array_equal(_weights(path, by[("relu", 2)])[0][0], first[1][0])
+
+
+def test_sweep_figures_match_a_replay_by_hand(swept):
+    path, _, result, _ = swept
+    for run in result.runs:
+        replay = Replay(path, run.name)
+        p = replay.predict_proba()
+        correct = ((p > 0.5) == replay.targets[None, :].astype(bool)).all(axis=1)
+        perfect = [e for e in range(1, replay.n_epochs + 1) if correct[e]]
+        assert run.first_perfect_epoch == (perfect[0] if perfect else None)
+        y = replay.targets
+        pe = np.clip(p[-1], 1e-7, 1 - 1e-7)
+        loss = -np.mean(y * np.log(pe) + (1 - y) * np.log(1 - pe))
+        assert run.final_loss == pytest.approx(loss, rel=1e-4)
+        assert run.final_accuracy == pytest.approx(np.mean((p[-1] > 0.5) == y))
+    assert sweep.read_sweep(path, result.sweep_id) == result.runs
+
+
+def test_summarize_by_hand():
+    runs = [sweep.SweepRun(f"a{i}", "a", i, "complete", 10, fp, loss, 1.0)
+            for i, (fp, loss) in enumerate([(4, 0.1), (None, 0.5), (8, 0.2), (6, 0.3)])]
+    runs.append(sweep.SweepRun("b1", "b", 1, "diverged", 3, None, float("nan"), 0.5))
+    a, b = sweep.summarize(runs)
+    assert (a.config, a.seeds, a.never, sorted(a.first_perfect)) == ("a", 4, 1, [4, 6, 8])
+    assert a.median_first_perfect == 6 and a.never_share == 0.25
+    assert a.median_final_loss == pytest.approx(0.25)
+    assert (b.seeds, b.never, b.diverged, b.median_final_loss) == (1, 1, 1, None)
+    table = sweep.summary_table(runs)
+    assert "1 (25%)" in table and "6 [4-8]" in table
+
+
+def test_stop_keeps_finished_runs_and_removes_the_rest(tmp_path):
+    path = tmp_path / "stop.h5"
+    tasks = sweep.plan({"sigmoid": small_spec(60)}, 6)
+    stop = threading.Event()
+
+    def on_progress(p):
+        if p.last is not None:
+            stop.set()
+
+    result = sweep.run_sweep(tasks, path, workers=2, on_progress=on_progress, stop_event=stop)
+    assert result.stopped
+    assert 1 <= len(result.runs) < len(tasks)
+    summaries = runfile.list_runs(path)
+    assert sorted(s.name for s in summaries) == sorted(r.name for r in result.runs)
+    assert all(s.status == "complete" and s.epochs_done == 60 for s in summaries)
+
+
+def test_an_exception_in_progress_stops_and_keeps_finished_runs(tmp_path):
+    path = tmp_path / "raise.h5"
+    tasks = sweep.plan({"sigmoid": small_spec(60)}, 5)
+
+    class Interrupted(BaseException):
+        pass
+
+    done = []
+
+    def on_progress(p):
+        if p.last is not None:
+            done.append(p.last.name)
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        sweep.run_sweep(tasks, path, workers=2, on_progress=on_progress)
+    names = [s.name for s in runfile.list_runs(path)]
+    assert done[0] in names
+    assert all(s.status == "complete" for s in runfile.list_runs(path))
+    assert len(names) < len(tasks)
+
+
+def test_over_budget_sweep_writes_nothing(tmp_path):
+    path = tmp_path / "budget.h5"
+    with pytest.raises(TrainingLimitError, match="budget"):
+        sweep.run_sweep(sweep.plan(_configs(), 2), path, max_budget=1000)
+    assert not path.exists()
+
+
+def test_names_already_in_the_file_are_refused(swept, tmp_path):
+    path, tasks, _, _ = swept
+    with pytest.raises(runfile.RunExistsError, match="already"):
+        sweep.run_sweep(sweep.plan(_configs(), 1), path)
+
+
+# -- command line -----------------------------------------------------------------------
+
+
+def test_cli_sweep_prints_a_summary_and_records_the_runs(tmp_path, capsys):
+    path = tmp_path / "cli.h5"
+    code = cli.main(["sweep", "--preset", "reference", "--activations", "sigmoid,tanh",
+                     "--seeds", "2", "--training.epochs", "4",
+                     "--set", "dataset.params.n_samples=200", "--file", str(path), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    runs = runfile.list_runs(path)
+    assert sorted((r.sweep["config"], r.sweep["seed"]) for r in runs) == [
+        ("sigmoid", 1), ("sigmoid", 2), ("tanh", 1), ("tanh", 2)]
+    lines = out.splitlines()
+    assert lines[0].split()[0] == "configuration"
+    rows = {line.split()[0]: line.split() for line in lines[2:4]}
+    assert set(rows) == {"sigmoid", "tanh"} and rows["tanh"][1] == "2"
+    summary = sweep.summarize(sweep.read_sweep(path, runs[0].sweep["id"]))
+    for s in summary:
+        assert rows[s.config][2] == str(s.seeds - s.never)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--activations", "sigmoid,nope"], "unknown activation"),
+    (["--seeds", "0"], "1 to 50"),
+    (["--workers", "0"], "at least 1"),
+])
+def test_cli_sweep_bad_arguments_give_one_error(tmp_path, capsys, args, message):
+    base = {"--seeds": "2"}
+    argv = ["sweep", "--file", str(tmp_path / "x.h5"), "--quiet", *args]
+    if "--seeds" not in args:
+        argv += ["--seeds", base["--seeds"]]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err and "Traceback" not in err
+    assert not (tmp_path / "x.h5").exists()
