@@ -83,7 +83,7 @@ class TrainResult:
 
 
 def _n_train(spec: RunSpec) -> int:
-    n = int(spec.dataset.params["n_samples"])
+    n = datasets.n_samples(spec.dataset.name, spec.dataset.params)
     split = spec.dataset.validation_split
     # scikit-learn's train_test_split rounds the held-out share up.
     return n - math.ceil(split * n) if split > 0 else n
@@ -91,12 +91,14 @@ def _n_train(spec: RunSpec) -> int:
 
 def estimate_cost(spec: RunSpec) -> int:
     """Epochs x training samples x trainable parameters of ``spec``."""
-    return spec.training.epochs * _n_train(spec) * spec.model.n_params(2)
+    ds = spec.dataset
+    return spec.training.epochs * _n_train(spec) * spec.model.n_params(ds.input_dim,
+                                                                       ds.n_classes)
 
 
 def _check_budget(spec: RunSpec, n_train: int, input_dim: int, max_budget: float) -> None:
     epochs = spec.training.epochs
-    params = spec.model.n_params(input_dim)
+    params = spec.model.n_params(input_dim, spec.dataset.n_classes)
     cost = epochs * n_train * params
     if cost > max_budget:
         max_epochs = int(max_budget // (n_train * params))
@@ -118,8 +120,10 @@ class CompiledEpochs:
     with the updated weights. It returns the epoch's logs as ``model.fit`` reports them.
 
     Args:
-        model: a built and compiled single-output sigmoid model.
-        X, y: training inputs (N, d) and 0/1 targets (N,) or (N, 1).
+        model: a built and compiled model ending in one sigmoid unit (binary
+            cross-entropy) or in a k-unit softmax (sparse categorical cross-entropy).
+        X, y: training inputs (N, d) and class-index targets (N,) or (N, 1) (0/1 for a
+            sigmoid output).
         batch_size: samples per batch.
         X_val, y_val: optional validation arrays.
         jit_compile: compile with XLA (worth it from about ``XLA_MIN_STEPS`` batches).
@@ -144,6 +148,7 @@ class CompiledEpochs:
         self.n = int(X.shape[0])
         self.batch_size = int(batch_size)
         self.n_full = self.n // self.batch_size
+        self.softmax = int(model.layers[-1].units) > 1
         self.traces = 0
         self._X = tf.constant(_column(X, X.shape[1]))
         self._Y = tf.constant(_column(y, 1))
@@ -162,16 +167,23 @@ class CompiledEpochs:
         import keras
         from keras import ops
 
-        # In a graph keras.losses.binary_crossentropy reads the sigmoid's logits, as fit does.
-        losses = [ops.mean(keras.losses.binary_crossentropy(y_true, y_pred))]
+        # In a graph Keras' cross-entropies read the sigmoid's (softmax's) logits, as fit does.
+        if self.softmax:
+            first = keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+        else:
+            first = keras.losses.binary_crossentropy(y_true, y_pred)
+        losses = [ops.mean(first)]
         losses += [ops.cast(loss, "float32") for loss in self.model.losses]
         return losses[0] if len(losses) == 1 else ops.sum(losses)
 
-    @staticmethod
-    def _correct(y_true: Any, y_pred: Any) -> Any:
+    def _correct(self, y_true: Any, y_pred: Any) -> Any:
         from keras import ops
 
-        hits = ops.equal(y_true, ops.cast(ops.greater(y_pred, 0.5), y_true.dtype))
+        if self.softmax:  # Keras' sparse categorical accuracy: the argmax is the class
+            predicted = ops.expand_dims(ops.argmax(y_pred, axis=-1), -1)
+            hits = ops.equal(y_true, ops.cast(predicted, y_true.dtype))
+        else:
+            hits = ops.equal(y_true, ops.cast(ops.greater(y_pred, 0.5), y_true.dtype))
         return ops.sum(ops.cast(hits, "float32"))
 
     def _step(self, xb: Any, yb: Any) -> tuple[Any, Any]:
@@ -306,7 +318,7 @@ def train(
 
     training = spec.training
     keras.utils.set_random_seed(training.seed)
-    model = build_model(spec.model, input_dim, training.seed)
+    model = build_model(spec.model, input_dim, training.seed, n_classes=data.n_classes)
     compile_model(model, training)
     validation = (data.X_val, data.y_val) if data.X_val is not None else None
     recorder = ReplayData(

@@ -28,11 +28,20 @@ SMALL = presets.get("reference").replace(**{
 })
 
 
+THREE_CLASSES = {
+    "dataset.name": "spiral", "dataset.params": {"n_samples": 200, "arms": 3},
+    "model.layers": [{"units": 6, "activation": "tanh"}, {"units": 2, "activation": "tanh"}],
+    "training.optimizer": "adam", "training.learning_rate": 0.02, "model.l2": 0.001,
+    "training.batch_size": 16,
+}
+
+
 def _fit(spec: RunSpec, callbacks: list | None = None) -> tuple[dict, list]:
     """Plain ``model.fit`` of ``spec`` without shuffling: its History and final weights."""
     data = datasets.prepare(spec.dataset)
     t = spec.training
-    model = compile_model(build_model(spec.model, data.X.shape[1], t.seed), t)
+    model = compile_model(build_model(spec.model, data.X.shape[1], t.seed,
+                                      n_classes=data.n_classes), t)
     validation = (data.X_val, data.y_val) if data.X_val is not None else None
     history = model.fit(data.X, data.y, batch_size=t.batch_size, epochs=t.epochs,
                         shuffle=False, validation_data=validation, callbacks=callbacks or [],
@@ -61,7 +70,11 @@ def _train(spec: RunSpec, tmp_path, name: str = "run", **kwargs):
     # Adam, L1 + L2, a partial last batch (150 % 16 = 6) and validation data.
     ({"training.optimizer": "adam", "training.learning_rate": 0.01, "model.l1": 0.001,
       "model.l2": 0.01}, True),
-], ids=["sgd_momentum_l2-xla", "sgd_momentum_l2-graph", "adam_l1_l2-xla"])
+    # Three classes: a 3-unit softmax output, sparse categorical cross-entropy.
+    (THREE_CLASSES, True),
+    (THREE_CLASSES, False),
+], ids=["sgd_momentum_l2-xla", "sgd_momentum_l2-graph", "adam_l1_l2-xla",
+        "softmax3_adam_l2-xla", "softmax3_adam_l2-graph"])
 def test_matches_model_fit(tmp_path, monkeypatch, changes, xla):
     monkeypatch.setattr(trainer, "XLA_MIN_STEPS", 0 if xla else 10**12)
     spec = SMALL.replace(**{**changes, "training.shuffle": False,
@@ -71,6 +84,8 @@ def test_matches_model_fit(tmp_path, monkeypatch, changes, xla):
     result, records = _train(spec, tmp_path)
 
     assert result.status == "complete" and result.epochs_done == 5
+    k = spec.dataset.n_classes
+    assert fit_weights[-1][0].shape[-1] == (1 if k == 2 else k)
     assert sorted(expected) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     for key, values in expected.items():
         np.testing.assert_allclose(result.history[key], values, rtol=1e-5, atol=1e-6,
