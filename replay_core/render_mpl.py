@@ -227,9 +227,12 @@ class FeatureSpaceArtists(_ViewArtists):
         e = _check_epoch(epoch, self.n_epochs)
         targets = np.asarray(view.targets).reshape(-1)
         self._masks = (targets < 0.5, targets >= 0.5)
-        _style_axes(ax, theme, f"Feature space ({view.layer_name})")
-        ax.set_xlabel("unit 1", labelpad=1)
-        ax.set_ylabel("unit 2", labelpad=1)
+        title = f"Feature space ({view.layer_name})"
+        if view.projection_label:
+            title += f"\n{view.projection_label}"
+        _style_axes(ax, theme, title)
+        ax.set_xlabel(view.axis_labels[0], labelpad=1)
+        ax.set_ylabel(view.axis_labels[1], labelpad=1)
         self.grid = LineCollection(view.grid_lines[e], colors=theme.grid_line, linewidths=0.6,
                                    zorder=1)
         ax.add_collection(self.grid, autolim=False)
@@ -240,6 +243,14 @@ class FeatureSpaceArtists(_ViewArtists):
                                    zorder=3)
         _fix_limits(ax, view.xlim, view.ylim)
         self.dynamic = [self.grid, *self.samples, self.boundary]
+        if view.boundary_note:
+            # Redrawn every frame so the moving samples never cover it.
+            note = ax.text(0.02, 0.02, textwrap.fill(view.boundary_note, 44),
+                           transform=ax.transAxes, ha="left", va="bottom", color=theme.muted,
+                           fontsize=_TICK, zorder=4, linespacing=1.2,
+                           bbox=dict(boxstyle="round,pad=0.25", facecolor=theme.background,
+                                     edgecolor="none", alpha=0.8))
+            self.dynamic.append(note)
         self.epoch = e
 
     def _set(self, epoch: int) -> None:
@@ -282,15 +293,21 @@ class DecisionBoundaryArtists(_ViewArtists):
         e = _check_epoch(epoch, self.n_epochs)
         targets = np.asarray(view.targets).reshape(-1)
         masks = (targets < 0.5, targets >= 0.5)
-        _style_axes(ax, theme, "Decision boundary")
-        ax.set_xlabel("x1", labelpad=1)
-        ax.set_ylabel("x2", labelpad=1)
+        self._masks = masks
+        title = "Decision boundary"
+        if view.space == "latent":
+            title = f"Decision boundary in latent space ({view.latent_layer})"
+        _style_axes(ax, theme, title)
+        ax.set_xlabel(view.axis_labels[0], labelpad=1)
+        ax.set_ylabel(view.axis_labels[1], labelpad=1)
         (x0, x1), (y0, y1) = view.xlim, view.ylim
         self.image = ax.imshow(self.rgba(e), extent=(x0, x1, y0, y1), origin="lower",
                                interpolation="bilinear", aspect="auto", zorder=0)
         c = np.asarray(view.contours[e], float).reshape(-1, 2)
         (self.contour,) = ax.plot(c[:, 0], c[:, 1], color="#111111", linewidth=1.6, zorder=2)
-        self.samples = _class_markers(ax, np.asarray(view.inputs)[:, :2], masks, theme,
+        shown = (np.asarray(view.inputs)[:, :2] if view.sample_positions is None
+                 else view.sample_positions[e])
+        self.samples = _class_markers(ax, shown, masks, theme,
                                       size=3.2, edge_shade=0.45, edge_width=0.3, zorder=3)
         _fix_limits(ax, view.xlim, view.ylim)
         if colorbar:
@@ -314,6 +331,10 @@ class DecisionBoundaryArtists(_ViewArtists):
         self.image.set_data(self.rgba(epoch))
         c = np.asarray(self.view.contours[epoch], float).reshape(-1, 2)
         self.contour.set_data(c[:, 0], c[:, 1])
+        if self.view.sample_positions is not None:  # a latent space: the samples move
+            xy = self.view.sample_positions[epoch]
+            for line, mask in zip(self.samples, self._masks):
+                line.set_data(xy[mask, 0], xy[mask, 1])
 
 
 def _stairs(ax: Axes, values, edges, baseline, **kw):

@@ -18,6 +18,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,13 @@ from typing import Any
 import contourpy
 import numpy as np
 
-from replay_core import activations, runfile
+from replay_core import activations, projection as projections, runfile
 from replay_core.errors import (
     NoFeatureLayerError,
     RunFileError,
     ViewUnavailableError,
 )
-from replay_core.forward import Network
+from replay_core.forward import CHUNK_ELEMENTS, Network
 from replay_core.views import (
     DecisionBoundaryView,
     FeatureSpaceView,
@@ -39,6 +40,7 @@ from replay_core.views import (
     LossHistogramView,
     ProbabilityHistogramView,
     ReplayViews,
+    UnitMapsView,
 )
 
 EPSILON = 1e-7
@@ -413,28 +415,98 @@ class Replay:
         """Names of the hidden layers (not the output layer) with exactly 2 units."""
         return [layer.name for layer in self.network.layers[:-1] if layer.units == 2]
 
+    def feature_layers(self) -> list[str]:
+        """Names of the hidden layers (not the output layer) with at least 2 units: the
+        layers whose feature space can be shown (wider ones through a projection)."""
+        return [layer.name for layer in self.network.layers[:-1] if layer.units >= 2]
+
+    def default_feature_layer(self) -> str | None:
+        """The layer the feature space shows when none is named.
+
+        A 2-unit layer named ``bottleneck`` (the learned latent space), else the first
+        2-unit hidden layer, else the last hidden layer of at least 2 units (drawn through
+        a PCA); None when there is no such layer.
+        """
+        layers = self.network.layers[:-1]
+        for layer in layers:
+            if layer.name == "bottleneck" and layer.units == 2:
+                return layer.name
+        two = self.two_unit_layers()
+        if two:
+            return two[0]
+        wide = self.feature_layers()
+        return wide[-1] if wide else None
+
     def _feature_layer(self, layer: str | int | None) -> int:
         if layer is None:
-            names = self.two_unit_layers()
-            if not names:
+            name = self.default_feature_layer()
+            if name is None:
                 raise NoFeatureLayerError(
-                    f"{self._context} has no layer with 2 units (layers: "
-                    f"{self._describe_layers()}); add a 2-unit hidden layer to see its "
-                    "feature space")
-            return self.network.index(names[0])
+                    f"{self._context} has no hidden layer with 2 or more units (layers: "
+                    f"{self._describe_layers()}); add one to see its feature space")
+            return self.network.index(name)
         try:
             i = self.network.index(layer)
         except (KeyError, IndexError) as exc:
             raise NoFeatureLayerError(
                 f"{self._context} has no layer {layer!r} (layers: {self._describe_layers()})"
             ) from exc
-        if self.network.layers[i].units != 2:
-            two = ", ".join(map(repr, self.two_unit_layers())) or "none"
+        if self.network.layers[i].units < 2:
+            shown = ", ".join(map(repr, self.feature_layers())) or "none"
             raise NoFeatureLayerError(
                 f"layer {self.network.layers[i].name!r} of {self._context} has "
-                f"{self.network.layers[i].units} units; the feature space needs a 2-unit "
-                f"layer (2-unit layers: {two})")
+                f"{self.network.layers[i].units} unit; the feature space needs a layer of at "
+                f"least 2 units (such layers: {shown})")
         return i
+
+    def _epoch(self, epoch: int | None, what: str = "fit_epoch") -> int:
+        """An epoch index 0..E (None = the last, negative counts from the end)."""
+        if epoch is None:
+            return self.n_epochs
+        e = int(epoch)
+        if e < 0:
+            e += self.n_epochs + 1
+        if not 0 <= e <= self.n_epochs:
+            raise ViewUnavailableError(
+                f"{what} must be an epoch of {self._context}, 0 to {self.n_epochs}; got {epoch}")
+        return e
+
+    def _epoch_network(self, epoch: int) -> Network:
+        """The network with only the weights of one epoch (one state)."""
+        one = slice(epoch, epoch + 1)
+        layers = [replace(layer,
+                          kernel=None if layer.kernel is None else layer.kernel[one],
+                          bias=None if layer.bias is None else layer.bias[one])
+                  for layer in self.network.layers]
+        return Network(layers, input_dim=self.network.input_dim)
+
+    def fit_projection(self, layer: str | int | None = None, projection=None,
+                       fit_epoch: int | None = None) -> projections.Projection:
+        """The 2-D projection of a layer's feature space, fitted on the training inputs'
+        activations at ``fit_epoch`` (the last epoch when None).
+
+        ``projection`` is ``"pca"``, ``("units", i, j)`` (0-based unit indices) or None
+        (units 0 and 1 of a 2-unit layer, PCA of a wider one).
+        """
+        i = self._feature_layer(layer)
+        e = self._epoch(fit_epoch)
+        acts = self._epoch_network(e).forward(self.inputs, stop=i + 1)[0]
+        where = f"layer {self.network.layers[i].name!r} of {self._context}"
+        return projections.fit(acts, projection, e, where=where)
+
+    def _projected(self, points: np.ndarray, stop: int,
+                   proj: projections.Projection) -> np.ndarray:
+        """``proj`` of layer ``stop - 1``'s output (E+1, M, 2), in row chunks so a wide
+        layer's activations for every epoch are never held at once."""
+        n_states = self.network.n_states
+        rows = max(1, CHUNK_ELEMENTS // (n_states * max(proj.n_units, 1)))
+        if proj.is_identity or rows >= len(points):
+            return proj.apply(self.network.forward(points, stop=stop))
+        out = np.empty((n_states, len(points), 2))
+        for r0 in range(0, len(points), rows):
+            out[:, r0:r0 + rows] = proj.apply(self.network.forward(points[r0:r0 + rows],
+                                                                   stop=stop))
+        return out
 
     def _input_grid(self, n_lines: int, n_points: int) -> np.ndarray | None:
         """(L, P, 2) horizontal then vertical lines over the inputs' range (2-D inputs only).
@@ -478,41 +550,63 @@ class Replay:
         return None
 
     def _feature_boundary(self, i: int, xlim: tuple[float, float],
-                          ylim: tuple[float, float]) -> tuple:
+                          ylim: tuple[float, float],
+                          inverse: tuple[np.ndarray, np.ndarray] | None = None) -> tuple:
+        """The 0.5 boundary in the plane of layer ``i``; ``inverse = (B, m)`` maps plane
+        points back to the layer (``h = z @ B + m``) when the plane is a projection."""
         straight = self._straight_boundary(i)
         if straight is not None:
             w, b = straight
+            if inverse is not None:  # w.h + b = (w B^T).z + (w.m + b)
+                B, m = inverse
+                w, b = w @ B.T, b + w @ m
             return tuple(clip_line(w[e], b[e], xlim, ylim) for e in range(len(b)))
         xs = np.linspace(*xlim, FEATURE_BOUNDARY_GRID)
         ys = np.linspace(*ylim, FEATURE_BOUNDARY_GRID)
         gx, gy = np.meshgrid(xs, ys)
-        p = self._binary(self.network.forward(np.c_[gx.ravel(), gy.ravel()], start=i + 1))
+        plane = np.c_[gx.ravel(), gy.ravel()]
+        if inverse is not None:
+            plane = plane @ inverse[0] + inverse[1]
+        p = self._binary(self.network.forward(plane, start=i + 1))
         p = p.reshape(-1, FEATURE_BOUNDARY_GRID, FEATURE_BOUNDARY_GRID)
         tracer = ContourTracer(xs, ys)
         return tuple(tracer.lines(p[e]) for e in range(len(p)))
 
     def feature_space(self, layer: str | int | None = None, grid_lines: int = 11,
-                      grid_points: int = FEATURE_GRID_POINTS) -> FeatureSpaceView:
-        """The samples and a bent input grid in the space of a 2-unit layer, every epoch.
+                      grid_points: int = FEATURE_GRID_POINTS, projection=None,
+                      fit_epoch: int | None = None) -> FeatureSpaceView:
+        """The samples and a bent input grid in the space of a hidden layer, every epoch.
+
+        A 2-unit layer is shown as it is. A wider layer is shown through a projection
+        fitted once (at ``fit_epoch``) and applied unchanged to every epoch, the samples
+        and the bent grid alike; its 0.5 boundary is then left out (``boundary_note``
+        says why), since a 2-D projection of more than 2 units has no exact boundary.
 
         Parameters
         ----------
-        layer : name or index of a 2-unit layer; the first hidden one when None.
+        layer : name or index of a layer of at least 2 units; None for
+            ``default_feature_layer()``.
         grid_lines : lines per direction of the input-space grid (2-D inputs only; with
             other inputs ``grid_lines`` of the view is empty).
         grid_points : points along each grid line.
+        projection : ``"pca"``, ``("units", i, j)`` with 0-based unit indices, or None
+            (units 0, 1 of a 2-unit layer; PCA of a wider one).
+        fit_epoch : the epoch whose activations fit the projection and give its variance
+            figure; the last epoch when None.
 
         Raises
         ------
         NoFeatureLayerError
-            No 2-unit layer, no layer of that name, or a layer without 2 units.
+            No layer of 2 or more units, no layer of that name, a 1-unit layer, or a bad
+            projection.
         """
         i = self._feature_layer(layer)
+        proj = self.fit_projection(i, projection, fit_epoch)
         n_states = self.network.n_states
         grid = self._input_grid(grid_lines, grid_points)
         points = self.inputs if grid is None else np.concatenate([self.inputs,
                                                                   grid.reshape(-1, 2)])
-        mapped = self.network.forward(points, stop=i + 1)
+        mapped = self._projected(points, i + 1, proj)
         n = len(self.inputs)
         features = mapped[:, :n]
         if grid is None:
@@ -520,7 +614,7 @@ class Replay:
         else:
             lines = mapped[:, n:].reshape(n_states, *grid.shape)
 
-        bounds = self._layer_range(i)
+        bounds = self._layer_range(i) if proj.kind == "units" else None
         if bounds is not None:
             pad = 0.05 * (bounds[1] - bounds[0])
             xlim = ylim = (bounds[0] - pad, bounds[1] + pad)
@@ -528,15 +622,75 @@ class Replay:
             xlim, ylim = (_robust_range(np.concatenate([features[..., k].ravel(),
                                                         lines[..., k].ravel()]))
                           for k in (0, 1))
+        note = ""
+        if proj.is_identity:
+            boundary = self._feature_boundary(i, xlim, ylim)
+        elif (inverse := proj.inverse()) is not None:
+            boundary = self._feature_boundary(i, xlim, ylim, inverse)
+        else:
+            boundary = tuple(np.empty((0, 2)) for _ in range(n_states))
+            note = (f"No 0.5 boundary: a 2-D projection of {proj.n_units} units has none "
+                    "that is exact")
         return FeatureSpaceView(
             layer_name=self.network.layers[i].name,
             features=features.astype(np.float32),
             targets=self.targets,
             grid_lines=lines.astype(np.float32),
-            boundary=self._feature_boundary(i, xlim, ylim),
+            boundary=boundary,
             xlim=xlim,
             ylim=ylim,
+            projection=proj.kind,
+            projection_label=proj.label,
+            axis_labels=proj.axis_labels,
+            variance_kept=proj.variance_kept,
+            fit_epoch=proj.fit_epoch,
+            n_units=proj.n_units,
+            boundary_note=note,
+            mean=proj.mean,
+            components=proj.components,
         )
+
+    def unit_maps(self, layer: str | int | None = None, grid_size: int = 32) -> UnitMapsView:
+        """Each unit of a layer over a ``grid_size``² grid of the 2-D input space, every epoch.
+
+        The grid covers the inputs with a 10% margin (as the decision boundary's does).
+
+        Raises
+        ------
+        ViewUnavailableError
+            The inputs are not 2-D.
+        NoFeatureLayerError
+            No such layer.
+        """
+        d = self.inputs.shape[1]
+        if d != 2:
+            raise ViewUnavailableError(
+                f"{self._context} has {d} input feature{'s' if d != 1 else ''}; unit maps "
+                "are pictures of the 2-D input space")
+        if layer is None:
+            i = self._feature_layer(None)
+        else:
+            try:
+                i = self.network.index(layer)
+            except (KeyError, IndexError) as exc:
+                raise NoFeatureLayerError(
+                    f"{self._context} has no layer {layer!r} (layers: "
+                    f"{self._describe_layers()})") from exc
+        xs = np.linspace(*_padded_range(self.inputs[:, 0], 0.1), grid_size)
+        ys = np.linspace(*_padded_range(self.inputs[:, 1], 0.1), grid_size)
+        gx, gy = np.meshgrid(xs, ys)
+        acts = self.network.forward(np.c_[gx.ravel(), gy.ravel()], stop=i + 1)
+        acts = acts.reshape(acts.shape[0], grid_size, grid_size, -1).transpose(0, 3, 1, 2)
+        bounds = self._layer_range(i)
+        if bounds is None:
+            lo, hi = _robust_range(acts, 0.0)
+            if lo < 0 < hi:  # symmetric, so white is zero
+                lo, hi = -max(-lo, hi), max(-lo, hi)
+        else:
+            lo, hi = bounds
+        return UnitMapsView(layer_name=self.network.layers[i].name, xs=xs, ys=ys,
+                            activations=acts.astype(np.float32), vmin=float(lo),
+                            vmax=float(hi))
 
     # -- decision boundary ------------------------------------------------------------
 
@@ -552,9 +706,14 @@ class Replay:
         """
         d = self.inputs.shape[1]
         if d != 2:
+            latent = self.latent_layer()
+            if latent is not None:
+                return self._latent_decision_boundary(latent, grid_size)
             raise ViewUnavailableError(
                 f"{self._context} has {d} input feature{'s' if d != 1 else ''}; the "
-                "decision boundary is drawn for 2-D inputs only")
+                "decision boundary is drawn for 2-D inputs only, since a boundary in "
+                f"{d} dimensions has no faithful flat picture. Add the 2-unit bottleneck "
+                "before the output to see it in the network's learned 2-D latent space")
         xlim = _padded_range(self.inputs[:, 0], 0.1)
         ylim = _padded_range(self.inputs[:, 1], 0.1)
         xs = np.linspace(*xlim, grid_size)
@@ -567,6 +726,32 @@ class Replay:
         return DecisionBoundaryView(
             xs=xs, ys=ys, probabilities=p.astype(np.float32), contours=contours,
             inputs=self.inputs, targets=self.targets, xlim=xlim, ylim=ylim)
+
+    def latent_layer(self) -> str | None:
+        """The 2-unit hidden layer named ``bottleneck``, if the network has one."""
+        return next((layer.name for layer in self.network.layers[:-1]
+                     if layer.name == "bottleneck" and layer.units == 2), None)
+
+    def _latent_decision_boundary(self, layer: str, grid_size: int) -> DecisionBoundaryView:
+        """P(class 1) over a grid of the 2-D latent space of ``layer``: the rest of the
+        network (the decoder) maps every grid point, so the picture is exact. The
+        samples sit where the encoder puts them at each epoch."""
+        i = self.network.index(layer)
+        positions = self.network.forward(self.inputs, stop=i + 1)
+        xlim, ylim = (_robust_range(positions[..., k]) for k in (0, 1))
+        xs = np.linspace(*xlim, grid_size)
+        ys = np.linspace(*ylim, grid_size)
+        gx, gy = np.meshgrid(xs, ys)
+        p = self._binary(self.network.forward(np.c_[gx.ravel(), gy.ravel()], start=i + 1))
+        p = p.reshape(-1, grid_size, grid_size)
+        tracer = ContourTracer(xs, ys)
+        contours = tuple(tracer.lines(p[e]) for e in range(len(p)))
+        positions = positions.astype(np.float32)
+        return DecisionBoundaryView(
+            xs=xs, ys=ys, probabilities=p.astype(np.float32), contours=contours,
+            inputs=positions[-1], targets=self.targets, xlim=xlim, ylim=ylim,
+            space="latent", latent_layer=layer, sample_positions=positions,
+            axis_labels=("latent 1", "latent 2"))
 
     # -- histograms and curves --------------------------------------------------------
 
@@ -618,19 +803,23 @@ class Replay:
         return LossHistogramView(bin_edges=edges, negatives=negatives, positives=positives,
                                  ymax=float((negatives + positives).max()))
 
-    def views(self, layer: str | int | None = None) -> ReplayViews:
+    def views(self, layer: str | int | None = None, projection=None,
+              fit_epoch: int | None = None) -> ReplayViews:
         """All five views for every epoch.
 
-        With ``layer`` None a run without a 2-unit layer gets no feature space and a
-        note saying why; a run whose inputs are not 2-D gets no decision boundary and a
-        note. An explicit ``layer`` that is not a 2-unit layer raises
+        ``layer``, ``projection`` and ``fit_epoch`` choose the feature space (see
+        ``feature_space``). With all three None a run without a hidden layer of 2 or more
+        units gets no feature space and a note saying why; a run whose inputs are not 2-D
+        gets its decision boundary in the bottleneck's latent space, or no decision
+        boundary and a note. An explicit layer or projection that cannot be shown raises
         ``NoFeatureLayerError``.
         """
         feature_space, feature_note = None, ""
         try:
-            feature_space = self.feature_space(layer)
+            feature_space = self.feature_space(layer, projection=projection,
+                                               fit_epoch=fit_epoch)
         except NoFeatureLayerError as exc:
-            if layer is not None:
+            if layer is not None or projection is not None:
                 raise
             feature_note = str(exc)
         decision_boundary, boundary_note = None, ""

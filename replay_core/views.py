@@ -30,6 +30,17 @@ class FeatureSpaceView:
         directly, a contour polyline otherwise); NaN rows separate pieces, empty when
         the boundary lies outside the limits.
     xlim, ylim : fixed limits over all epochs.
+    projection : "units" (two chosen units, the identity on them) or "pca" (a PCA
+        fitted once at ``fit_epoch`` and frozen for every epoch).
+    projection_label : what the plane is, with the share of variance it keeps; empty
+        for the plain view of a 2-unit layer.
+    axis_labels : the two axes' labels ("unit 1", "PC 1 (62% of variance)"...).
+    variance_kept : share of the layer's total variance at ``fit_epoch`` kept by the plane.
+    fit_epoch : the epoch the projection (and its variance figure) was computed at.
+    n_units : units of the layer.
+    boundary_note : why ``boundary`` is empty at every epoch (a projection of a layer of
+        more than 2 units has no exact boundary), else empty.
+    mean, components : the projection ``(h - mean) @ components.T``; (U,) and (2, U).
     """
 
     layer_name: str
@@ -39,6 +50,15 @@ class FeatureSpaceView:
     boundary: tuple
     xlim: tuple[float, float]
     ylim: tuple[float, float]
+    projection: str = "units"
+    projection_label: str = ""
+    axis_labels: tuple[str, str] = ("unit 1", "unit 2")
+    variance_kept: float = 1.0
+    fit_epoch: int | None = None
+    n_units: int = 2
+    boundary_note: str = ""
+    mean: np.ndarray | None = None
+    components: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,12 @@ class DecisionBoundaryView:
     contours : tuple of E+1 arrays (M, 2): the 0.5 contour, NaN rows between pieces.
     inputs : (N, 2) the samples; targets : (N,) their 0/1 class.
     xlim, ylim : fixed limits (the grid's extent).
+    space : "input" (the grid covers the inputs), or "latent": the grid covers the 2-D
+        output of ``latent_layer`` (a bottleneck) and the rest of the network maps it.
+    latent_layer : the layer whose output is the plane, for a latent space, else "".
+    sample_positions : (E+1, N, 2) where the samples lie in a latent space at every
+        epoch (they move with the encoder), else None (``inputs`` do not move).
+    axis_labels : the two axes' labels.
     """
 
     xs: np.ndarray
@@ -62,6 +88,15 @@ class DecisionBoundaryView:
     targets: np.ndarray
     xlim: tuple[float, float]
     ylim: tuple[float, float]
+    space: str = "input"
+    latent_layer: str = ""
+    sample_positions: np.ndarray | None = None
+    axis_labels: tuple[str, str] = ("x1", "x2")
+    winners: np.ndarray | None = None
+    """(E+1, G, G) int8 index of the most probable class, for a k-class (k > 2) run:
+    ``probabilities`` then holds that class's probability and ``contours`` the lines
+    between classes. None for a binary run."""
+    n_classes: int = 2
 
 
 @dataclass(frozen=True)
@@ -125,6 +160,32 @@ class LossHistogramView:
 
 
 @dataclass(frozen=True)
+class UnitMapsView:
+    """Every unit of one layer over a 2-D input grid, for every epoch.
+
+    Attributes
+    ----------
+    layer_name : the layer shown.
+    xs, ys : (G,) grid coordinates over the inputs (with a 10% margin).
+    activations : (E+1, U, G, G) unit ``u``'s output at (ys[i], xs[j]) ->
+        ``activations[e, u, i, j]``.
+    vmin, vmax : fixed colour range over all epochs and units (the activation's own
+        range when it is bounded).
+    """
+
+    layer_name: str
+    xs: np.ndarray
+    ys: np.ndarray
+    activations: np.ndarray
+    vmin: float
+    vmax: float
+
+    @property
+    def n_units(self) -> int:
+        return int(self.activations.shape[1])
+
+
+@dataclass(frozen=True)
 class ReplayViews:
     """The five views of one run, for every epoch.
 
@@ -142,3 +203,75 @@ class ReplayViews:
     loss_histogram: LossHistogramView
     feature_space_note: str = ""
     decision_boundary_note: str = ""
+    confusion: ConfusionView | None = None
+    n_classes: int = 2
+    """2 for a binary run; ``k > 2`` for a softmax run, whose ``probability_histogram``
+    is a ``ClassProbabilityHistogramView`` and ``loss_histogram`` a
+    ``ClassLossHistogramView``."""
+
+
+@dataclass(frozen=True)
+class ConfusionView:
+    """Confusion matrix of the training samples at every epoch.
+
+    Attributes
+    ----------
+    counts : (E+1, k, k) int; ``counts[e, t, p]`` samples of true class ``t`` predicted
+        as class ``p`` (the most probable class; P(class 1) at or above 0.5 for a binary
+        run).
+    """
+
+    counts: np.ndarray
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.counts.shape[1])
+
+    def accuracy(self, epoch: int) -> float:
+        """Share of the samples on the diagonal at ``epoch``."""
+        c = self.counts[epoch]
+        total = c.sum()
+        return float(np.trace(c) / total) if total else float("nan")
+
+
+@dataclass(frozen=True)
+class ClassProbabilityHistogramView:
+    """For a k-class run: histograms of the probability given to each sample's true class.
+
+    Attributes
+    ----------
+    bin_edges : (B+1,) edges over [0, 1].
+    correct, wrong : (E+1, k, B) counts, per true class, of samples whose true class is
+        (is not) the most probable one.
+    ymax : largest stacked bar over all epochs and classes (fixed y limit).
+    """
+
+    bin_edges: np.ndarray
+    correct: np.ndarray
+    wrong: np.ndarray
+    ymax: float
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.correct.shape[1])
+
+
+@dataclass(frozen=True)
+class ClassLossHistogramView:
+    """For a k-class run: histogram of the per-sample categorical cross-entropy.
+
+    Attributes
+    ----------
+    bin_edges : (B+1,) fixed edges over all epochs.
+    counts : (E+1, k, B) counts per bin for the samples of each class (stacked in class
+        order when drawn).
+    ymax : largest stacked bar over all epochs.
+    """
+
+    bin_edges: np.ndarray
+    counts: np.ndarray
+    ymax: float
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.counts.shape[1])

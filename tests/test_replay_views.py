@@ -353,26 +353,36 @@ def test_feature_limits_ignore_outliers():
 
 
 def test_no_two_unit_layer():
+    """A wide layer is shown through a PCA; a network of 1-unit hidden layers has no
+    feature space and says why."""
     rng = np.random.default_rng(0)
     w = [[rng.normal(size=(3, 2, 8)), np.zeros((3, 8))], [rng.normal(size=(3, 8, 1)),
                                                           np.zeros((3, 1))]]
     X, y = _data(n=30)
     replay = Replay.from_arrays(w, ["relu", "sigmoid"], X, y, layer_names=["dense", "output"],
                                 name="wide")
-    assert replay.two_unit_layers() == []
-    message = ("run 'wide' has no layer with 2 units (layers: 'dense' 8 units, 'output' 1 unit); "
-               "add a 2-unit hidden layer to see its feature space")
+    assert replay.two_unit_layers() == [] and replay.feature_layers() == ["dense"]
+    view = replay.feature_space()
+    assert view.projection == "pca" and view.n_units == 8
+    assert all(len(b) == 0 for b in view.boundary) and "8 units" in view.boundary_note
+
+    w1 = [[rng.normal(size=(3, 2, 1)), np.zeros((3, 1))], [rng.normal(size=(3, 1, 1)),
+                                                           np.zeros((3, 1))]]
+    narrow = Replay.from_arrays(w1, ["relu", "sigmoid"], X, y, layer_names=["dense", "output"],
+                                name="narrow")
+    message = ("run 'narrow' has no hidden layer with 2 or more units (layers: 'dense' 1 unit, "
+               "'output' 1 unit); add one to see its feature space")
     with pytest.raises(NoFeatureLayerError) as info:
-        replay.feature_space()
+        narrow.feature_space()
     assert str(info.value) == message
     assert isinstance(info.value, ValueError) and isinstance(info.value, ReplayError)
-    views = replay.views()
+    views = narrow.views()
     assert views.feature_space is None and views.feature_space_note == message
     assert views.decision_boundary is not None
-    with pytest.raises(NoFeatureLayerError, match="has 8 units; the feature space needs a 2-unit"):
-        replay.feature_space("dense")
-    with pytest.raises(NoFeatureLayerError, match=r"no layer 'nope' \(layers: 'dense' 8 units"):
-        replay.feature_space("nope")
+    with pytest.raises(NoFeatureLayerError, match="has 1 unit; the feature space needs a layer"):
+        narrow.feature_space("dense")
+    with pytest.raises(NoFeatureLayerError, match=r"no layer 'nope' \(layers: 'dense' 1 unit"):
+        narrow.feature_space("nope")
     with pytest.raises(NoFeatureLayerError):
         replay.views(layer="nope")
 
