@@ -276,7 +276,23 @@ def names() -> list[str]:
     return list(REGISTRY)
 
 
+EXTERNAL = {"csv": "replay_core.csv_data"}
+"""Datasets read from a session's folder rather than generated (an uploaded CSV file):
+name -> module with ``check_params(params)``, ``shape(params, what)`` and ``load(params)``."""
+
+
+def _external(name: Any) -> Any:
+    """The module serving external dataset ``name``, or None for a generated one."""
+    if isinstance(name, str) and name in EXTERNAL:
+        import importlib
+
+        return importlib.import_module(EXTERNAL[name])
+    return None
+
+
 def _shape_value(name: str, params: dict[str, Any] | None, what: str) -> int | None:
+    if (external := _external(name)) is not None:
+        return external.shape(params, what)
     checked = check_params(name, params)
     value = getattr(REGISTRY[name], what)
     return int(value(checked)) if callable(value) else value
@@ -319,6 +335,8 @@ def check_params(name: str, params: dict[str, Any] | None = None) -> dict[str, A
         Unknown dataset, unknown parameter, wrong type or a value out of range; the
         message names the parameter and its allowed range.
     """
+    if (external := _external(name)) is not None:
+        return external.check_params(params)
     if not isinstance(name, str) or name not in REGISTRY:
         raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(REGISTRY)}")
     info = REGISTRY[name]
@@ -367,6 +385,9 @@ def load(name: str, seed: int = 42, **params: Any) -> tuple[np.ndarray, np.ndarr
     y : (n_samples,) float32 labels, the class index 0 .. n_classes - 1.
     """
     checked = check_params(name, params)
+    if (external := _external(name)) is not None:  # stored data: the seed plays no part
+        X, y = external.load(checked)
+        return np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32)
     rng = np.random.default_rng(seed)
     X, y = REGISTRY[name].make(**checked, rng=rng)
     return np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32)

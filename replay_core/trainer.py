@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from replay_core import datasets
+from replay_core import csv_data, datasets
 from replay_core.errors import TrainingLimitError
 from replay_core.spec import RunSpec
 
@@ -306,7 +306,9 @@ def train(
         ``KeyboardInterrupt`` or another ``BaseException`` (such as a Streamlit stop
         raised from ``on_epoch``) marks it ``stopped`` and propagates.
     """
-    data = datasets.prepare(spec.dataset)
+    # An uploaded CSV dataset is stored in the run file's folder (the session's).
+    with csv_data.data_folder(os.path.dirname(os.path.abspath(filename))):
+        data = datasets.prepare(spec.dataset)
     n, input_dim = data.X.shape
     if max_budget is not None:
         _check_budget(spec, n, input_dim, max_budget)
