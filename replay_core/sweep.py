@@ -286,10 +286,24 @@ class _ForwardingWriter:
             self._events.put(("close", self._task))
 
 
+class _StopOrOrphaned:
+    """Set when the sweep is stopped, or when the process that started the worker is gone
+    (nobody would read what it sends)."""
+
+    def __init__(self, stop: Any) -> None:
+        self._stop = stop
+        self._parent = os.getppid()
+
+    def is_set(self) -> bool:
+        return self._stop.is_set() or os.getppid() != self._parent
+
+
 def _worker(worker_id: int, tasks: Any, events: Any, stop: Any, max_budget: float | None,
             threads: int) -> None:
     """A worker process: train tasks from ``tasks`` until ``None`` or a stop."""
     from functools import partial
+
+    stop = _StopOrOrphaned(stop)
 
     # Ctrl-C in a terminal reaches every process of the group; the parent handles it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
