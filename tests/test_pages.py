@@ -358,6 +358,30 @@ def test_runs_delete_needs_the_confirmation(data_root, prebuilt):
     assert button(at, "Delete").disabled
 
 
+def test_runs_delete_a_whole_sweep(data_root, prebuilt):
+    import h5py
+
+    sid = seed_workspace(data_root, prebuilt.small)
+    path = workspace_of(data_root, sid).run_file
+    with h5py.File(path, "a") as f:
+        for seed in (1, 2):
+            f.copy(SMALL_RUN, f"relu seed {seed}")
+            f[f"relu seed {seed}"].attrs["sweep"] = (
+                f'{{"id": "abcdef123456", "config": "relu", "seed": {seed}}}')
+    at = open_app(sid, RUNS)
+    table = at.dataframe[0].value
+    assert list(table["sweep"]) == ["", "relu, seed 1 (sweep abcdef)",
+                                    "relu, seed 2 (sweep abcdef)"]
+    assert at.selectbox(key="runs_selected").value == "relu seed 2"
+    assert button(at, "Delete sweep").disabled
+    check(at.checkbox(key="confirm_sweep_abcdef123456").check().run())
+    check(button(at, "Delete sweep").click().run())
+    assert workspace_of(data_root, sid).run_names() == [SMALL_RUN]
+    assert texts(at.success) == ["Deleted the 2 runs of the sweep."]
+    # A run outside any sweep offers no sweep deletion.
+    assert not [b for b in at.button if b.label == "Delete sweep"]
+
+
 def test_runs_download_is_a_valid_run_file(data_root, prebuilt, media, tmp_path):
     sid = seed_workspace(data_root, prebuilt.small)
     at = open_app(sid, RUNS)
