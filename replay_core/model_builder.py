@@ -87,8 +87,8 @@ def build_model(model_spec: ModelSpec, input_dim: int, seed: int,
     ----------
     model_spec : the hidden layers, initializers and regularisation.
     input_dim : number of input features.
-    seed : the training seed; layer ``i`` (output last) is initialised with seed
-        ``layer_seed(seed, i)``.
+    seed : the training seed; layer ``i`` (the bottleneck, when there is one, next to
+        last; the output last) is initialised with seed ``layer_seed(seed, i)``.
     n_classes : 2 for one sigmoid output unit; ``k > 2`` for ``Dense(k, softmax)``.
 
     Returns
@@ -109,6 +109,17 @@ def build_model(model_spec: ModelSpec, input_dim: int, seed: int,
             name=names[i],
         ))
     n_hidden = len(model_spec.layers)
+    if model_spec.bottleneck:
+        # The seed article's 2-unit linear layer: the rest is a logistic regression on it.
+        layers.append(keras.layers.Dense(
+            2,
+            activation="linear",
+            kernel_initializer=make_initializer(model_spec.initializer, model_spec.init_stddev,
+                                                layer_seed(seed, n_hidden)),
+            kernel_regularizer=regularizer,
+            name="bottleneck",
+        ))
+        n_hidden += 1
     units = output_units(n_classes)
     layers.append(keras.layers.Dense(
         units,

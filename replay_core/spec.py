@@ -195,6 +195,9 @@ class ModelSpec:
         output_initializer: kernel initializer of the output unit.
         output_init_stddev: standard deviation for a ``random_normal`` output.
         l1, l2: kernel regularisation factors of every layer, 0 to 1.
+        bottleneck: add a 2-unit linear Dense layer named ``bottleneck`` right before the
+            output, so the network reads as an encoder (to the bottleneck) and a logistic
+            regression on its learned 2-D latent space, which can always be drawn.
     """
 
     layers: tuple = (LayerSpec(2, "sigmoid", name="hidden"),)
@@ -204,6 +207,7 @@ class ModelSpec:
     output_init_stddev: float = 0.05
     l1: float = 0.0
     l2: float = 0.0
+    bottleneck: bool = False
 
     def __post_init__(self) -> None:
         layers = self.layers
@@ -227,12 +231,13 @@ class ModelSpec:
              _number("model.output_init_stddev", self.output_init_stddev, 0.0, 10.0, low_open=True))
         _set(self, "l1", _number("model.l1", self.l1, 0.0, 1.0))
         _set(self, "l2", _number("model.l2", self.l2, 0.0, 1.0))
+        _set(self, "bottleneck", _bool("model.bottleneck", self.bottleneck))
         names = self.layer_names()
         if len(set(names)) != len(names):
             raise ValueError(f"model.layers have repeated names: {', '.join(names)}")
 
     def layer_names(self) -> list[str]:
-        """Names of the hidden layers then ``output``.
+        """Names of the hidden layers, ``bottleneck`` when there is one, then ``output``.
 
         An unnamed layer is called ``hidden`` when it is the first 2-unit layer (so the
         seed article's code reads the same), ``dense_<i>`` otherwise.
@@ -247,7 +252,7 @@ class ModelSpec:
                 out.append("hidden")
             else:
                 out.append(f"dense_{i + 1}")
-        return out + ["output"]
+        return out + (["bottleneck"] if self.bottleneck else []) + ["output"]
 
     def describe(self, input_dim: int = 2, n_classes: int = 2) -> str:
         """Short architecture text, e.g. ``2 → 2 sigmoid → 1 sigmoid`` (``→ 3 softmax``
@@ -258,12 +263,15 @@ class ModelSpec:
             if act == "leaky_relu":
                 act = f"leaky_relu({layer.negative_slope:g})"
             parts.append(f"{layer.units} {act}")
+        if self.bottleneck:
+            parts.append("2 linear bottleneck")
         return " → ".join(parts + [output_text(n_classes)])
 
     def n_params(self, input_dim: int = 2, n_classes: int = 2) -> int:
         """Number of trainable parameters (kernels and biases)."""
         total, width = 0, input_dim
-        for units in [layer.units for layer in self.layers] + [output_units(n_classes)]:
+        bottleneck = [2] if self.bottleneck else []
+        for units in [layer.units for layer in self.layers] + bottleneck + [output_units(n_classes)]:
             total += width * units + units
             width = units
         return total
