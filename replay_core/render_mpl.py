@@ -35,6 +35,9 @@ from matplotlib.patches import Patch
 from matplotlib.transforms import Bbox
 
 from replay_core.views import (
+    ClassLossHistogramView,
+    ClassProbabilityHistogramView,
+    ConfusionView,
     DecisionBoundaryView,
     FeatureSpaceView,
     LossAndMetricView,
@@ -78,6 +81,9 @@ CLASS1 = "#0072B2"
 WRONG = "#D55E00"
 ACCURACY = "#009E73"
 CURRENT = "#CC79A7"
+CLASS_PALETTE = (CLASS0, CLASS1, "#009E73", "#CC79A7", "#56B4E9", "#9C755F")
+"""Colours of classes 0..5 (classes 0 and 1 as in a binary run); mid-tones that read on
+both the light and the dark background."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,16 @@ def probability_colormap() -> LinearSegmentedColormap:
 _LUT = probability_colormap()(np.linspace(0.0, 1.0, 256), bytes=True)
 
 
+def _class_lut(colours: Sequence[str], strength: float = 0.8) -> np.ndarray:
+    """(k, 256, 4) uint8: class ``c`` at certainty ``i / 255``, from white (a tie) to
+    ``strength`` of the class colour (sure)."""
+    t = np.linspace(0.0, 1.0, 256)[None, :, None] * strength
+    rgb = np.array([to_rgb(c) for c in colours])[:, None, :]
+    mixed = (1.0 - t) * 1.0 + t * rgb
+    alpha = np.ones(mixed.shape[:2] + (1,))
+    return np.rint(np.concatenate([mixed, alpha], axis=-1) * 255.0).astype(np.uint8)
+
+
 def _check_epoch(epoch: int, n_epochs: int) -> int:
     try:
         e = operator.index(epoch)
@@ -189,12 +205,29 @@ class _ViewArtists:
         raise NotImplementedError
 
 
+def class_colours(theme: Theme, n_classes: int) -> list[str]:
+    """The colours of classes ``0 .. n_classes - 1`` (the theme's two for a binary run)."""
+    if n_classes > len(CLASS_PALETTE):
+        raise ValueError(f"at most {len(CLASS_PALETTE)} classes can be drawn, got {n_classes}")
+    return [theme.class0, theme.class1, *CLASS_PALETTE[2:]][:max(n_classes, 2)]
+
+
+def class_masks(targets: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Boolean masks of the samples of each class: below/at-or-above 0.5 for 0/1 targets,
+    ``targets == c`` for class indices up to ``k - 1 > 1``."""
+    t = np.asarray(targets).reshape(-1)
+    k = int(np.nanmax(t)) + 1 if t.size else 2
+    if k <= 2:
+        return (t < 0.5, t >= 0.5)
+    return tuple(t == c for c in range(k))
+
+
 def _class_markers(ax: Axes, xy: np.ndarray, masks: Sequence[np.ndarray], theme: Theme, *,
                    size: float, edge_shade: float, edge_width: float,
                    zorder: float) -> list[Line2D]:
     # A Line2D with markers is stamped by Agg: ~10x faster than a scatter of 2000 points.
     lines = []
-    for mask, colour in zip(masks, (theme.class0, theme.class1)):
+    for mask, colour in zip(masks, class_colours(theme, len(masks))):
         edge = tuple(c * edge_shade for c in to_rgb(colour))
         (line,) = ax.plot(xy[mask, 0], xy[mask, 1], linestyle="none", marker="o",
                           markersize=size, markerfacecolor=colour, markeredgecolor=edge,
@@ -225,8 +258,7 @@ class FeatureSpaceArtists(_ViewArtists):
         self.ax, self.view = ax, view
         self.n_epochs = view.features.shape[0] - 1
         e = _check_epoch(epoch, self.n_epochs)
-        targets = np.asarray(view.targets).reshape(-1)
-        self._masks = (targets < 0.5, targets >= 0.5)
+        self._masks = class_masks(view.targets)
         title = f"Feature space ({view.layer_name})"
         if view.projection_label:
             title += f"\n{view.projection_label}"
@@ -291,9 +323,11 @@ class DecisionBoundaryArtists(_ViewArtists):
         self.ax, self.view = ax, view
         self.n_epochs = view.probabilities.shape[0] - 1
         e = _check_epoch(epoch, self.n_epochs)
-        targets = np.asarray(view.targets).reshape(-1)
-        masks = (targets < 0.5, targets >= 0.5)
+        masks = class_masks(view.targets)
         self._masks = masks
+        # k classes: each grid point in its winning class's colour, deeper as it is surer.
+        self._class_lut = (None if view.winners is None
+                           else _class_lut(class_colours(theme, view.n_classes)))
         title = "Decision boundary"
         if view.space == "latent":
             title = f"Decision boundary in latent space ({view.latent_layer})"
@@ -310,7 +344,19 @@ class DecisionBoundaryArtists(_ViewArtists):
         self.samples = _class_markers(ax, shown, masks, theme,
                                       size=3.2, edge_shade=0.45, edge_width=0.3, zorder=3)
         _fix_limits(ax, view.xlim, view.ylim)
-        if colorbar:
+        if colorbar and self._class_lut is not None:
+            k = view.n_classes
+            grey = LinearSegmentedColormap.from_list("replay_certainty",
+                                                     ["#ffffff", theme.muted])
+            mappable = ScalarMappable(Normalize(1.0 / k, 1.0), grey)
+            bar = ax.figure.colorbar(mappable, ax=ax, fraction=0.06, pad=0.02, aspect=25,
+                                     ticks=[1.0 / k, 1.0])
+            bar.outline.set_edgecolor(theme.spine)
+            bar.ax.tick_params(colors=theme.spine, labelcolor=theme.muted, labelsize=_TICK,
+                               length=2, pad=1)
+            bar.ax.set_yticklabels([f"1/{k}", "1"])
+            bar.set_label("P(winner)", color=theme.muted, fontsize=_TICK, labelpad=-2)
+        elif colorbar:
             mappable = ScalarMappable(Normalize(0.0, 1.0), probability_colormap())
             bar = ax.figure.colorbar(mappable, ax=ax, fraction=0.06, pad=0.02, aspect=25,
                                      ticks=[0.0, 0.5, 1.0])
@@ -325,6 +371,11 @@ class DecisionBoundaryArtists(_ViewArtists):
     def rgba(self, epoch: int) -> np.ndarray:
         """(G, G, 4) uint8 colours of ``probabilities[epoch]`` (row 0 = lowest y)."""
         p = np.nan_to_num(np.asarray(self.view.probabilities[epoch], float), nan=0.5)
+        if self._class_lut is not None:
+            k = self.view.n_classes
+            sure = np.clip((p - 1.0 / k) / (1.0 - 1.0 / k), 0.0, 1.0)
+            return self._class_lut[self.view.winners[epoch].astype(np.intp),
+                                   np.rint(sure * 255.0).astype(np.intp)]
         return _LUT[np.rint(np.clip(p, 0.0, 1.0) * 255.0).astype(np.intp)]
 
     def _set(self, epoch: int) -> None:
@@ -505,6 +556,141 @@ class LossHistogramArtists(_ViewArtists):
         neg = np.asarray(self.view.negatives[epoch], float)
         self.negatives.set_data(neg, self._edges, 0.0)
         self.positives.set_data(neg + self.view.positives[epoch], self._edges, neg)
+
+
+class ClassProbabilityHistogramArtists(_ViewArtists):
+    """For a k-class run: P(true class) histograms, one band per class, misclassified
+    stacked; beside them the confusion matrix of the same epoch.
+
+    Attributes
+    ----------
+    ax_hist : Axes of the k bands (class 0 on top); ax_conf : Axes of the matrix.
+    correct, wrong : per class, StepPatch bars; band ``c`` sits at ``offsets[c]`` and a
+        bar's height is its count / ``ymax`` x 0.9 (the wrong bars sit on the correct ones).
+    matrix : AxesImage of the row-normalised confusion matrix; cells : k x k Texts with
+        the counts.
+    dynamic : every artist ``update`` changes.
+    """
+
+    def __init__(self, ax_hist: Axes, ax_conf: Axes, view: ClassProbabilityHistogramView,
+                 confusion: ConfusionView | None, epoch: int, theme: Theme) -> None:
+        self.ax_hist, self.ax_conf, self.view, self.confusion = ax_hist, ax_conf, view, confusion
+        self.n_epochs = view.correct.shape[0] - 1
+        e = _check_epoch(epoch, self.n_epochs)
+        k = view.n_classes
+        self._edges = edges = np.asarray(view.bin_edges, float)
+        self._scale = 0.9 / _hist_top(view.ymax)
+        self.offsets = np.arange(k)[::-1].astype(float)
+        _style_axes(ax_hist, theme, "P(true class) per class")
+        ax_hist.set_xlabel("probability of the true class", labelpad=1)
+        wrong_kw = dict(facecolor=theme.wrong, edgecolor=theme.wrong, hatchcolor=theme.hatch,
+                        hatch="////", linewidth=0.0, zorder=2)
+        self.correct, self.wrong = [], []
+        for c, colour in enumerate(class_colours(theme, k)):
+            base = self.offsets[c]
+            ax_hist.axhline(base, color=theme.spine, linewidth=0.6, zorder=0)
+            ok, bad = self._heights(c, e)
+            self.correct.append(_stairs(ax_hist, base + ok, edges, base, facecolor=colour,
+                                        edgecolor=colour, linewidth=0.0, zorder=1))
+            self.wrong.append(_stairs(ax_hist, base + ok + bad, edges, base + ok, **wrong_kw))
+        ax_hist.set_yticks(self.offsets + 0.45, [f"class {c}" for c in range(k)])
+        _fix_limits(ax_hist, (edges[0], edges[-1]), (-0.05, k))
+        self.dynamic = [*self.correct, *self.wrong]
+        self.matrix, self.cells = None, []
+        if confusion is not None:
+            self._draw_confusion(ax_conf, confusion, e, theme)
+        else:
+            _draw_note(ax_conf, "Confusion matrix", "", theme, 200)
+        self.epoch = e
+
+    def _heights(self, c: int, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        return (np.asarray(self.view.correct[epoch, c], float) * self._scale,
+                np.asarray(self.view.wrong[epoch, c], float) * self._scale)
+
+    def _draw_confusion(self, ax: Axes, confusion: ConfusionView, epoch: int,
+                        theme: Theme) -> None:
+        k = confusion.n_classes
+        _style_axes(ax, theme, "Confusion matrix")
+        self._cmap = LinearSegmentedColormap.from_list("replay_confusion",
+                                                       [theme.background, theme.muted])
+        self.matrix = ax.imshow(self._shares(epoch), cmap=self._cmap, vmin=0.0, vmax=1.0,
+                                origin="upper", interpolation="nearest", aspect="auto",
+                                extent=(-0.5, k - 0.5, k - 0.5, -0.5), zorder=0)
+        size = _TICK if k <= 4 else _TICK - 1
+        self._text_colours = (theme.text, theme.background)
+        self.cells = [ax.text(j, i, "", ha="center", va="center", fontsize=size, zorder=1)
+                      for i in range(k) for j in range(k)]
+        self._fill_cells(epoch)
+        ticks = list(range(k))
+        ax.set_xticks(ticks, [str(c) for c in ticks])
+        ax.set_yticks(ticks, [str(c) for c in ticks])
+        ax.set_xlabel("predicted class", labelpad=1)
+        ax.set_ylabel("true class", labelpad=1)
+        _fix_limits(ax, (-0.5, k - 0.5), (k - 0.5, -0.5))
+        self.dynamic += [self.matrix, *self.cells]
+
+    def _shares(self, epoch: int) -> np.ndarray:
+        counts = np.asarray(self.confusion.counts[epoch], float)
+        rows = counts.sum(axis=1, keepdims=True)
+        return np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+
+    def _fill_cells(self, epoch: int) -> None:
+        counts = self.confusion.counts[epoch]
+        shares = self._shares(epoch)
+        k = counts.shape[0]
+        for idx, text in enumerate(self.cells):
+            i, j = divmod(idx, k)
+            text.set_text(str(int(counts[i, j])))
+            # Light text on the darker half of the colour ramp.
+            text.set_color(self._text_colours[int(shares[i, j] > 0.55)])
+
+    def _set(self, epoch: int) -> None:
+        for c, (ok_bars, bad_bars) in enumerate(zip(self.correct, self.wrong)):
+            base = self.offsets[c]
+            ok, bad = self._heights(c, epoch)
+            ok_bars.set_data(base + ok, self._edges, base)
+            bad_bars.set_data(base + ok + bad, self._edges, base + ok)
+        if self.matrix is not None:
+            self.matrix.set_data(self._shares(epoch))
+            self._fill_cells(epoch)
+
+
+class ClassLossHistogramArtists(_ViewArtists):
+    """For a k-class run: histogram of the per-sample categorical cross-entropy, the
+    classes stacked in order.
+
+    Attributes
+    ----------
+    ax : the Axes drawn on; bars : per class, a StepPatch whose baseline is the sum of
+        the classes below it.
+    dynamic : every artist ``update`` changes.
+    """
+
+    def __init__(self, ax: Axes, view: ClassLossHistogramView, epoch: int,
+                 theme: Theme) -> None:
+        self.ax, self.view = ax, view
+        self.n_epochs = view.counts.shape[0] - 1
+        e = _check_epoch(epoch, self.n_epochs)
+        self._edges = edges = np.asarray(view.bin_edges, float)
+        _style_axes(ax, theme, "Loss per sample")
+        ax.set_xlabel("categorical cross-entropy", labelpad=1)
+        ax.set_ylabel("samples", labelpad=2)
+        self.bars = []
+        for colour, (top, base) in zip(class_colours(theme, view.n_classes), self._stack(e)):
+            self.bars.append(_stairs(ax, top, edges, base, facecolor=colour, edgecolor=colour,
+                                     linewidth=0.0, zorder=1))
+        _fix_limits(ax, (edges[0], edges[-1]), (0.0, _hist_top(view.ymax)))
+        self.dynamic = list(self.bars)
+        self.epoch = e
+
+    def _stack(self, epoch: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        counts = np.asarray(self.view.counts[epoch], float)
+        tops = np.cumsum(counts, axis=0)
+        return [(tops[c], tops[c] - counts[c]) for c in range(len(counts))]
+
+    def _set(self, epoch: int) -> None:
+        for bars, (top, base) in zip(self.bars, self._stack(epoch)):
+            bars.set_data(top, self._edges, base)
 
 
 def draw_feature_space(ax: Axes, view: FeatureSpaceView, epoch: int, *,
@@ -749,14 +935,23 @@ class FrameRenderer(FrameOutput):
             elif name == "probability_histogram":
                 ax_pos = cell_axes[(name, 1)]
                 self.axes[name] = (ax, ax_pos)
-                self.artists[name] = ProbabilityHistogramArtists(
-                    ax, ax_pos, views.probability_histogram, e, theme)
+                if isinstance(views.probability_histogram, ClassProbabilityHistogramView):
+                    self.artists[name] = ClassProbabilityHistogramArtists(
+                        ax, ax_pos, views.probability_histogram, views.confusion, e, theme)
+                else:
+                    self.artists[name] = ProbabilityHistogramArtists(
+                        ax, ax_pos, views.probability_histogram, e, theme)
             elif name == "loss_and_metric":
                 self.axes[name] = ax
                 self.artists[name] = LossAndMetricArtists(ax, views.loss_and_metric, e, theme)
             else:
                 self.axes[name] = ax
-                self.artists[name] = LossHistogramArtists(ax, views.loss_histogram, e, theme)
+                if isinstance(views.loss_histogram, ClassLossHistogramView):
+                    self.artists[name] = ClassLossHistogramArtists(ax, views.loss_histogram,
+                                                                   e, theme)
+                else:
+                    self.artists[name] = LossHistogramArtists(ax, views.loss_histogram, e,
+                                                              theme)
 
     def _header(self) -> None:
         """Run name on the left and the class legend on the right of the title row."""
@@ -765,9 +960,8 @@ class FrameRenderer(FrameOutput):
                          color=theme.muted, fontsize=_LABEL + 1)
         handles = [
             Line2D([], [], linestyle="none", marker="o", markersize=6,
-                   markerfacecolor=theme.class0, markeredgecolor=theme.class0, label="class 0"),
-            Line2D([], [], linestyle="none", marker="o", markersize=6,
-                   markerfacecolor=theme.class1, markeredgecolor=theme.class1, label="class 1"),
+                   markerfacecolor=colour, markeredgecolor=colour, label=f"class {c}")
+            for c, colour in enumerate(class_colours(theme, self.views.n_classes))
         ]
         if "probability_histogram" in self.panels:
             handles.append(Patch(facecolor=theme.wrong, edgecolor=theme.wrong, hatch="////",

@@ -34,6 +34,9 @@ from replay_core.errors import (
 )
 from replay_core.forward import CHUNK_ELEMENTS, Network
 from replay_core.views import (
+    ClassLossHistogramView,
+    ClassProbabilityHistogramView,
+    ConfusionView,
     DecisionBoundaryView,
     FeatureSpaceView,
     LossAndMetricView,
@@ -178,6 +181,40 @@ def binary_crossentropy(targets: np.ndarray, proba: np.ndarray) -> np.ndarray:
     Keras does; ``targets`` (N,) broadcasts against ``proba`` (..., N)."""
     p = np.clip(proba, EPSILON, 1.0 - EPSILON)
     return -(targets * np.log(p) + (1.0 - targets) * np.log1p(-p))
+
+
+def categorical_crossentropy(targets: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Per-sample categorical cross-entropy of class-index ``targets`` (N,) against class
+    probabilities ``proba`` (..., N, k), computed as Keras does on probabilities: clipped
+    to ``[eps, 1-eps]``, renormalised, ``-log p[target]``."""
+    p = np.clip(proba, EPSILON, 1.0 - EPSILON)
+    index = np.broadcast_to(np.asarray(targets, dtype=np.intp)[:, None], p.shape[:-1] + (1,))
+    p_true = np.take_along_axis(p, index, axis=-1)[..., 0]
+    return np.log(p.sum(axis=-1)) - np.log(p_true)
+
+
+def _joined(pieces: Sequence[np.ndarray]) -> np.ndarray:
+    """Polylines (M_i, 2) joined into one (M, 2) array with a NaN row between pieces."""
+    parts = [piece for piece in pieces if len(piece)]
+    if not parts:
+        return np.empty((0, 2))
+    gap = np.full((1, 2), np.nan)
+    out = [parts[0]]
+    for piece in parts[1:]:
+        out += [gap, piece]
+    return np.concatenate(out)
+
+
+def class_margins(proba: np.ndarray) -> np.ndarray:
+    """``(p_c - max_{j != c} p_j + 1) / 2`` for every class ``c`` of ``proba`` (..., k).
+
+    Class ``c`` wins where its margin is above 0.5, so the 0.5 contours of the margins are
+    the lines between the class regions.
+    """
+    top2 = -np.partition(-proba, 1, axis=-1)[..., :2]
+    best, second = top2[..., :1], top2[..., 1:]
+    other = np.where(proba >= best, second, best)
+    return (proba - other + 1.0) / 2.0
 
 
 def _inputs(values: Any, what: str, context: str) -> np.ndarray:
@@ -382,6 +419,38 @@ class Replay:
         return self._binary(self._train_output)
 
     @cached_property
+    def n_classes(self) -> int:
+        """Number of classes: 2 for a sigmoid unit or a 2-unit softmax, else the softmax's
+        units."""
+        kind = self._check_output()
+        return 2 if kind == "sigmoid" else int(self._train_output.shape[-1])
+
+    def _predicted(self, output: np.ndarray) -> np.ndarray:
+        """Predicted class (E+1, M): P(class 1) at or above 0.5 for two classes, else the
+        most probable class."""
+        if self.n_classes == 2:
+            return (self._binary(output) >= THRESHOLD).astype(np.intp)
+        return np.argmax(output, axis=-1)
+
+    @cached_property
+    def _train_predicted(self) -> np.ndarray:
+        return self._predicted(self._train_output)
+
+    def _boundary_lines(self, output: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple:
+        """Per epoch, the decision boundary traced on a (len(ys), len(xs)) grid whose
+        network output is ``output`` (E+1, G*G, units): the 0.5 contour of P(class 1) for
+        two classes, the lines between the class regions for more."""
+        shape = (-1, len(ys), len(xs))
+        tracer = ContourTracer(xs, ys)
+        if self.n_classes == 2:
+            p = self._binary(output).reshape(shape)
+            return tuple(tracer.lines(p[e]) for e in range(len(p)))
+        margins = class_margins(output).reshape(*shape, output.shape[-1])
+        return tuple(_joined([tracer.lines(margins[e, ..., c])
+                              for c in range(margins.shape[-1])])
+                     for e in range(len(margins)))
+
+    @cached_property
     def _val_p1(self) -> np.ndarray | None:
         if self.val_inputs is None:
             return None
@@ -389,6 +458,8 @@ class Replay:
 
     @cached_property
     def _train_sample_loss(self) -> np.ndarray:
+        if self.n_classes > 2:
+            return categorical_crossentropy(self.targets, self._train_output)
         return binary_crossentropy(self.targets, self._train_p1)
 
     def _layer_index(self, layer: str | int) -> int:
@@ -567,10 +638,7 @@ class Replay:
         plane = np.c_[gx.ravel(), gy.ravel()]
         if inverse is not None:
             plane = plane @ inverse[0] + inverse[1]
-        p = self._binary(self.network.forward(plane, start=i + 1))
-        p = p.reshape(-1, FEATURE_BOUNDARY_GRID, FEATURE_BOUNDARY_GRID)
-        tracer = ContourTracer(xs, ys)
-        return tuple(tracer.lines(p[e]) for e in range(len(p)))
+        return self._boundary_lines(self.network.forward(plane, start=i + 1), xs, ys)
 
     def feature_space(self, layer: str | int | None = None, grid_lines: int = 11,
                       grid_points: int = FEATURE_GRID_POINTS, projection=None,
@@ -719,13 +787,19 @@ class Replay:
         xs = np.linspace(*xlim, grid_size)
         ys = np.linspace(*ylim, grid_size)
         gx, gy = np.meshgrid(xs, ys)
-        p = self._binary(self.network.forward(np.c_[gx.ravel(), gy.ravel()]))
-        p = p.reshape(-1, grid_size, grid_size)
-        tracer = ContourTracer(xs, ys)
-        contours = tuple(tracer.lines(p[e]) for e in range(len(p)))
+        out = self.network.forward(np.c_[gx.ravel(), gy.ravel()])
+        contours = self._boundary_lines(out, xs, ys)
+        winners = None
+        if self.n_classes > 2:  # the winning class and its probability
+            proba = out.reshape(-1, grid_size, grid_size, out.shape[-1])
+            winners = np.argmax(proba, axis=-1).astype(np.int8)
+            p = proba.max(axis=-1)
+        else:
+            p = self._binary(out).reshape(-1, grid_size, grid_size)
         return DecisionBoundaryView(
             xs=xs, ys=ys, probabilities=p.astype(np.float32), contours=contours,
-            inputs=self.inputs, targets=self.targets, xlim=xlim, ylim=ylim)
+            inputs=self.inputs, targets=self.targets, xlim=xlim, ylim=ylim,
+            winners=winners, n_classes=self.n_classes)
 
     def latent_layer(self) -> str | None:
         """The 2-unit hidden layer named ``bottleneck``, if the network has one."""
@@ -755,8 +829,15 @@ class Replay:
 
     # -- histograms and curves --------------------------------------------------------
 
-    def probability_histogram(self, bins: int = 20) -> ProbabilityHistogramView:
-        """Counts of predicted P(class 1) per class, correct and wrong, every epoch."""
+    def probability_histogram(
+            self, bins: int = 20) -> ProbabilityHistogramView | ClassProbabilityHistogramView:
+        """Counts of predicted P(class 1) per class, correct and wrong, every epoch.
+
+        For a k-class run (k > 2): counts of the probability given to each sample's true
+        class, per true class, correct (its class is the most probable) and wrong.
+        """
+        if self.n_classes > 2:
+            return self._class_probability_histogram(bins)
         p = self._train_p1
         edges = np.linspace(0.0, 1.0, bins + 1)
         positive = (self.targets > 0.5).astype(np.intp)
@@ -769,8 +850,39 @@ class Replay:
             bin_edges=edges, negatives_correct=neg_ok, negatives_wrong=neg_wrong,
             positives_correct=pos_ok, positives_wrong=pos_wrong, ymax=ymax)
 
+    def _class_probability_histogram(self, bins: int) -> ClassProbabilityHistogramView:
+        k = self.n_classes
+        edges = np.linspace(0.0, 1.0, bins + 1)
+        target = self.targets.astype(np.intp)
+        p_true = np.take_along_axis(
+            self._train_output, np.broadcast_to(target[:, None],
+                                                self._train_output.shape[:-1] + (1,)),
+            axis=-1)[..., 0]
+        wrong = (self._train_predicted != target).astype(np.intp)
+        counts = _counts(p_true, edges, 2 * target + wrong, 2 * k)
+        counts = counts.reshape(len(p_true), k, 2, bins)
+        correct, wrong_counts = counts[:, :, 0], counts[:, :, 1]
+        return ClassProbabilityHistogramView(
+            bin_edges=edges, correct=correct, wrong=wrong_counts,
+            ymax=float((correct + wrong_counts).max()))
+
+    def confusion(self) -> ConfusionView:
+        """Confusion matrix (E+1, k, k) of the training samples at every epoch: true class
+        by row, predicted class by column."""
+        k = self.n_classes
+        predicted = self._train_predicted
+        target = self.targets.astype(np.intp)
+        epoch = np.arange(predicted.shape[0])[:, None]
+        flat = (epoch * k + target) * k + predicted
+        counts = np.bincount(flat.ravel(), minlength=predicted.shape[0] * k * k)
+        return ConfusionView(counts=counts.reshape(-1, k, k))
+
     def loss_and_metric(self) -> LossAndMetricView:
-        """Binary cross-entropy and accuracy of every epoch's weights on all the data."""
+        """Cross-entropy and accuracy of every epoch's weights on all the data (binary
+        cross-entropy and threshold 0.5 for two classes; categorical cross-entropy and the
+        most probable class for more)."""
+        if self.n_classes > 2:
+            return self._class_loss_and_metric()
         positive = self.targets > 0.5
         loss = self._train_sample_loss.mean(axis=1)
         accuracy = ((self._train_p1 >= THRESHOLD) == positive).mean(axis=1)
@@ -786,7 +898,24 @@ class Replay:
             val_loss=val_loss, val_accuracy=val_accuracy,
             loss_ylim=(0.0, top * 1.05 if top > 0 else 1.0))
 
-    def loss_histogram(self, bins: int = 20) -> LossHistogramView:
+    def _class_loss_and_metric(self) -> LossAndMetricView:
+        loss = self._train_sample_loss.mean(axis=1)
+        accuracy = (self._train_predicted == self.targets.astype(np.intp)).mean(axis=1)
+        val_loss = val_accuracy = None
+        if self.val_inputs is not None:
+            out = self.network.forward(self.val_inputs)
+            val_loss = categorical_crossentropy(self.val_targets, out).mean(axis=1)
+            val_accuracy = (np.argmax(out, axis=-1)
+                            == self.val_targets.astype(np.intp)).mean(axis=1)
+        curves = loss if val_loss is None else np.concatenate([loss, val_loss])
+        finite = curves[np.isfinite(curves)]
+        top = float(finite.max()) if finite.size else 0.0
+        return LossAndMetricView(
+            epochs=np.arange(self.n_epochs + 1), loss=loss, accuracy=accuracy,
+            val_loss=val_loss, val_accuracy=val_accuracy,
+            loss_ylim=(0.0, top * 1.05 if top > 0 else 1.0))
+
+    def loss_histogram(self, bins: int = 20) -> LossHistogramView | ClassLossHistogramView:
         """Counts of the per-sample loss per class, every epoch.
 
         The edges span 0 to the 99th percentile of all per-sample losses over all epochs;
@@ -798,6 +927,10 @@ class Replay:
         if not upper > 0.0:
             upper = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
         edges = np.linspace(0.0, upper, bins + 1)
+        if self.n_classes > 2:
+            counts = _counts(losses, edges, self.targets.astype(np.intp), self.n_classes)
+            return ClassLossHistogramView(bin_edges=edges, counts=counts,
+                                          ymax=float(counts.sum(axis=1).max()))
         counts = _counts(losses, edges, (self.targets > 0.5).astype(np.intp), 2)
         negatives, positives = counts[:, 0], counts[:, 1]
         return LossHistogramView(bin_edges=edges, negatives=negatives, positives=positives,
@@ -837,4 +970,6 @@ class Replay:
             loss_histogram=self.loss_histogram(),
             feature_space_note=feature_note,
             decision_boundary_note=boundary_note,
+            confusion=self.confusion(),
+            n_classes=self.n_classes,
         )
