@@ -216,9 +216,11 @@ def _unique(base: str, used: set[str]) -> str:
     return name
 
 
-def check_budget(tasks: Sequence[SweepTask], max_budget: float) -> None:
-    """Raise ``TrainingLimitError`` when any run of the sweep is over ``max_budget``."""
-    from replay_core import datasets, trainer
+def check_budget(tasks: Sequence[SweepTask], max_budget: float,
+                 filename: str | os.PathLike = "runs.h5") -> None:
+    """Raise ``TrainingLimitError`` when any run of the sweep is over ``max_budget``
+    (uploaded CSV data is looked up beside ``filename``, as the trainer does)."""
+    from replay_core import csv_data, datasets, trainer
 
     seen: set[str] = set()
     for task in tasks:
@@ -228,7 +230,8 @@ def check_budget(tasks: Sequence[SweepTask], max_budget: float) -> None:
         if key in seen:
             continue
         seen.add(key)
-        data = datasets.prepare(spec.dataset)
+        with csv_data.data_folder(os.path.dirname(os.path.abspath(filename))):
+            data = datasets.prepare(spec.dataset)
         n, input_dim = data.X.shape
         trainer._check_budget(spec, n, input_dim, max_budget)
 
@@ -299,7 +302,7 @@ class _StopOrOrphaned:
 
 
 def _worker(worker_id: int, tasks: Any, events: Any, stop: Any, max_budget: float | None,
-            threads: int) -> None:
+            threads: int, filename: str) -> None:
     """A worker process: train tasks from ``tasks`` until ``None`` or a stop."""
     from functools import partial
 
@@ -330,7 +333,9 @@ def _worker(worker_id: int, tasks: Any, events: Any, stop: Any, max_budget: floa
             break
         events.put(("start", task.index, worker_id))
         try:
-            result = trainer.train(task.spec, "", task.run_name, stop_event=stop,
+            # The worker never opens ``filename``; the trainer finds uploaded CSV data
+            # in its folder.
+            result = trainer.train(task.spec, filename, task.run_name, stop_event=stop,
                                    max_budget=max_budget,
                                    writer_factory=partial(_ForwardingWriter, events, task.index))
         except Exception as exc:  # noqa: BLE001 - one message for the parent
@@ -386,7 +391,7 @@ class _Sweep:
         self.procs = [
             self.ctx.Process(target=_worker, name=f"sweep-worker-{i}", daemon=True,
                              args=(i, self.task_queue, self.events, self.stop, max_budget,
-                                   threads))
+                                   threads, filename))
             for i in range(workers)]
 
     # messages from the workers
@@ -565,7 +570,7 @@ def run_sweep(tasks: Sequence[SweepTask], filename: str | os.PathLike, *,
     if not tasks:
         raise SweepError("the sweep has no runs")
     if max_budget is not None:
-        check_budget(tasks, max_budget)
+        check_budget(tasks, max_budget, filename)
     names = {t.run_name for t in tasks}
     clash = names & {r.name for r in runfile.list_runs(filename)}
     if clash:

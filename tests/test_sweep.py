@@ -233,3 +233,25 @@ def test_cli_sweep_bad_arguments_give_one_error(tmp_path, capsys, args, message)
     err = capsys.readouterr().err
     assert err.startswith("error:") and message in err and "Traceback" not in err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_a_sweep_trains_uploaded_csv_data_kept_beside_the_run_file(tmp_path):
+    from replay_core import csv_data, presets
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    text = "a,b,c,label\n" + "".join(f"{r[0]:.4f},{r[1]:.4f},{r[2]:.4f},{t}\n"
+                                     for r, t in zip(X, y))
+    folder = tmp_path / "session"
+    params = csv_data.store(csv_data.parse(text.encode(), "points.csv"), folder)
+    spec = presets.get("reference").replace(**{
+        "dataset.name": "csv", "dataset.params": params, "training.epochs": 3})
+    path = folder / "runs.h5"
+    result = sweep.run_sweep(sweep.plan({"csv": spec}, 2), path, workers=1, max_budget=3e8)
+    assert result.failures == [] and len(result.runs) == 2
+    replay = Replay(path, result.runs[0].name)
+    np.testing.assert_allclose(replay.inputs, X, atol=1e-4)
+    # Elsewhere (another session's folder) the data is missing: one clear message.
+    with pytest.raises(csv_data.CsvDataError, match="upload the same file"):
+        sweep.run_sweep(sweep.plan({"csv": spec}, 1), tmp_path / "other.h5", max_budget=3e8)
