@@ -108,14 +108,20 @@ play_col.button("Pause" if playing else "Play", key="compare_play", width="stret
 def _player() -> None:
     # Same pattern as the Replay page (studio.player): playback runs in the server.
     playing = ss["compare_playing"]
-    st.slider("Epoch", 0, max(n_epochs, 1), key="compare_epoch",
-              disabled=n_epochs == 0 or playing, label_visibility="collapsed")
+    slider_slot = st.empty()
+    slider_slot.slider("Epoch", 0, max(n_epochs, 1), key="compare_epoch",
+                       disabled=n_epochs == 0 or playing, label_visibility="collapsed")
     image_slot = st.empty()
     epoch = ss["compare_epoch"]
     _show(image_slot, epoch)
     if not playing:
         return
-    player.play(lambda e: _show(image_slot, e), first=epoch, last=n_epochs, speed=SPEED,
+
+    def frame(e: int) -> None:
+        _show(image_slot, e)
+        player.track(slider_slot, n_epochs, e)
+
+    player.play(frame, first=epoch, last=n_epochs, speed=SPEED,
                 played_key="compare_played", min_interval=MIN_INTERVAL_S)
     ss["compare_playing"] = False
     st.rerun()

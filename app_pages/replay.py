@@ -198,15 +198,21 @@ play_col.button("Pause" if ss["playing"] else "Play", key="play", width="stretch
 
 def _player() -> None:
     playing = ss["playing"]
-    st.slider("Epoch", 0, max(n_epochs, 1), key="epoch", disabled=n_epochs == 0 or playing,
-              label_visibility="collapsed")
+    slider_slot = st.empty()
+    slider_slot.slider("Epoch", 0, max(n_epochs, 1), key="epoch",
+                       disabled=n_epochs == 0 or playing, label_visibility="collapsed")
     image_slot, caption_slot = st.empty(), st.empty()
     epoch = ss["epoch"]
     _show(image_slot, caption_slot, epoch)
     if not playing:
         return
-    player.play(lambda e: _show(image_slot, caption_slot, e), first=epoch, last=n_epochs,
-                speed=ss["speed"], played_key="played_epoch")
+
+    def frame(e: int) -> None:
+        _show(image_slot, caption_slot, e)
+        player.track(slider_slot, n_epochs, e)
+
+    player.play(frame, first=epoch, last=n_epochs, speed=ss["speed"],
+                played_key="played_epoch")
     ss["playing"] = False
     st.rerun()
 

@@ -23,6 +23,14 @@ def take_played(epoch_key: str, played_key: str, n_epochs: int) -> None:
         ss[epoch_key] = min(ss.pop(played_key), n_epochs)
 
 
+def track(slot, n_epochs: int, epoch: int) -> None:
+    """Draw the epoch slider at ``epoch`` in ``slot`` while playing, so it moves with the
+    frames (the page's own slider cannot change while its script runs). Disabled: the
+    page's slider takes over when playback ends."""
+    slot.slider("Epoch", 0, max(n_epochs, 1), value=epoch, disabled=True,
+                label_visibility="collapsed", key=f"_played_epoch_{epoch}")
+
+
 def play(show: Callable[[int], None], *, first: int, last: int, speed: float,
          played_key: str, min_interval: float = MIN_INTERVAL_S) -> None:
     """Show epochs ``first+1 .. last`` at ``speed`` epochs per second.

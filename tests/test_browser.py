@@ -372,6 +372,9 @@ def test_play_then_pause(session_a, artifacts_dir):
     page.screenshot(path=str(artifacts_dir / "browser_replay_playing.png"))
     print(f"\nplayed to epoch {epoch} in {seconds:.1f} s (default speed 10 epochs/s)")
     assert 5 <= epoch < N_EPOCHS
+    # The slider moves with the frames while playing.
+    moving = page.locator("[class*='st-key-_played_epoch_']").get_by_role("slider")
+    assert int(moving.input_value()) >= 5
 
     _button(page, "play").click()
     paused = _assert_stopped(page, "Pause")
