@@ -68,6 +68,29 @@ def test_plan_refuses_no_configuration():
         sweep.plan({}, 3)
 
 
+@pytest.mark.parametrize("files, cores, env, expected", [
+    ({}, 8, None, 8),
+    ({"/sys/fs/cgroup/cpu.max": "150000 100000"}, 16, None, 2),        # 1.5 cores -> 2
+    ({"/sys/fs/cgroup/cpu.max": "max 100000"}, 4, None, 4),
+    ({"/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "100000",
+      "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000"}, 16, None, 1),
+    ({"/proc/meminfo": f"MemAvailable: {3 * 900 * 1024} kB"}, 16, None, 3),
+    ({"/sys/fs/cgroup/memory.max": str(2**31), "/sys/fs/cgroup/memory.current": str(2**30)},
+     16, None, 1),                                                    # 1 GB left
+    ({}, 8, "3", 3),
+    ({}, 2, "5", 2),
+])
+def test_default_workers_follow_cores_quota_memory_and_the_cap(monkeypatch, files, cores, env,
+                                                                expected):
+    monkeypatch.setattr(sweep, "_read", lambda path: files.get(path))
+    monkeypatch.setattr(sweep.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    if env is None:
+        monkeypatch.delenv(sweep.WORKERS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(sweep.WORKERS_ENV, env)
+    assert sweep.default_workers() == expected
+
+
 # -- running ----------------------------------------------------------------------------
 
 
