@@ -64,6 +64,30 @@ def _notebook(*, units: tuple[int, ...] = (10, 10), lr: float = 0.1, momentum: f
     )
 
 
+def _spiral3() -> RunSpec:
+    return RunSpec(
+        dataset=DatasetSpec("spiral", {"n_samples": 600, "noise": 0.02, "turns": 1.5,
+                                       "arms": 3}, seed=42),
+        model=ModelSpec(
+            layers=(LayerSpec(32, "tanh"), LayerSpec(32, "tanh"),
+                    LayerSpec(2, "tanh", name="hidden")),
+            initializer="glorot_uniform", output_initializer="glorot_uniform",
+        ),
+        training=TrainingSpec("adam", learning_rate=0.01, batch_size=32, epochs=300, seed=42),
+    )
+
+
+def _iris() -> RunSpec:
+    return RunSpec(
+        dataset=DatasetSpec("iris", seed=42, standardize=True, validation_split=0.2),
+        model=ModelSpec(
+            layers=(LayerSpec(8, "tanh"), LayerSpec(2, "tanh", name="hidden")),
+            initializer="glorot_uniform", output_initializer="glorot_uniform",
+        ),
+        training=TrainingSpec("adam", learning_rate=0.01, batch_size=16, epochs=200, seed=42),
+    )
+
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -92,6 +116,14 @@ PRESETS: dict[str, Preset] = {
                _notebook(units=(50, 50, 50), lr=0.002, momentum=0.999, epochs=500,
                          dataset=DatasetSpec("circles", {"n_samples": 100, "noise": 0.3,
                                                          "factor": 0.5}, seed=42))),
+        Preset("spiral3", "Spiral: 3 classes",
+               "A 3-arm spiral (600 samples), 32-32 tanh then a 2-unit tanh layer and a "
+               "3-unit softmax, Adam lr 0.01, 300 epochs: watch the arms untwist.",
+               _spiral3()),
+        Preset("iris", "Iris: 3 species",
+               "scikit-learn's iris flowers (4 features, standardised, 20% held out), 8 tanh "
+               "then a 2-unit tanh layer and a 3-unit softmax, Adam lr 0.01, 200 epochs.",
+               _iris()),
     )
 }
 

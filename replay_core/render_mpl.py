@@ -145,7 +145,7 @@ def probability_colormap() -> LinearSegmentedColormap:
 _LUT = probability_colormap()(np.linspace(0.0, 1.0, 256), bytes=True)
 
 
-def _class_lut(colours: Sequence[str], strength: float = 0.8) -> np.ndarray:
+def class_lut(colours: Sequence[str], strength: float = 0.8) -> np.ndarray:
     """(k, 256, 4) uint8: class ``c`` at certainty ``i / 255``, from white (a tie) to
     ``strength`` of the class colour (sure)."""
     t = np.linspace(0.0, 1.0, 256)[None, :, None] * strength
@@ -153,6 +153,16 @@ def _class_lut(colours: Sequence[str], strength: float = 0.8) -> np.ndarray:
     mixed = (1.0 - t) * 1.0 + t * rgb
     alpha = np.ones(mixed.shape[:2] + (1,))
     return np.rint(np.concatenate([mixed, alpha], axis=-1) * 255.0).astype(np.uint8)
+
+
+def class_regions_rgba(lut: np.ndarray, winners: np.ndarray,
+                       probabilities: np.ndarray) -> np.ndarray:
+    """(..., 4) uint8 colours of k-class regions: the winning class's colour from
+    ``lut`` (see :func:`class_lut`), deeper as its probability rises from 1/k to 1."""
+    k = len(lut)
+    p = np.nan_to_num(np.asarray(probabilities, float), nan=1.0 / k)
+    sure = np.clip((p - 1.0 / k) / (1.0 - 1.0 / k), 0.0, 1.0)
+    return lut[np.asarray(winners).astype(np.intp), np.rint(sure * 255.0).astype(np.intp)]
 
 
 def _check_epoch(epoch: int, n_epochs: int) -> int:
@@ -327,7 +337,7 @@ class DecisionBoundaryArtists(_ViewArtists):
         self._masks = masks
         # k classes: each grid point in its winning class's colour, deeper as it is surer.
         self._class_lut = (None if view.winners is None
-                           else _class_lut(class_colours(theme, view.n_classes)))
+                           else class_lut(class_colours(theme, view.n_classes)))
         title = "Decision boundary"
         if view.space == "latent":
             title = f"Decision boundary in latent space ({view.latent_layer})"
@@ -370,12 +380,10 @@ class DecisionBoundaryArtists(_ViewArtists):
 
     def rgba(self, epoch: int) -> np.ndarray:
         """(G, G, 4) uint8 colours of ``probabilities[epoch]`` (row 0 = lowest y)."""
-        p = np.nan_to_num(np.asarray(self.view.probabilities[epoch], float), nan=0.5)
         if self._class_lut is not None:
-            k = self.view.n_classes
-            sure = np.clip((p - 1.0 / k) / (1.0 - 1.0 / k), 0.0, 1.0)
-            return self._class_lut[self.view.winners[epoch].astype(np.intp),
-                                   np.rint(sure * 255.0).astype(np.intp)]
+            return class_regions_rgba(self._class_lut, self.view.winners[epoch],
+                                      self.view.probabilities[epoch])
+        p = np.nan_to_num(np.asarray(self.view.probabilities[epoch], float), nan=0.5)
         return _LUT[np.rint(np.clip(p, 0.0, 1.0) * 255.0).astype(np.intp)]
 
     def _set(self, epoch: int) -> None:

@@ -15,12 +15,17 @@ from matplotlib.figure import Figure
 
 from replay_core.datasets import PreparedData
 from replay_core.forward import Network
-from replay_core.render_mpl import probability_colormap
+from replay_core.render_mpl import (
+    CLASS_PALETTE,
+    class_lut,
+    class_regions_rgba,
+    probability_colormap,
+)
+from replay_core.replay import class_margins
 from replay_core.spec import RunSpec
 
 PREVIEW_EVERY_S = 0.5
 GRID = 60
-CLASS_COLOURS = ("#E69F00", "#0072B2")
 
 
 class LivePreview:
@@ -40,7 +45,8 @@ class LivePreview:
             {"name": layer.activation, "negative_slope": layer.negative_slope}
             if layer.activation == "leaky_relu" else {"name": layer.activation}
             for layer in spec.model.layers
-        ] + [{"name": "sigmoid"}]
+        ] + [{"name": "sigmoid" if data.n_classes <= 2 else "softmax"}]
+        self.n_classes = max(int(data.n_classes), 2)
         self.X, self.y = data.X, data.y
         self.grid = None
         if data.X.shape[1] == 2:
@@ -82,16 +88,27 @@ class LivePreview:
             return
         weights = [[np.asarray(w)[None] for w in layer] for layer in record.weights]
         network = Network.from_weights(weights, self.activations)
-        probs = network.forward(self.grid)[0, :, 0].reshape(GRID, GRID)
+        out = network.forward(self.grid)[0]
         fig = Figure(figsize=(4.2, 3.4), dpi=100)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         extent = (self.xs[0], self.xs[-1], self.ys[0], self.ys[-1])
-        ax.imshow(probs, origin="lower", extent=extent, cmap=probability_colormap(), vmin=0,
-                  vmax=1, aspect="auto")
-        if probs.min() < 0.5 < probs.max():
-            ax.contour(self.xs, self.ys, probs, levels=[0.5], colors="black", linewidths=1.2)
-        for cls, colour in enumerate(CLASS_COLOURS):
+        if self.n_classes > 2:  # regions of the winning class, deeper where it is surer
+            proba = out.reshape(GRID, GRID, -1)
+            rgba = class_regions_rgba(class_lut(CLASS_PALETTE[:self.n_classes]),
+                                      proba.argmax(-1), proba.max(-1))
+            ax.imshow(rgba, origin="lower", extent=extent, aspect="auto")
+            fields = np.moveaxis(class_margins(proba), -1, 0)
+        else:
+            probs = out[:, 0].reshape(GRID, GRID)
+            ax.imshow(probs, origin="lower", extent=extent, cmap=probability_colormap(), vmin=0,
+                      vmax=1, aspect="auto")
+            fields = [probs]
+        for field in fields:
+            if field.min() < 0.5 < field.max():
+                ax.contour(self.xs, self.ys, field, levels=[0.5], colors="black",
+                           linewidths=1.2)
+        for cls, colour in enumerate(CLASS_PALETTE[:self.n_classes]):
             pts = self.X[self.y == cls]
             ax.scatter(pts[:, 0], pts[:, 1], s=7, c=colour, edgecolors="#333333",
                        linewidths=0.3)

@@ -24,9 +24,13 @@ NOTEBOOK = {
 }
 
 
+# name -> (dataset, classes, input features)
+MULTICLASS = {"spiral3": ("spiral", 3, 2), "iris": ("iris", 3, 4)}
+
+
 def test_the_preset_names():
     assert presets.names() == list(PRESETS)
-    assert set(presets.names()) == set(REFERENCE) | set(NOTEBOOK)
+    assert set(presets.names()) == set(REFERENCE) | set(NOTEBOOK) | set(MULTICLASS)
     for name, preset in PRESETS.items():
         assert preset.name == name
         assert preset.title and preset.description
@@ -141,3 +145,33 @@ def test_notebook_preset_data_is_split_60_40_stratified_and_standardised(name):
     assert (data.y == 1).sum() == 30 and (data.y_val == 1).sum() == 20
     np.testing.assert_allclose(data.X.mean(axis=0), 0.0, atol=1e-6)
     np.testing.assert_allclose(data.X.std(axis=0), 1.0, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- more classes
+
+
+@pytest.mark.parametrize(("name", "expected"), MULTICLASS.items())
+def test_multiclass_presets_end_in_a_softmax_within_the_app_budget(name, expected):
+    from replay_core.trainer import estimate_cost
+
+    dataset, k, d = expected
+    s = presets.get(name)
+    assert (s.dataset.name, s.dataset.n_classes, s.dataset.input_dim) == expected
+    assert s.model.describe(d, k).endswith(f"→ 2 tanh → {k} softmax")
+    assert s.dataset.standardize == datasets.REGISTRY[dataset].standardize
+    assert estimate_cost(s) <= 3e8  # the app's default MAX_TRAINING_COST
+
+
+def test_spiral3_preset_learns_the_three_arms(tmp_path):
+    from replay_core.replay import Replay
+    from replay_core.trainer import train
+
+    spec = presets.get("spiral3")
+    result = train(spec, tmp_path / "runs.h5", "spiral3", max_budget=3e8)
+    assert result.status == "complete" and result.epochs_done == spec.training.epochs
+    views = Replay(tmp_path / "runs.h5", "spiral3").views()
+    accuracy = views.loss_and_metric.accuracy
+    assert accuracy[0] < 0.5 and accuracy[-1] >= 0.95
+    # Every arm is learned, not just two of them.
+    counts = views.confusion.counts[-1]
+    assert (np.diag(counts) / counts.sum(axis=1)).min() >= 0.9
