@@ -6,7 +6,7 @@ import streamlit as st
 
 from replay_core.errors import ReplayError
 from replay_core.spec import RunSpec
-from studio import player, session
+from studio import layer_controls, player, session
 from studio.export_panel import export_panel
 from studio.form import spec_from_query
 from studio.training import train_in_page
@@ -16,7 +16,7 @@ ss.setdefault("epoch", 0)
 ss.setdefault("playing", False)
 ss.setdefault("speed", 10)
 ss.setdefault("frame_size", next(iter(session.FRAME_SIZES)))
-session.keep_widget_state(["replay_run", "replay_layer", "speed", "frame_size", "epoch"])
+session.keep_widget_state(["replay_run", "speed", "frame_size", "epoch", *layer_controls.KEYS])
 
 
 def _spec_json(stored: dict | None) -> str | None:
@@ -111,31 +111,27 @@ elif "present" in st.query_params:
     del st.query_params["present"]
 
 try:
-    layers = session.two_unit_layers(key)
+    layer_units, default_layer, inputs_2d = session.feature_layers(key)
 except ReplayError as exc:
     st.error(f"This run cannot be replayed: {exc}")
     st.stop()
-layer = None
-if layers and ss.get("replay_layer") not in layers:
-    ss["replay_layer"] = layers[0]
 if top is None:
-    layer = ss["replay_layer"] if layers else None
     size, dpi = session.PRESENTATION_FRAME
 else:
-    if layers:
-        layer = top[1].selectbox("Feature-space layer", layers, key="replay_layer")
-    else:
-        top[1].selectbox("Feature-space layer", ["no 2-unit layer"], disabled=True)
     top[2].selectbox("Figure size", list(session.FRAME_SIZES), key="frame_size")
     top[3].select_slider("Speed (epochs/s)", SPEEDS, key="speed")
     top[4].button("Present", icon=":material/slideshow:", on_click=_set_presenting,
                   args=(True,), help="Full-screen views with only the slider and play/pause; "
                   "the address then opens straight into it", width="stretch")
     size, dpi = session.FRAME_SIZES[ss["frame_size"]], 100
+layer, projection, fit_epoch = layer_controls.feature_controls(
+    top[1] if top is not None else None, layer_units, default_layer, summary.epochs_done,
+    summary.name, show=top is not None)
 
 theme = "dark" if getattr(st.context.theme, "type", None) == "dark" else "light"
 try:
-    renderer = session.frame_renderer(key, layer, size, theme, dpi=dpi)
+    renderer = session.frame_renderer(key, layer, size, theme, dpi=dpi,
+                                      projection=projection, fit_epoch=fit_epoch)
 except ReplayError as exc:
     st.error(f"This run cannot be replayed: {exc}")
     st.stop()
@@ -172,6 +168,12 @@ def _show(image_slot, caption_slot, epoch: int) -> None:
     if presenting:
         caption_slot.markdown(f"**{session.run_caption(key)}** · {text}"
                               f"{session.lr_text(key, epoch)}")
+    elif show_units:  # the unit strip rides in the caption's slot, so it follows every frame
+        strip = session.unit_strip(key, layer, size[0], theme)
+        with caption_slot.container():
+            st.caption(text)
+            st.image(strip.jpeg(epoch), output_format="JPEG", width="stretch",
+                     alt=f"Every unit of {layer} over the input space at epoch {epoch}")
     else:
         caption_slot.caption(text)
 
@@ -191,6 +193,8 @@ else:
     c[1].button("", icon=":material/skip_next:", key="next_epoch", on_click=_step,
                 args=(1,), help="Next epoch")
     play_col = c[2]
+show_units = (not presenting
+              and layer_controls.unit_strip_toggle(c[3], layer, inputs_2d))
 play_col.button("Pause" if ss["playing"] else "Play", key="play", width="stretch",
                 icon=":material/pause:" if ss["playing"] else ":material/play_arrow:",
                 on_click=_toggle_play)

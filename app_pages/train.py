@@ -8,16 +8,16 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from replay_core import datasets, presets
+from replay_core import csv_data, datasets, presets
 from replay_core.errors import ReplayError
 from replay_core.spec import ACTIVATIONS, INITIALIZERS, MAX_LAYERS, MONITORS, OPTIMIZERS
-from studio import session
+from studio import csv_upload, session
 from studio.form import dataset_param_key, spec_from_query, spec_to_state, state_to_spec
 from studio.training import train_in_page
 
 FORM_PREFIXES = ("ds_", "layer", "n_layers", "init", "out_init", "l1", "l2", "opt", "lr",
                  "momentum", "nesterov", "batch", "epochs", "seed", "shuffle", "rlr_", "es_",
-                 "run_name")
+                 "run_name", "bottleneck")
 
 ss = st.session_state
 if "train_form_ready" not in ss:
@@ -58,11 +58,14 @@ data_col, net_col, train_col, run_col = st.columns([1, 1, 1, 1.15], gap="medium"
 
 with data_col:
     st.subheader("Dataset")
-    st.selectbox("Dataset", datasets.names(), key="ds_name",
-                 format_func=lambda n: datasets.REGISTRY[n].title)
-    info = datasets.REGISTRY[ss["ds_name"]]
-    st.caption(info.description)
-    for p in info.params:
+    st.selectbox("Dataset", [*datasets.names(), "csv"], key="ds_name",
+                 format_func=lambda n: csv_upload.TITLE if n == "csv" else datasets.REGISTRY[n].title)
+    info = datasets.REGISTRY.get(ss["ds_name"])
+    if info is None:
+        csv_upload.csv_panel(ws)
+    else:
+        st.caption(info.description)
+    for p in info.params if info is not None else ():
         key = dataset_param_key(info.name, p.name)
         ss.setdefault(key, p.default)
         if p.kind is int:
@@ -98,6 +101,12 @@ with net_col:
     c1, c2 = st.columns(2)
     c1.number_input("L1", 0.0, 1.0, step=0.0001, format="%.4f", key="l1")
     c2.number_input("L2", 0.0, 1.0, step=0.0001, format="%.4f", key="l2")
+    st.checkbox("2-unit bottleneck before the output", key="bottleneck",
+                help="Adds a 2-unit linear layer named 'bottleneck' right before the output. "
+                "The network then reads as an encoder to a learned 2-D latent space plus a "
+                "logistic regression on it: Replay shows that latent space with the "
+                "decoder's straight boundary, and for data of more than 2 features draws the "
+                "decision boundary there, where the input space cannot be drawn.")
 
 with train_col:
     st.subheader("Training")
@@ -132,23 +141,31 @@ spec = None
 try:
     spec = state_to_spec(dict(ss))
 except ValueError as exc:
-    st.error(f"Check the settings: {exc}")
+    if ss["ds_name"] != "csv" or ss.get(dataset_param_key("csv", "id")) is not None:
+        st.error(f"Check the settings: {exc}")  # a missing upload is said by its panel
 else:
     if st.query_params.get("spec") != spec.to_json():
         st.query_params["spec"] = spec.to_json()
 
+data = None
 if spec is not None:
-    data = datasets.prepare(spec.dataset)
+    try:
+        with csv_data.data_folder(ws.folder):  # an uploaded CSV is stored there
+            data = datasets.prepare(spec.dataset)
+    except (ReplayError, ValueError):
+        pass  # the CSV panel says why the data is missing; training says it again
+if data is not None:
     with net_col:
         st.info(f"**{spec.model.describe(data.X.shape[1])}**  \n"
                 f"{spec.model.n_params(data.X.shape[1]):,} trainable parameters",
                 icon=":material/hub:")
     with data_col:
-        frame = pd.DataFrame({"x1": data.X[:, 0], "x2": data.X[:, 1],
+        second = min(1, data.X.shape[1] - 1)  # a 1-feature CSV is drawn on a diagonal
+        frame = pd.DataFrame({"x1": data.X[:, 0], "x2": data.X[:, second],
                               "class": data.y.astype(int).astype(str), "part": "train"})
         if data.X_val is not None:
             frame = pd.concat([frame, pd.DataFrame({
-                "x1": data.X_val[:, 0], "x2": data.X_val[:, 1],
+                "x1": data.X_val[:, 0], "x2": data.X_val[:, second],
                 "class": data.y_val.astype(int).astype(str), "part": "validation"})])
         chart = alt.Chart(frame).mark_point(filled=True, size=18, opacity=0.8).encode(
             x=alt.X("x1", scale=alt.Scale(zero=False)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from replay_core import datasets
+from replay_core import csv_data, datasets
 from replay_core.spec import (
     MAX_LAYERS,
     DatasetSpec,
@@ -43,6 +43,7 @@ def spec_to_state(spec: RunSpec) -> dict[str, Any]:
         "out_init_stddev": model.output_init_stddev,
         "l1": model.l1,
         "l2": model.l2,
+        "bottleneck": model.bottleneck,
         "opt": tr.optimizer,
         "lr": tr.learning_rate,
         "momentum": tr.momentum,
@@ -78,11 +79,16 @@ def state_to_spec(state: dict[str, Any]) -> RunSpec:
     state = {**_DEFAULT_STATE, **state}
     name = state["ds_name"]
     info = datasets.REGISTRY.get(name)
-    if info is None:
+    if name == "csv":  # an uploaded file: its id and shape, set when it was read
+        params = {key: state.get(dataset_param_key(name, key)) for key in csv_data.PARAM_NAMES}
+        if params["id"] is None:
+            raise ValueError("upload a CSV file first")
+    elif info is None:
         raise ValueError(f"unknown dataset {name!r}")
-    params = {
-        p.name: state.get(dataset_param_key(name, p.name), p.default) for p in info.params
-    }
+    else:
+        params = {
+            p.name: state.get(dataset_param_key(name, p.name), p.default) for p in info.params
+        }
     dataset = DatasetSpec(name, params, seed=state["ds_seed"], standardize=state["ds_standardize"],
                           validation_split=state["ds_val"])
     n_layers = int(state["n_layers"])
@@ -93,7 +99,8 @@ def state_to_spec(state: dict[str, Any]) -> RunSpec:
     )
     model = ModelSpec(layers, initializer=state["init"], init_stddev=state["init_stddev"],
                       output_initializer=state["out_init"],
-                      output_init_stddev=state["out_init_stddev"], l1=state["l1"], l2=state["l2"])
+                      output_init_stddev=state["out_init_stddev"], l1=state["l1"], l2=state["l2"],
+                      bottleneck=state["bottleneck"])
     reduce_lr = (
         ReduceLROnPlateauSpec(state["rlr_monitor"], state["rlr_factor"], state["rlr_patience"],
                               state["rlr_min_lr"])

@@ -55,23 +55,55 @@ def two_unit_layers(key: tuple) -> list[str]:
     return Replay(path, name).two_unit_layers()
 
 
-@st.cache_data(max_entries=12, show_spinner="Computing the five views for every epoch…")
-def replay_views(key: tuple, layer: str | None) -> ReplayViews:
+@st.cache_data(max_entries=12, show_spinner=False)
+def feature_layers(key: tuple) -> tuple[list[tuple[str, int]], str | None, bool]:
+    """``([(name, units)...] of the hidden layers the feature space can show, the default
+    layer, whether the inputs are 2-D)``."""
     path, name = key[0], key[1]
-    return Replay(path, name).views(layer=layer)
+    replay = Replay(path, name)
+    units = dict(zip(replay.layer_names, replay.network.units))
+    return ([(n, units[n]) for n in replay.feature_layers()], replay.default_feature_layer(),
+            replay.inputs.shape[1] == 2)
+
+
+@st.cache_data(max_entries=12, show_spinner="Computing the five views for every epoch…")
+def replay_views(key: tuple, layer: str | None, projection=None,
+                 fit_epoch: int | None = None) -> ReplayViews:
+    path, name = key[0], key[1]
+    return Replay(path, name).views(layer=layer, projection=projection, fit_epoch=fit_epoch)
 
 
 def frame_renderer(key: tuple, layer: str | None, size: tuple[int, int], theme: str,
-                   dpi: int = 100):
+                   dpi: int = 100, projection=None, fit_epoch: int | None = None):
     """The session's renderer for this run, built once and reused for every epoch."""
     from replay_core.render_mpl import FrameRenderer
 
-    wanted = (key, layer, size, theme, dpi)
+    wanted = (key, layer, size, theme, dpi, projection, fit_epoch)
     slot = st.session_state.get("_renderer")
     if slot is None or slot[0] != wanted:
-        renderer = FrameRenderer(replay_views(key, layer), size=size, theme=theme, dpi=dpi)
+        renderer = FrameRenderer(replay_views(key, layer, projection, fit_epoch), size=size,
+                                 theme=theme, dpi=dpi)
         st.session_state["_renderer"] = (wanted, renderer)
         return renderer
+    return slot[1]
+
+
+@st.cache_data(max_entries=4, show_spinner="Computing every unit's map for every epoch…")
+def unit_maps(key: tuple, layer: str):
+    path, name = key[0], key[1]
+    return Replay(path, name).unit_maps(layer)
+
+
+def unit_strip(key: tuple, layer: str, width: int, theme: str):
+    """The session's strip of unit maps for this run and layer, built once."""
+    from replay_core.render_units import UnitStripRenderer
+
+    wanted = (key, layer, width, theme)
+    slot = st.session_state.get("_unit_strip")
+    if slot is None or slot[0] != wanted:
+        strip = UnitStripRenderer(unit_maps(key, layer), width=width, theme=theme)
+        st.session_state["_unit_strip"] = (wanted, strip)
+        return strip
     return slot[1]
 
 

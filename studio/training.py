@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from replay_core import datasets
+from replay_core import csv_data, datasets
 from replay_core.errors import ReplayError
 from replay_core.spec import RunSpec
 from replay_core.workspace import Workspace
@@ -27,8 +27,14 @@ def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, previe
     except (ReplayError, ValueError) as exc:
         st.error(str(exc))
         return False
+    try:
+        with csv_data.data_folder(ws.folder):  # an uploaded CSV is stored there
+            data = datasets.prepare(spec.dataset)
+    except (ReplayError, ValueError) as exc:
+        st.error(f"Training did not run: {exc}")
+        return False
     st.session_state["training_run"] = name
-    live = LivePreview(spec, datasets.prepare(spec.dataset), progress_slot, preview_slot)
+    live = LivePreview(spec, data, progress_slot, preview_slot)
     try:
         trainer.train(spec, ws.run_file, name, on_epoch=live.on_epoch,
                       max_budget=session.MAX_TRAINING_COST)

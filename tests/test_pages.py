@@ -267,12 +267,15 @@ def test_replay_previous_and_next_step_one_epoch_and_clamp(data_root, prebuilt):
 
 
 def test_replay_of_a_run_without_a_two_unit_layer(data_root, prebuilt):
+    """Its wide layers are listed; the last one is shown through a PCA by default."""
     sid = seed_workspace(data_root, prebuilt.no_feature)
     at = open_app(sid, REPLAY)
     assert at.selectbox(key="replay_run").value == NO_FEATURE_RUN
     layer_select = [s for s in at.selectbox if s.label == "Feature-space layer"]
     assert len(layer_select) == 1
-    assert layer_select[0].options == ["no 2-unit layer"] and layer_select[0].disabled
+    assert layer_select[0].options == ["dense_1 (4 units)", "dense_2 (4 units)"]
+    assert layer_select[0].value == "dense_2" and not layer_select[0].disabled
+    assert at.radio(key="replay_projection").value == "PCA"
     assert len(at.image) == 1
     assert epoch_caption(at).startswith(f"Epoch {SMALL_EPOCHS} of {SMALL_EPOCHS}")
     assert not at.error, texts(at.error)
