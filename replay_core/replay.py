@@ -816,14 +816,20 @@ class Replay:
         xs = np.linspace(*xlim, grid_size)
         ys = np.linspace(*ylim, grid_size)
         gx, gy = np.meshgrid(xs, ys)
-        p = self._binary(self.network.forward(np.c_[gx.ravel(), gy.ravel()], start=i + 1))
-        p = p.reshape(-1, grid_size, grid_size)
-        tracer = ContourTracer(xs, ys)
-        contours = tuple(tracer.lines(p[e]) for e in range(len(p)))
+        out = self.network.forward(np.c_[gx.ravel(), gy.ravel()], start=i + 1)
+        contours = self._boundary_lines(out, xs, ys)
+        winners = None
+        if self.n_classes > 2:  # the winning class and its probability
+            proba = out.reshape(-1, grid_size, grid_size, out.shape[-1])
+            winners = np.argmax(proba, axis=-1).astype(np.int8)
+            p = proba.max(axis=-1)
+        else:
+            p = self._binary(out).reshape(-1, grid_size, grid_size)
         positions = positions.astype(np.float32)
         return DecisionBoundaryView(
             xs=xs, ys=ys, probabilities=p.astype(np.float32), contours=contours,
             inputs=positions[-1], targets=self.targets, xlim=xlim, ylim=ylim,
+            winners=winners, n_classes=self.n_classes,
             space="latent", latent_layer=layer, sample_positions=positions,
             axis_labels=("latent 1", "latent 2"))
 

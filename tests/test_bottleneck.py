@@ -118,3 +118,30 @@ def test_latent_panel_is_titled_as_latent_space(ball_runs):
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("latent 1", "latent 2")
     first, last = renderer.rgb(0), renderer.rgb(EPOCHS)
     assert first.shape == (560, 1180, 3) and not np.array_equal(first, last)
+
+
+def test_three_class_latent_space_matches_the_keras_decoder(tmp_path):
+    from replay_core.trainer import train
+
+    spec = presets.get("reference").replace(**{
+        "dataset.name": "iris", "dataset.params": {}, "dataset.standardize": True,
+        "model.layers": [{"units": 6, "activation": "tanh"}], "model.bottleneck": True,
+        "training.epochs": EPOCHS, "training.optimizer": "adam",
+        "training.learning_rate": 0.05})
+    path = tmp_path / "runs.h5"
+    train(spec, path, "iris")
+    db = Replay(path, "iris").decision_boundary(grid_size=30)
+    assert db.space == "latent" and db.n_classes == 3
+    gx, gy = np.meshgrid(db.xs, db.ys)
+    grid = np.c_[gx.ravel(), gy.ravel()].astype(np.float32)
+    run = runfile.read_run(path, "iris")
+    model = build_model(spec.model, 4, seed=0, n_classes=3)
+    for epoch in (0, EPOCHS):
+        for layer, arrays in zip(model.layers, run.weights):
+            if arrays:
+                layer.set_weights([a[epoch] for a in arrays])
+        proba = np.asarray(model.get_layer("output")(grid)).reshape(30, 30, 3)
+        top2 = np.sort(proba, axis=-1)[..., -2:]
+        clear = top2[..., 1] - top2[..., 0] > 1e-5  # float32 Keras vs float64 replay
+        np.testing.assert_array_equal(db.winners[epoch][clear], proba.argmax(axis=-1)[clear])
+        np.testing.assert_allclose(db.probabilities[epoch], proba.max(axis=-1), atol=1e-5)
