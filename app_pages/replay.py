@@ -7,6 +7,7 @@ import streamlit as st
 from replay_core.errors import ReplayError
 from replay_core.spec import RunSpec
 from studio import layer_controls, player, session
+from studio.classes import confusion_table
 from studio.export_panel import export_panel
 from studio.form import spec_from_query
 from studio.training import train_in_page
@@ -209,6 +210,8 @@ def _player() -> None:
     epoch = ss["epoch"]
     _show(image_slot, caption_slot, epoch)
     if not playing:
+        if renderer.views.n_classes > 2:
+            confusion_table(renderer.views, epoch)
         return
 
     def frame(e: int) -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from replay_core import csv_data, datasets, presets
 from replay_core.errors import ReplayError
+from replay_core.render_mpl import CLASS_PALETTE
 from replay_core.spec import ACTIVATIONS, INITIALIZERS, MAX_LAYERS, MONITORS, OPTIMIZERS
 from studio import csv_upload, session
 from studio.form import dataset_param_key, spec_from_query, spec_to_state, state_to_spec
@@ -38,6 +39,14 @@ def _apply_preset(name: str) -> None:
     ss["preset_title"] = presets.PRESETS[name].title
     ss["run_name"] = ""
 
+
+# Real measurements in their own units train badly unscaled: picking such a dataset
+# switches standardising on (a preset or a link keeps its own setting on arrival).
+ss.setdefault("_standardize_seen", ss["ds_name"])
+if ss["ds_name"] != ss["_standardize_seen"]:
+    ss["_standardize_seen"] = ss["ds_name"]
+    if getattr(datasets.REGISTRY.get(ss["ds_name"]), "standardize", False):
+        ss["ds_standardize"] = True
 
 ws = session.workspace()
 
@@ -70,7 +79,7 @@ with data_col:
         ss.setdefault(key, p.default)
         if p.kind is int:
             st.number_input(p.name.replace("_", " ").capitalize(), int(p.low), int(p.high),
-                            step=10, key=key, help=p.help)
+                            step=10 if p.high - p.low >= 100 else 1, key=key, help=p.help)
         else:
             st.number_input(p.name.replace("_", " ").capitalize(), float(p.low), float(p.high),
                             step=0.01, format="%.3f", key=key, help=p.help)
@@ -156,8 +165,8 @@ if spec is not None:
         pass  # the CSV panel says why the data is missing; training says it again
 if data is not None:
     with net_col:
-        st.info(f"**{spec.model.describe(data.X.shape[1])}**  \n"
-                f"{spec.model.n_params(data.X.shape[1]):,} trainable parameters",
+        st.info(f"**{spec.model.describe(data.X.shape[1], data.n_classes)}**  \n"
+                f"{spec.model.n_params(data.X.shape[1], data.n_classes):,} trainable parameters",
                 icon=":material/hub:")
     with data_col:
         second = min(1, data.X.shape[1] - 1)  # a 1-feature CSV is drawn on a diagonal
@@ -167,14 +176,19 @@ if data is not None:
             frame = pd.concat([frame, pd.DataFrame({
                 "x1": data.X_val[:, 0], "x2": data.X_val[:, second],
                 "class": data.y_val.astype(int).astype(str), "part": "validation"})])
+        n_classes, n_features = data.n_classes, data.X.shape[1]
+        title = f"{len(frame)} samples"
+        if n_features > 2:
+            title += f" · first 2 of {n_features} features"
         chart = alt.Chart(frame).mark_point(filled=True, size=18, opacity=0.8).encode(
             x=alt.X("x1", scale=alt.Scale(zero=False)),
             y=alt.Y("x2", scale=alt.Scale(zero=False)),
-            color=alt.Color("class", scale=alt.Scale(domain=["0", "1"],
-                                                     range=["#E69F00", "#0072B2"])),
+            color=alt.Color("class", scale=alt.Scale(
+                domain=[str(c) for c in range(n_classes)],
+                range=list(CLASS_PALETTE[:n_classes]))),
             shape=alt.Shape("part", scale=alt.Scale(domain=["train", "validation"],
                                                     range=["circle", "triangle"])),
-        ).properties(height=230, title=f"{len(frame)} samples")
+        ).properties(height=230, title=title)
         st.altair_chart(chart, width="stretch")
 
 with run_col:

@@ -137,7 +137,9 @@ def run_caption(key: tuple) -> str:
     run = read_run(key[0], key[1])
     spec = RunSpec.from_stored(run.spec)
     if spec is not None:
-        return (f"{spec.dataset.name} · {spec.model.describe(run.inputs.shape[1])} · "
+        k = int(run.weights[-1][0].shape[-1]) if run.weights and run.weights[-1] else 1
+        return (f"{spec.dataset.name} · "
+                f"{spec.model.describe(run.inputs.shape[1], max(k, 2))} · "
                 f"{spec.training.describe()}")
     widths = [str(run.inputs.shape[1])] + [
         f"{w[0].shape[-1]} {c.get('name') or 'linear'}"
