@@ -63,6 +63,7 @@ def csv_panel(ws: Workspace) -> None:
             csv_data.store(parsed, ws.folder)
             if memo is None or memo[0][0] != upload.file_id:
                 ss["ds_standardize"] = True  # measured features rarely share one scale
+                ss["preset_title"] = parsed.filename  # the default run name
         ss[_PARSED] = memo = (key, parsed)
     parsed = memo[1]
     if isinstance(parsed, str):
