@@ -34,6 +34,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.transforms import Bbox
 
+from replay_core.errors import ViewUnavailableError
 from replay_core.views import (
     ClassLossHistogramView,
     ClassProbabilityHistogramView,
@@ -81,9 +82,10 @@ CLASS1 = "#0072B2"
 WRONG = "#D55E00"
 ACCURACY = "#009E73"
 CURRENT = "#CC79A7"
-CLASS_PALETTE = (CLASS0, CLASS1, "#009E73", "#CC79A7", "#56B4E9", "#9C755F")
-"""Colours of classes 0..5 (classes 0 and 1 as in a binary run); mid-tones that read on
-both the light and the dark background."""
+CLASS_PALETTE = (CLASS0, CLASS1, "#009E73", "#CC79A7", "#56B4E9", "#9C755F", "#AA4499",
+                 "#44AA99", "#999933", "#DDCC77")
+"""Colours of classes 0..9 (classes 0 and 1 as in a binary run): Okabe-Ito's, then Paul
+Tol's muted ones; mid-tones that read on both the light and the dark background."""
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,8 @@ class _ViewArtists:
 def class_colours(theme: Theme, n_classes: int) -> list[str]:
     """The colours of classes ``0 .. n_classes - 1`` (the theme's two for a binary run)."""
     if n_classes > len(CLASS_PALETTE):
-        raise ValueError(f"at most {len(CLASS_PALETTE)} classes can be drawn, got {n_classes}")
+        raise ViewUnavailableError(
+            f"at most {len(CLASS_PALETTE)} classes can be drawn, got {n_classes}")
     return [theme.class0, theme.class1, *CLASS_PALETTE[2:]][:max(n_classes, 2)]
 
 

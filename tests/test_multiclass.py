@@ -280,7 +280,7 @@ def test_decision_regions_are_drawn_in_the_class_colours(runs):
     view = views.decision_boundary
     rgba = artists.rgba(EPOCHS).astype(float)[..., :3] / 255.0
     palette = np.array([[int(c[i:i + 2], 16) / 255.0 for i in (1, 3, 5)]
-                        for c in CLASS_PALETTE])
+                        for c in CLASS_PALETTE[:6]])
     sure = view.probabilities[EPOCHS] > 0.9
     assert sure.sum() > 50
     # A sure grid point is tinted towards its class's colour: of the six colours, its
@@ -292,16 +292,49 @@ def test_decision_regions_are_drawn_in_the_class_colours(runs):
     np.testing.assert_array_equal(cos.argmax(1), view.winners[EPOCHS][sure])
 
 
-def test_more_classes_than_colours_is_refused_with_a_clear_message():
-    from replay_core.render_mpl import LIGHT, class_colours
+def test_class_colours_are_distinct_and_too_many_classes_is_a_clear_message():
+    from matplotlib.colors import to_rgb
 
-    assert len(class_colours(LIGHT, 6)) == 6
+    from replay_core.errors import ReplayError
+    from replay_core.render_mpl import DARK, LIGHT, class_colours
+
     assert class_colours(LIGHT, 2) == [LIGHT.class0, LIGHT.class1]
-    with pytest.raises(ValueError, match="at most 6 classes can be drawn, got 7"):
-        class_colours(LIGHT, 7)
+    colours = class_colours(LIGHT, 10)  # an uploaded CSV may have up to 10 classes
+    rgb = np.array([to_rgb(c) for c in colours])
+    gaps = np.linalg.norm(rgb[:, None] - rgb[None, :], axis=-1)[np.triu_indices(10, 1)]
+    assert gaps.min() > 0.15
+    # Readable on both backgrounds: neither white-like nor black-like.
+    for theme in (LIGHT, DARK):
+        background = np.array(to_rgb(theme.background))
+        assert np.linalg.norm(rgb - background, axis=1).min() > 0.3
+    with pytest.raises(ReplayError, match="at most 10 classes can be drawn, got 11"):
+        class_colours(LIGHT, 11)
 
 
 def test_dataset_shape_is_known_without_generating_it():
     assert datasets.n_classes(SPIRAL3.dataset.name, SPIRAL3.dataset.params) == 3
     assert SPIRAL3.dataset.n_classes == 3 and BLOBS6.dataset.n_classes == 6
     assert IRIS.dataset.input_dim == 4
+
+
+def test_ten_classes_from_arrays_replay_and_render():
+    # An uploaded CSV may hold up to 10 classes; a replay built from arrays draws them all.
+    rng = np.random.default_rng(3)
+    states, n = 4, 400
+    weights = [[rng.normal(0, 1.0, (states, 2, 2)), rng.normal(0, 0.3, (states, 2))],
+               [rng.normal(0, 2.0, (states, 2, 10)), rng.normal(0, 0.3, (states, 10))]]
+    X = rng.normal(size=(n, 2))
+    y = np.arange(n) % 10
+    replay = Replay.from_arrays(weights, ["tanh", "softmax"], X, y,
+                                layer_names=["hidden", "output"])
+    views = replay.views()
+    assert views.n_classes == 10 and views.confusion.counts.shape == (states, 10, 10)
+    h = np.tanh(X @ weights[0][0][2] + weights[0][1][2])
+    logits = h @ weights[1][0][2] + weights[1][1][2]
+    expected = np.exp(logits - logits.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(replay.predict_proba()[2], expected, atol=1e-12)
+    np.testing.assert_array_equal(views.confusion.counts[2],
+                                  confusion_matrix(y, expected.argmax(1), labels=range(10)))
+    renderer = FrameRenderer(views, size=(900, 500))
+    assert np.any(renderer.rgb(0) != renderer.rgb(states - 1))
