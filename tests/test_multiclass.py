@@ -338,3 +338,15 @@ def test_ten_classes_from_arrays_replay_and_render():
                                   confusion_matrix(y, expected.argmax(1), labels=range(10)))
     renderer = FrameRenderer(views, size=(900, 500))
     assert np.any(renderer.rgb(0) != renderer.rgb(states - 1))
+
+
+def test_budget_counts_the_real_features_classes_and_samples(tmp_path):
+    from replay_core.errors import TrainingLimitError
+    from replay_core.trainer import estimate_cost
+
+    # Iris: 150 samples of 4 features; 4 -> 4 tanh -> 3 softmax has 4*4+4 + 4*3+3 weights.
+    assert estimate_cost(IRIS) == EPOCHS * 150 * (20 + 15)
+    held_out = IRIS.replace(**{"dataset.validation_split": 0.2})
+    assert estimate_cost(held_out) == EPOCHS * 120 * 35  # 30 of 150 held out
+    with pytest.raises(TrainingLimitError, match=r"x 150 training samples x 35 parameters"):
+        train(IRIS, tmp_path / "runs.h5", "iris", max_budget=EPOCHS * 150 * 35 - 1)
