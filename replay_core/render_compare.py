@@ -192,8 +192,11 @@ class CompareRenderer(FrameOutput):
             else:
                 art = FeatureSpaceArtists(ax, views.feature_space, views.n_epochs, theme)
                 feature_artists[name] = art
-                ax.set_title(f"{label}: feature space ({views.feature_space.layer_name})",
-                             fontsize=_TITLE, pad=5)
+                fs = views.feature_space
+                title = f"{label}: feature space ({fs.layer_name})"
+                if fs.projection_label:  # a wide layer: say which plane is shown
+                    title += f"\n{fs.projection_label}"
+                ax.set_title(title, fontsize=_TITLE, pad=5)
             ax.title.set_color(colour)
             ax = self.figure.add_subplot(middle[0, i])
             boundary_axes.append(ax)

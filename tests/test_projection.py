@@ -164,3 +164,23 @@ def test_pca_of_a_two_unit_layer_keeps_an_exact_boundary(two_unit):
         if len(segment):
             p = 1.0 / (1.0 + np.exp(-(segment[:, ::-1] @ k2[e, :, 0] + b2[e, 0])))
             np.testing.assert_allclose(p, 0.5, atol=1e-9)
+
+
+def test_panels_name_the_projection(wide):
+    from replay_core.render_compare import CompareRenderer
+    from replay_core.render_mpl import FrameRenderer
+
+    replay, *_ = wide
+    views = replay.views(projection=("units", 7, 2), fit_epoch=1)
+    label = views.feature_space.projection_label
+    frame = FrameRenderer(views, size=(1180, 560))
+    ax = frame.axes["feature_space"]
+    assert ax.get_title() == f"Feature space (wide)\n{label}"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("unit 8", "unit 3")
+    notes = [t.get_text().replace("\n", " ") for t in ax.texts]
+    assert notes == [views.feature_space.boundary_note]
+    pca = replay.views()
+    compare = CompareRenderer({"a": views, "b": pca}, size=(1000, 600))
+    titles = [ax.get_title() for ax in compare.axes["feature_space"]]
+    assert titles[0].endswith(f"\n{label}")
+    assert titles[1].endswith(f"\n{pca.feature_space.projection_label}")
