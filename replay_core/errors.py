@@ -25,7 +25,8 @@ class RunNotFoundError(RunFileError, KeyError):
 
 
 class NoFeatureLayerError(ReplayError, ValueError):
-    """The feature space was asked for but the run has no 2-unit layer."""
+    """The feature space was asked for but the run has no hidden layer of 2 or more units,
+    no such layer, or a projection that cannot be drawn."""
 
 
 class TrainingLimitError(ReplayError, ValueError):

@@ -780,8 +780,9 @@ class Replay:
             raise ViewUnavailableError(
                 f"{self._context} has {d} input feature{'s' if d != 1 else ''}; the "
                 "decision boundary is drawn for 2-D inputs only, since a boundary in "
-                f"{d} dimensions has no faithful flat picture. Add the 2-unit bottleneck "
-                "before the output to see it in the network's learned 2-D latent space")
+                f"{d} dimension{'s' if d != 1 else ''} has no faithful flat picture. Add the "
+                "2-unit bottleneck before the output to see it in the network's learned 2-D "
+                "latent space")
         xlim = _padded_range(self.inputs[:, 0], 0.1)
         ylim = _padded_range(self.inputs[:, 1], 0.1)
         xs = np.linspace(*xlim, grid_size)
