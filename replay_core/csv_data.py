@@ -46,6 +46,8 @@ MAX_ROWS = 10_000
 MIN_ROWS = 10
 MAX_FEATURES = 30
 MAX_CLASSES = 10
+MAX_STORED = 20
+"""Uploaded files a session folder keeps; storing another drops the least recently used."""
 PARAM_NAMES = ("id", "n_samples", "n_features", "n_classes")
 _ID_BITS = 48
 _MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a"}
@@ -311,6 +313,10 @@ def store(dataset: CsvDataset, folder: str | os.PathLike) -> dict[str, int]:
              class_names=np.array(dataset.class_names),
              target_name=np.array(dataset.target_name), filename=np.array(dataset.filename))
     os.replace(tmp, path)
+    kept = sorted(path.parent.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in kept[MAX_STORED:]:  # bounded disk use on a shared server
+        if old != path:
+            old.unlink(missing_ok=True)
     return dataset.params()
 
 
@@ -332,6 +338,7 @@ def stored(params: dict[str, Any], folder: str | os.PathLike | None = None) -> C
         raise CsvDataError(f"this run's data is {what} that this session does not hold; "
                            "upload the same file on the Train page (choose 'Upload CSV…') "
                            "to train it here")
+    os.utime(path)  # recently used: kept longest when the folder is full
     with np.load(path, allow_pickle=False) as f:
         data = CsvDataset(X=f["X"], y=f["y"], feature_names=tuple(map(str, f["feature_names"])),
                           target_name=str(f["target_name"]),

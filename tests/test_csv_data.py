@@ -149,3 +149,22 @@ def test_a_good_file_trains_and_replays(tmp_path):
     assert views.feature_space.projection == "pca" and views.decision_boundary is not None
     acc = views.loss_and_metric.accuracy
     assert acc[-1] == pytest.approx(result.history["accuracy"][-1], abs=0.1)
+
+
+def test_a_session_keeps_a_bounded_number_of_uploads(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(csv_data, "MAX_STORED", 3)
+    stored = []
+    for i in range(5):
+        data = parse(_csv(_good_rows(20, seed=i)), f"f{i}.csv")
+        stored.append(csv_data.store(data, tmp_path))
+        path = tmp_path / "datasets" / f"{data.id:012x}.npz"
+        os.utime(path, (1000.0 + i, 1000.0 + i))  # distinct ages, oldest first
+        if i == 2:
+            csv_data.stored(stored[0], tmp_path)  # reading marks it as recently used
+    assert len(list((tmp_path / "datasets").glob("*.npz"))) == 3
+    csv_data.stored(stored[0], tmp_path)
+    csv_data.stored(stored[4], tmp_path)
+    with pytest.raises(CsvDataError, match="that this session does not hold"):
+        csv_data.stored(stored[1], tmp_path)
