@@ -350,3 +350,22 @@ def test_budget_counts_the_real_features_classes_and_samples(tmp_path):
     assert estimate_cost(held_out) == EPOCHS * 120 * 35  # 30 of 150 held out
     with pytest.raises(TrainingLimitError, match=r"x 150 training samples x 35 parameters"):
         train(IRIS, tmp_path / "runs.h5", "iris", max_budget=EPOCHS * 150 * 35 - 1)
+
+
+@pytest.mark.parametrize("name", sorted(datasets.REGISTRY))
+def test_every_dataset_trains_and_replays_at_its_defaults(tmp_path, name):
+    info = datasets.REGISTRY[name]
+    spec = RunSpec.from_dict({
+        "dataset": {"name": name, "standardize": info.standardize},
+        "model": {"layers": [{"units": 2, "activation": "tanh"}]},
+        "training": {"epochs": 2, "batch_size": 64},
+    })
+    result = train(spec, tmp_path / "runs.h5", name, max_budget=3e8)
+    assert (result.status, result.epochs_done) == ("complete", 2)
+    views = Replay(tmp_path / "runs.h5", name).views()
+    k, d = datasets.n_classes(name), datasets.input_dim(name)
+    assert views.n_classes == k and views.confusion.counts.shape == (3, k, k)
+    assert views.confusion.counts[-1].sum() == datasets.n_samples(name)
+    # The decision boundary is drawn for 2-D inputs; other runs say why not.
+    assert (views.decision_boundary is not None) == (d == 2)
+    assert views.feature_space is not None
