@@ -149,3 +149,16 @@ def test_a_good_csv_trains_through_the_page(data_root):
     limits = (f"Up to {csv_data.MAX_BYTES // 2**20} MB, {csv_data.MAX_ROWS:,} rows and "
               f"{csv_data.MAX_FEATURES} feature columns")
     assert any(limits in c.value for c in fresh.caption)
+
+
+def test_presentation_keeps_the_chosen_projection(data_root, wide_runs):
+    sid = seed_workspace(data_root, wide_runs[0])
+    at = open_app(sid, REPLAY)
+    check(at.radio(key="replay_projection").set_value("Two units").run())
+    check(at.number_input(key="replay_unit_y").set_value(9).run())
+    check(button(at, "Present").click().run())
+    assert at.session_state["presenting"] and not at.radio  # no projection controls shown
+    fs = _views(at).feature_space
+    assert fs.projection == "units" and fs.axis_labels == ("unit 1", "unit 9")
+    check(at.button(key="exit_present").click().run())
+    assert at.number_input(key="replay_unit_y").value == 9
