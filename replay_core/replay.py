@@ -56,6 +56,9 @@ FEATURE_GRID_POINTS = 60
 FEATURE_BOUNDARY_GRID = 80
 """Resolution of the feature-space grid the non-linear 0.5 boundary is traced on."""
 
+UNIT_MAP_ELEMENTS = 8_000_000
+"""Values the default unit maps of a layer hold over all epochs (32 MB as float32)."""
+
 _SIGMOID_LIKE = ("sigmoid", "hard_sigmoid", "sparse_sigmoid")
 
 
@@ -718,10 +721,13 @@ class Replay:
             components=proj.components,
         )
 
-    def unit_maps(self, layer: str | int | None = None, grid_size: int = 32) -> UnitMapsView:
+    def unit_maps(self, layer: str | int | None = None,
+                  grid_size: int | None = None) -> UnitMapsView:
         """Each unit of a layer over a ``grid_size``² grid of the 2-D input space, every epoch.
 
         The grid covers the inputs with a 10% margin (as the decision boundary's does).
+        With ``grid_size`` None it is 32, or less (down to 8) for long runs of wide layers,
+        so the maps of every epoch stay within ``UNIT_MAP_ELEMENTS`` values.
 
         Raises
         ------
@@ -744,6 +750,9 @@ class Replay:
                 raise NoFeatureLayerError(
                     f"{self._context} has no layer {layer!r} (layers: "
                     f"{self._describe_layers()})") from exc
+        if grid_size is None:
+            per_point = self.network.n_states * self.network.layers[i].units
+            grid_size = int(min(32, max(8, (UNIT_MAP_ELEMENTS / per_point) ** 0.5)))
         xs = np.linspace(*_padded_range(self.inputs[:, 0], 0.1), grid_size)
         ys = np.linspace(*_padded_range(self.inputs[:, 1], 0.1), grid_size)
         gx, gy = np.meshgrid(xs, ys)

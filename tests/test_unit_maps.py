@@ -93,3 +93,22 @@ def test_unit_maps_need_two_dimensional_inputs():
                                 rng.integers(0, 2, 20), name="three")
     with pytest.raises(ViewUnavailableError, match="run 'three' has 3 input features; unit maps"):
         replay.unit_maps()
+
+
+def test_long_runs_of_wide_layers_get_coarser_maps():
+    from replay_core.replay import UNIT_MAP_ELEMENTS
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 2)), rng.integers(0, 2, 30)
+
+    def replay(states: int, units: int) -> Replay:
+        w = [[rng.normal(size=(states, 2, units)), np.zeros((states, units))],
+             [rng.normal(size=(states, units, 1)), np.zeros((states, 1))]]
+        return Replay.from_arrays(w, ["tanh", "sigmoid"], X, y)
+
+    assert replay(11, 4).unit_maps().activations.shape == (11, 4, 32, 32)
+    mid = replay(151, 64).unit_maps().activations
+    g = mid.shape[-1]
+    assert g < 32 and mid.size <= UNIT_MAP_ELEMENTS < 151 * 64 * (g + 1) ** 2  # the finest fit
+    assert replay(2001, 64).unit_maps().activations.shape == (2001, 64, 8, 8)  # the floor
+    assert replay(3, 4).unit_maps(grid_size=7).activations.shape == (3, 4, 7, 7)
