@@ -28,7 +28,7 @@ MAX_COLUMNS = 16
 
 
 def unit_colormap() -> LinearSegmentedColormap:
-    """Orange for low (negative) outputs, white at the middle (zero), blue for high."""
+    """Orange for negative outputs, white at zero, blue for positive ones."""
     return LinearSegmentedColormap.from_list(
         "replay_units", [(0.0, "#e8a72a"), (0.5, "#ffffff"), (1.0, "#2b86c5")])
 
@@ -39,13 +39,18 @@ _LUT = unit_colormap()(np.linspace(0.0, 1.0, 256), bytes=True)
 def unit_colours(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
     """(..., 4) uint8 colours of activations over the fixed range ``[vmin, vmax]``.
 
-    When the range spans zero, zero is white and each side scales to its own end.
+    Zero is white: a range spanning zero scales each side to its own end (orange below,
+    blue above); a range of non-negative outputs (relu, sigmoid) runs white to blue, one of
+    non-positive outputs orange to white.
     """
     v = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
+    span = vmax - vmin if vmax > vmin else 1.0
     if vmin < 0.0 < vmax:
         t = np.where(v < 0, 0.5 - 0.5 * v / vmin, 0.5 + 0.5 * v / vmax)
+    elif vmin >= 0.0:
+        t = 0.5 + 0.5 * (v - vmin) / span
     else:
-        t = (v - vmin) / (vmax - vmin) if vmax > vmin else np.full_like(v, 0.5)
+        t = 0.5 * (v - vmin) / span
     return _LUT[np.rint(np.clip(t, 0.0, 1.0) * 255.0).astype(np.intp)]
 
 
@@ -98,9 +103,14 @@ class UnitStripRenderer(FrameOutput):
                                          origin="lower", interpolation="bilinear",
                                          aspect="auto"))
         self._moving = list(self.images)
-        text = (f"Units of {view.layer_name}: output over the input space · orange "
-                f"{view.vmin:.3g}, white {'0' if view.vmin < 0 < view.vmax else 'middle'}, "
-                f"blue {view.vmax:.3g}")
+        lo, hi = view.vmin, view.vmax
+        if lo < 0 < hi:
+            scale = f"orange {lo:.3g}, white 0, blue {hi:.3g}"
+        elif lo >= 0:
+            scale = f"white {lo:.3g}, blue {hi:.3g}"
+        else:
+            scale = f"orange {lo:.3g}, white {hi:.3g}"
+        text = f"Units of {view.layer_name}: output over the input space · {scale}"
         self.figure.text(left / w, 1 - 6 / h, text, ha="left", va="top",
                          color=self.theme.muted, fontsize=_TICK + 1)
         self._title = self.figure.text(1 - left / w, 1 - 6 / h, "", ha="right", va="top",

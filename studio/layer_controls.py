@@ -83,4 +83,4 @@ def unit_strip_toggle(col, layer: str | None, inputs_2d: bool) -> bool:
         return False
     return col.toggle(f"Units of {layer}", key="show_units",
                       help="Every unit of the layer as a small map of the input space, for "
-                      "the epoch shown (orange low, white zero, blue high).")
+                      "the epoch shown (white zero, blue positive, orange negative).")

@@ -70,6 +70,9 @@ def test_unit_map_colour_range_and_grid(trained):
     white, orange, blue = unit_colours(np.array([0.0, -1.0, 1.0]), -1.0, 1.0)
     assert min(white[:3]) >= 250
     assert orange[0] > orange[2] and blue[2] > blue[0]
+    zero, top = unit_colours(np.array([0.0, 5.0]), 0.0, 5.0)  # relu: white up to blue
+    np.testing.assert_array_equal(zero, white)
+    np.testing.assert_array_equal(top, blue)
 
 
 def test_strip_frame_shows_every_unit(trained):
