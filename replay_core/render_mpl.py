@@ -48,10 +48,13 @@ from replay_core.views import (
 )
 
 __all__ = [
+    "CLASS_PALETTE",
     "DARK",
     "DEFAULT_LAYOUT",
     "LIGHT",
     "PANELS",
+    "ClassLossHistogramArtists",
+    "ClassProbabilityHistogramArtists",
     "DecisionBoundaryArtists",
     "FeatureSpaceArtists",
     "FrameRenderer",
@@ -59,6 +62,10 @@ __all__ = [
     "LossHistogramArtists",
     "ProbabilityHistogramArtists",
     "Theme",
+    "class_colours",
+    "class_lut",
+    "class_masks",
+    "class_regions_rgba",
     "compose",
     "draw_decision_boundary",
     "draw_feature_space",
@@ -720,10 +727,19 @@ def draw_decision_boundary(ax: Axes, view: DecisionBoundaryView, epoch: int, *,
     return DecisionBoundaryArtists(ax, view, epoch, _theme(theme), colorbar=colorbar)
 
 
-def draw_probability_histogram(ax_neg: Axes, ax_pos: Axes, view: ProbabilityHistogramView,
-                               epoch: int, *,
-                               theme: str | Theme = "light") -> ProbabilityHistogramArtists:
-    """Draw one epoch of the P(y=1) histograms of negatives and positives (threshold 0.5)."""
+def draw_probability_histogram(
+        ax_neg: Axes, ax_pos: Axes,
+        view: ProbabilityHistogramView | ClassProbabilityHistogramView, epoch: int, *,
+        theme: str | Theme = "light", confusion: ConfusionView | None = None,
+) -> ProbabilityHistogramArtists | ClassProbabilityHistogramArtists:
+    """Draw one epoch of the P(y=1) histograms of negatives and positives (threshold 0.5).
+
+    For a k-class view: the P(true class) bands on ``ax_neg`` and ``confusion`` (the
+    run's ``ReplayViews.confusion``) on ``ax_pos``.
+    """
+    if isinstance(view, ClassProbabilityHistogramView):
+        return ClassProbabilityHistogramArtists(ax_neg, ax_pos, view, confusion, epoch,
+                                                _theme(theme))
     return ProbabilityHistogramArtists(ax_neg, ax_pos, view, epoch, _theme(theme))
 
 
@@ -733,9 +749,13 @@ def draw_loss_and_metric(ax: Axes, view: LossAndMetricView, epoch: int, *,
     return LossAndMetricArtists(ax, view, epoch, _theme(theme))
 
 
-def draw_loss_histogram(ax: Axes, view: LossHistogramView, epoch: int, *,
-                        theme: str | Theme = "light") -> LossHistogramArtists:
-    """Draw one epoch of the per-sample loss histogram (negatives, positives stacked)."""
+def draw_loss_histogram(ax: Axes, view: LossHistogramView | ClassLossHistogramView, epoch: int,
+                        *, theme: str | Theme = "light",
+                        ) -> LossHistogramArtists | ClassLossHistogramArtists:
+    """Draw one epoch of the per-sample loss histogram (negatives, positives stacked; the
+    k classes stacked for a k-class view)."""
+    if isinstance(view, ClassLossHistogramView):
+        return ClassLossHistogramArtists(ax, view, epoch, _theme(theme))
     return LossHistogramArtists(ax, view, epoch, _theme(theme))
 
 

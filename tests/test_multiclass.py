@@ -369,3 +369,30 @@ def test_every_dataset_trains_and_replays_at_its_defaults(tmp_path, name):
     # The decision boundary is drawn for 2-D inputs; other runs say why not.
     assert (views.decision_boundary is not None) == (d == 2)
     assert views.feature_space is not None
+
+
+def test_draw_functions_take_the_k_class_views(runs):
+    from matplotlib.figure import Figure
+
+    from replay_core.render_mpl import (
+        ClassLossHistogramArtists,
+        ClassProbabilityHistogramArtists,
+        draw_loss_histogram,
+        draw_probability_histogram,
+    )
+
+    views = Replay(runs, "spiral3").views()
+    fig = Figure()
+    ax_a, ax_b, ax_c = fig.subplots(1, 3)
+    hist = draw_probability_histogram(ax_a, ax_b, views.probability_histogram, 0,
+                                      confusion=views.confusion)
+    loss = draw_loss_histogram(ax_c, views.loss_histogram, 0)
+    assert isinstance(hist, ClassProbabilityHistogramArtists)
+    assert isinstance(loss, ClassLossHistogramArtists)
+    hist.update(EPOCHS)
+    loss.update(EPOCHS)
+    counts = views.confusion.counts[EPOCHS]
+    assert [t.get_text() for t in hist.cells] == [str(v) for v in counts.ravel()]
+    # The stacked loss bars' tops are the cumulative class counts.
+    top = loss.bars[-1].get_data().values
+    np.testing.assert_array_equal(top, views.loss_histogram.counts[EPOCHS].sum(axis=0))
