@@ -206,7 +206,9 @@ class CompareRenderer(FrameOutput):
             else:
                 boundary_artists[name] = DecisionBoundaryArtists(
                     ax, views.decision_boundary, views.n_epochs, theme, colorbar=False)
-                ax.set_title(f"{label}: decision boundary", fontsize=_TITLE, pad=5)
+                space = (" in latent space" if views.decision_boundary.space == "latent"
+                         else "")
+                ax.set_title(f"{label}: decision boundary{space}", fontsize=_TITLE, pad=5)
             ax.title.set_color(colour)
         lms = {name: v.loss_and_metric for name, v in self.views.items()}
         ax_acc = self.figure.add_subplot(bottom[0, 0])

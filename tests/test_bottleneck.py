@@ -119,6 +119,13 @@ def test_latent_panel_is_titled_as_latent_space(ball_runs):
     first, last = renderer.rgb(0), renderer.rgb(EPOCHS)
     assert first.shape == (560, 1180, 3) and not np.array_equal(first, last)
 
+    from replay_core.render_compare import CompareRenderer
+
+    both = {"with": Replay(path, "with").views(), "without": Replay(path, "without").views()}
+    compare = CompareRenderer(both, size=(1000, 600))
+    titles = [ax.get_title() for ax in compare.axes["decision_boundary"]]
+    assert titles[0] == "with: decision boundary in latent space"
+
 
 def test_three_class_latent_space_matches_the_keras_decoder(tmp_path):
     from replay_core.trainer import train
