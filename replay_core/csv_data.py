@@ -269,13 +269,12 @@ def parse(data: bytes, filename: str, target: str | None = None) -> CsvDataset:
         raise CsvDataError(f"{filename!r}: the target column {target!r} holds "
                            f"{len(classes)} different values; the most is {MAX_CLASSES} "
                            "classes (is it really a class column?)")
-    index = {name: i for i, name in enumerate(classes)}
-    numeric = all(_number(c) is not None for c in classes)
-    if numeric:
+    if all(_number(c) is not None for c in classes):  # by value: 2 and 2.0 are one class
         by_value = {float(_number(c)): i for i, c in enumerate(classes)}
         y = [by_value[float(_number(v))] for v in labels]
     else:
-        y = [index[v] for v in labels]
+        by_name = {name: i for i, name in enumerate(classes)}
+        y = [by_name[v] for v in labels]
     digest = hashlib.sha256(data + b"\x00" + target.encode("utf-8")).hexdigest()
     return CsvDataset(
         X=np.asarray(X, dtype=np.float32), y=np.asarray(y, dtype=np.float32),
