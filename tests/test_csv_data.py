@@ -88,7 +88,9 @@ def test_classes_are_sorted_values_and_the_target_column_is_chosen():
     np.testing.assert_array_equal(data.X[:3], [[3, 1.5], [1, 2.5], [2, 0.5]])
     by_num = parse(_csv(rows, header=("num", "x", "letter")).replace(b"b\n", b"2\n")
                    .replace(b"a\n", b"10\n").replace(b"c\n", b"2.0\n"), "t.csv", target="num")
-    assert by_num.feature_names == ("x", "letter") or by_num.target_name == "num"
+    assert by_num.feature_names == ("x", "letter") and by_num.target_name == "num"
+    assert by_num.class_names == ("1", "2", "3")
+    np.testing.assert_array_equal(by_num.X[:3], [[1.5, 2], [2.5, 10], [0.5, 2]])
     numeric = parse(b"x,y\n" + b"".join(f"{i},{v}\n".encode()
                                         for i, v in enumerate(["10", "2", "2.0", "1"] * 3)),
                     "n.csv")
