@@ -50,12 +50,6 @@ def run_key(ws: Workspace, summary: RunSummary) -> tuple:
 
 
 @st.cache_data(max_entries=12, show_spinner=False)
-def two_unit_layers(key: tuple) -> list[str]:
-    path, name = key[0], key[1]
-    return Replay(path, name).two_unit_layers()
-
-
-@st.cache_data(max_entries=12, show_spinner=False)
 def feature_layers(key: tuple) -> tuple[list[tuple[str, int]], str | None, bool]:
     """``([(name, units)...] of the hidden layers the feature space can show, the default
     layer, whether the inputs are 2-D)``."""
