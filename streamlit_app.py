@@ -13,6 +13,8 @@ pages = [
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
     st.Page("app_pages/replay.py", title="Replay", icon=":material/play_circle:", url_path="replay"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+    st.Page("app_pages/sweep.py", title="Seed sweep", icon=":material/scatter_plot:",
+            url_path="sweep"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
 ]
 st.navigation(pages).run()

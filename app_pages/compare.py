@@ -99,10 +99,16 @@ def _show(image_slot, epoch: int) -> None:
 
 player.take_played("compare_epoch", "compare_played", n_epochs)
 playing = ss["compare_playing"]
-play_col, _ = st.columns([1, 7], vertical_alignment="bottom")
+play_col, _, sweep_col = st.columns([1, 4.6, 2.4], vertical_alignment="bottom")
 play_col.button("Pause" if playing else "Play", key="compare_play", width="stretch",
                 icon=":material/pause:" if playing else ":material/play_arrow:",
                 on_click=_toggle_play)
+if sweep_col.button("Sweep seeds for these runs", icon=":material/scatter_plot:",
+                    width="stretch", help="Train each of these runs' settings over many seeds "
+                    "on the Seed sweep page: is the difference the settings, or luck?"):
+    ss["sweep_configs"] = list(chosen)
+    ss["compare_playing"] = False
+    st.switch_page("app_pages/sweep.py")
 
 
 def _player() -> None:

@@ -202,6 +202,11 @@ with run_col:
     train_clicked = c1.button("Train", type="primary", width="stretch", disabled=spec is None)
     c2.button("Stop", width="stretch", key="stop_training",
               help="Ends training after the current epoch and keeps every finished epoch.")
+    if st.button("Sweep seeds…", key="sweep_settings", icon=":material/scatter_plot:",
+                 width="stretch", disabled=spec is None,
+                 help="Train these settings over many seeds on the Seed sweep page"):
+        ss["sweep_handover_spec"] = spec.to_json()
+        st.switch_page("app_pages/sweep.py")
     status_box = st.container()  # above the preview, so "Open in Replay" stays in view
     progress_slot = st.empty()
     preview_slot = st.empty()

@@ -1,0 +1,258 @@
+"""Seed sweep page: train configurations over many seeds, see what is luck and what is not."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from replay_core import presets, sweep
+from replay_core.errors import ReplayError
+from replay_core.spec import RunSpec
+from studio import session
+from studio.sweep_view import (
+    final_loss_chart,
+    first_perfect_chart,
+    interpretation,
+    picked_run,
+    summary_rows,
+    sweep_frame,
+)
+
+ss = st.session_state
+session.keep_widget_state(["sweep_choice", "sweep_seeds", "sweep_workers", "sweep_selected"])
+
+# The seed article's experiment: the reference run with three hidden activations.
+REFERENCE = {"sigmoid": "reference", "tanh": "reference_tanh", "relu": "reference_relu"}
+CURRENT = "current"
+CURRENT_LABEL = "current settings"
+DEFAULT_SEEDS = 20
+
+ws = session.workspace()
+max_workers = sweep.default_workers()
+ss.setdefault("sweep_seeds", DEFAULT_SEEDS)
+ss.setdefault("sweep_workers", max_workers)
+ss["sweep_workers"] = min(max(int(ss["sweep_workers"]), 1), max_workers)
+
+st.title("Seed sweep")
+st.caption("Train each configuration with seeds 1 to N (the seed sets the initial weights "
+           "and the shuffling; the data stay the same) to tell what the hyper-parameters do "
+           "from what is luck. Each run is kept and opens in Replay.")
+
+runs = ws.runs()
+specs = {r.name: RunSpec.from_stored(r.spec) for r in runs}
+sweepable = [name for name, spec in specs.items() if spec is not None]
+unsweepable = [name for name, spec in specs.items() if spec is None]
+
+# Handed over by the Compare page (run names) or the Train page (the form's spec).
+if "sweep_configs" in ss:
+    ss["sweep_choice"] = [f"run:{n}" for n in ss.pop("sweep_configs") if n in sweepable]
+if "sweep_handover_spec" in ss:
+    ss["sweep_current_spec"] = ss.pop("sweep_handover_spec")
+    ss["sweep_choice"] = [CURRENT]
+
+options = [f"preset:{label}" for label in REFERENCE]
+if "sweep_current_spec" in ss:
+    options.insert(0, CURRENT)
+options += [f"run:{name}" for name in sweepable]
+ss["sweep_choice"] = [o for o in ss.get("sweep_choice", []) if o in options]
+
+
+def _option_text(option: str) -> str:
+    kind, _, name = option.partition(":")
+    if option == CURRENT:
+        return f"{CURRENT_LABEL} (from the Train page)"
+    if kind == "preset":
+        return f"{name} (reference run)"
+    return name
+
+
+def _choose_reference() -> None:
+    ss["sweep_choice"] = [f"preset:{label}" for label in REFERENCE]
+
+
+def _configurations(choice: list[str]) -> dict[str, RunSpec]:
+    """Label -> spec of the chosen options; labels are unique and free of '/'."""
+    out: dict[str, RunSpec] = {}
+    for option in choice:
+        kind, _, name = option.partition(":")
+        if option == CURRENT:
+            label, spec = CURRENT_LABEL, RunSpec.from_json(ss["sweep_current_spec"])
+        elif kind == "preset":
+            label, spec = name, presets.get(REFERENCE[name])
+        else:
+            label, spec = name, specs[name]
+        base, k = label, 2
+        while label in out:
+            label, k = f"{base} ({k})", k + 1
+        out[label] = spec
+    return out
+
+
+with st.container(border=True):
+    top = st.columns([3, 1.3], vertical_alignment="bottom")
+    choice = top[0].multiselect(
+        f"Configurations (1 to {sweep.MAX_CONFIGS})", options, key="sweep_choice",
+        format_func=_option_text, max_selections=sweep.MAX_CONFIGS,
+        placeholder="Choose runs whose settings to sweep",
+        help="Each run's recorded settings are one configuration, labelled by the run's name.")
+    top[1].button("Sigmoid, tanh and relu (reference run)", icon=":material/science:",
+                  on_click=_choose_reference, width="stretch",
+                  help="The seed article's experiment: parabolas, 2 → 2 → 1, SGD lr 0.05, "
+                       "150 epochs, with a sigmoid, a tanh and a relu hidden layer")
+    if unsweepable:
+        st.caption("Runs without recorded settings (such as files written by the original "
+                   "DeepReplay package) cannot be swept: " + ", ".join(unsweepable) + ".")
+    row = st.columns([1, 1, 2.2, 1, 1], vertical_alignment="bottom")
+    seeds = row[0].number_input(f"Seeds per configuration (1 to {sweep.MAX_SEEDS})", 1,
+                                sweep.MAX_SEEDS, step=1, key="sweep_seeds")
+    workers = row[1].number_input(f"Worker processes (1 to {max_workers})", 1, max_workers,
+                                  step=1, key="sweep_workers",
+                                  help="Runs train in parallel, one per worker process; "
+                                       "the default is one per core this server can spare.")
+    n_runs = len(choice) * int(seeds)
+    if choice:
+        configs = _configurations(choice)
+        epochs = sorted({s.training.epochs for s in configs.values()})
+        epochs_text = (f"{epochs[0]} epochs each" if len(epochs) == 1
+                       else f"{epochs[0]}–{epochs[-1]} epochs")
+        row[2].markdown(f"**{n_runs} runs**: {len(choice)} configuration"
+                        f"{'s' if len(choice) > 1 else ''} × {int(seeds)} seeds, "
+                        f"{epochs_text}, {min(int(workers), n_runs)} at a time")
+    else:
+        configs = {}
+        row[2].markdown("Choose at least one configuration.")
+    start = row[3].button("Start sweep", type="primary", icon=":material/play_arrow:",
+                          width="stretch", disabled=not choice)
+    stop_slot = row[4].empty()
+    progress_slot = st.empty()
+
+# A sweep cut short by a rerun (Stop, or leaving the page) ends here: run_sweep kept
+# the finished runs and removed the rest before this run of the page started.
+active = ss.pop("sweep_active", None)
+if active is not None:
+    kept = len(sweep.sweeps_in(ws.run_file).get(active["id"], []))
+    ss["sweep_notices"] = [("warning", f"Stopped: {kept} of {active['total']} runs kept.")]
+
+if start and configs:
+    notices: list[tuple[str, str]] = []
+    try:
+        tasks = sweep.plan(configs, int(seeds), taken=ws.run_names())
+        ws.check_capacity(len(tasks))
+    except (ReplayError, ValueError) as exc:
+        notices.append(("error", f"The sweep did not start: {exc}"))
+    else:
+        sweep_id = tasks[0].sweep_id
+        ss["sweep_active"] = {"id": sweep_id, "total": len(tasks)}
+        ss["sweep_selected"] = sweep_id
+        stop_slot.button("Stop", icon=":material/stop:", width="stretch", key="sweep_stop",
+                         help="Ends the sweep after the current epochs; finished runs are kept.")
+        progress_slot.progress(0.0, text=f"Starting {min(int(workers), len(tasks))} worker "
+                                         f"process(es) for {len(tasks)} runs…")
+
+        def on_progress(p: sweep.SweepProgress) -> None:
+            text = f"{p.done} of {p.total} runs finished · {p.running} running"
+            if p.failed:
+                text += f" · {p.failed} failed"
+            if p.last is not None:
+                text += f" · last: {p.last.name}"
+            progress_slot.progress(p.done / p.total, text=text)
+
+        try:
+            result = sweep.run_sweep(tasks, ws.run_file, workers=int(workers),
+                                     on_progress=on_progress,
+                                     max_budget=session.MAX_TRAINING_COST)
+        except (ReplayError, ValueError) as exc:
+            ss.pop("sweep_active", None)
+            notices.append(("error", f"The sweep did not run: {exc}"))
+        else:
+            # Not in a ``finally``: a rerun (Stop) must leave "sweep_active" for the next
+            # run of the page to report on.
+            ss.pop("sweep_active", None)
+            notices.append(("success", f"Sweep finished: {len(result.runs)} of {len(tasks)} "
+                                       f"runs in {result.seconds:.0f} s with {result.workers} "
+                                       f"worker process(es)."))
+            if result.failures:
+                notices.append(("warning", f"{len(result.failures)} run(s) failed: "
+                                + "; ".join(result.failures)))
+    ss["sweep_notices"] = notices
+    st.rerun()
+
+for kind, text in ss.pop("sweep_notices", []):
+    getattr(st, kind)(text)
+
+# -- results ------------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=8, show_spinner="Replaying every run of the sweep…")
+def _sweep_runs(path: str, mtime: float, sweep_id: str) -> list[sweep.SweepRun]:
+    return sweep.read_sweep(path, sweep_id)
+
+
+recorded = sweep.sweeps_in(ws.run_file)
+if not recorded:
+    st.info("No sweep in this session yet. Choose configurations above and start one, or "
+            "use “Sweep seeds for these runs” on the Compare page.")
+    st.stop()
+
+ids = list(reversed(recorded))  # newest first
+if ss.get("sweep_selected") not in ids:
+    ss["sweep_selected"] = ids[0]
+
+
+def _sweep_text(sweep_id: str) -> str:
+    members = recorded[sweep_id]
+    labels = list(dict.fromkeys((m.sweep or {}).get("config", "?") for m in members))
+    created = min((m.created or "" for m in members), default="")[:16].replace("T", " ")
+    when = f" · {created} UTC" if created else ""
+    return f"{', '.join(labels)} · {len(members)} runs{when}"
+
+
+st.subheader("Results")
+sweep_id = st.selectbox("Sweep", ids, key="sweep_selected", format_func=_sweep_text)
+mtime = ws.run_file.stat().st_mtime
+try:
+    swept = _sweep_runs(str(ws.run_file), mtime, sweep_id)
+except (ReplayError, ValueError) as exc:
+    st.error(f"This sweep cannot be read: {exc}")
+    st.stop()
+if not swept:
+    st.warning("No run of this sweep finished.")
+    st.stop()
+
+n_epochs = {m.name: m.n_epochs for m in recorded[sweep_id]}
+summaries = sweep.summarize(swept)
+config_order = [s.config for s in summaries]
+budgets: dict[str, int] = {}
+for run in swept:
+    budgets[run.config] = max(budgets.get(run.config, 0), n_epochs.get(run.name, run.epochs_done))
+
+st.dataframe(summary_rows(summaries), hide_index=True, width="stretch")
+st.markdown(interpretation(summaries, budgets))
+
+frame = sweep_frame(swept)
+left, right = st.columns(2, gap="large")
+charts = (
+    (left, "First epoch at 100% training accuracy",
+     first_perfect_chart(frame, config_order, max(budgets.values())), "sweep_chart_first"),
+    (right, "Final loss", final_loss_chart(frame, config_order), "sweep_chart_loss"),
+)
+for column, title, chart, key in charts:
+    with column:
+        st.markdown(f"**{title}**")
+        event = st.altair_chart(chart, width="stretch", on_select="rerun",
+                                selection_mode="pick", key=f"{key}_{sweep_id}")
+        clicked = picked_run(event)
+        if clicked is not None and clicked in n_epochs:
+            ss["replay_run"] = clicked
+            ss["epoch"] = n_epochs[clicked]
+            st.switch_page("app_pages/replay.py")
+st.caption("One dot per seed, over a box from the lowest to the highest value with the "
+           "median inside. Seeds that never reached 100% sit right of the dashed line. "
+           "Click a dot to open that run in Replay.")
+
+names = [r.name for r in swept]
+c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+chosen = c1.selectbox("Run of this sweep", names, key=f"sweep_run_{sweep_id}")
+if c2.button("Open in Replay ▶", width="stretch", key="sweep_open_replay"):
+    ss["replay_run"] = chosen
+    ss["epoch"] = n_epochs.get(chosen, 0)
+    st.switch_page("app_pages/replay.py")

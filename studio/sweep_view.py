@@ -1,0 +1,204 @@
+"""What the Seed sweep page shows of a sweep: a table, a sentence, two strip plots.
+
+Pure functions of ``replay_core.sweep`` results (no Streamlit): the page hands the
+charts to ``st.altair_chart``. A dot is one seed's run; clicking it selects the run's
+name through the selection parameter ``PICK``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from replay_core.sweep import ConfigSummary, SweepRun
+
+PICK = "pick"
+NEVER = "never"
+# Vega renders the charts as SVG: sharp at any zoom, and every dot is an element of the page.
+SVG = {"embedOptions": {"renderer": "svg"}}
+ROW_HEIGHT = 46
+
+
+def summary_rows(summaries: Sequence[ConfigSummary]) -> list[dict]:
+    """One table row per configuration: seeds, reached 100 %, never, medians."""
+    rows = []
+    for s in summaries:
+        fp = s.first_perfect
+        first = (f"{_num(s.median_first_perfect)} [{min(fp)}–{max(fp)}]" if fp else "—")
+        losses = [v for v in s.final_loss if math.isfinite(v)]
+        loss = (f"{s.median_final_loss:.4f} [{min(losses):.4f}–{max(losses):.4f}]"
+                if losses else "—")
+        row = {
+            "configuration": s.config,
+            "seeds": s.seeds,
+            "reached 100%": s.seeds - s.never,
+            "never": f"{s.never} ({s.never_share:.0%})",
+            "first 100% epoch: median [range]": first,
+            "final loss: median [range]": loss,
+        }
+        if s.diverged:
+            row["diverged"] = s.diverged
+        rows.append(row)
+    if any("diverged" in r for r in rows):
+        for r in rows:
+            r.setdefault("diverged", 0)
+    return rows
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+def interpretation(summaries: Sequence[ConfigSummary], budgets: Mapping[str, int]) -> str:
+    """A sentence or two a learner can take away: the fastest, and the least reliable."""
+    if not summaries:
+        return ""
+    parts = []
+    reached = [s for s in summaries if s.first_perfect]
+    if not reached:
+        parts.append("No seed of any configuration reached 100% training accuracy within "
+                     "its epochs.")
+    elif len(summaries) == 1:
+        s = summaries[0]
+        parts.append(f"{s.config} reached 100% training accuracy at epoch "
+                     f"{_num(s.median_first_perfect)} (median over the seeds that reached it).")
+    else:
+        fastest = min(reached, key=lambda s: (s.median_first_perfect, s.never_share))
+        ties = [s.config for s in reached
+                if s.median_first_perfect == fastest.median_first_perfect]
+        who = " and ".join(ties)
+        parts.append(f"{who} reached 100% training accuracy fastest: median epoch "
+                     f"{_num(fastest.median_first_perfect)}.")
+    worst = max(summaries, key=lambda s: s.never_share)
+    if worst.never == 0:
+        parts.append("Every seed of every configuration got there.")
+    else:
+        others = [s for s in summaries if s is not worst and s.never_share == worst.never_share]
+        who = " and ".join([worst.config, *(s.config for s in others)])
+        each = " each" if others else ""
+        parts.append(f"{who} failed most often{each}: {worst.never} of {worst.seeds} seeds "
+                     f"({worst.never_share:.0%}) never reached it within "
+                     f"{budgets.get(worst.config, '?')} epochs.")
+        fine = [s.config for s in summaries if s.never == 0]
+        if fine:
+            parts.append(f"Every seed of {', '.join(fine)} reached it.")
+    return " ".join(parts)
+
+
+def sweep_frame(runs: Sequence[SweepRun]) -> pd.DataFrame:
+    """One row per run with the values the charts plot and a fixed jitter per seed."""
+    rows = [{
+        "run": r.name,
+        "config": r.config,
+        "seed": r.seed,
+        "status": r.status,
+        "first_perfect": (np.nan if r.first_perfect_epoch is None
+                          else float(r.first_perfect_epoch)),
+        "reached": r.first_perfect_epoch is not None,
+        "final_loss": r.final_loss if math.isfinite(r.final_loss) else np.nan,
+        # A golden-ratio sequence spreads the seeds evenly over the row, the same way
+        # on every redraw.
+        "jitter": ((r.seed * 0.6180339887) % 1.0) * 2 - 1,
+    } for r in runs]
+    return pd.DataFrame(rows, columns=["run", "config", "seed", "status", "first_perfect",
+                                       "reached", "final_loss", "jitter"])
+
+
+def _nice_ticks(top: float, count: int = 6) -> list[float]:
+    """Round tick values from 0 to ``top``."""
+    if top <= 0:
+        return [0.0]
+    raw = top / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return [float(v) for v in np.arange(0, top + step * 1e-9, step)]
+
+
+def _rows(configs: Sequence[str]) -> alt.Y:
+    return alt.Y("config:N", sort=list(configs), title=None,
+                 axis=alt.Axis(labelLimit=180, labelFontSize=13, ticks=False, domain=False))
+
+
+def _color(configs: Sequence[str]) -> alt.Color:
+    return alt.Color("config:N", sort=list(configs), legend=None)
+
+
+def _height(configs: Sequence[str]) -> int:
+    return max(2, len(configs)) * ROW_HEIGHT
+
+
+def first_perfect_chart(frame: pd.DataFrame, configs: Sequence[str], budget: int) -> alt.LayerChart:
+    """First epoch at 100 % training accuracy per configuration: box and one dot a seed.
+
+    Seeds that never got there sit right of a dashed line at the end of training, over
+    the axis label "never".
+    """
+    never_at = budget * 1.1 + 1
+    data = frame.assign(
+        x=frame["first_perfect"].fillna(never_at),
+        value=[f"epoch {int(v)}" if ok else f"{NEVER} (in {budget} epochs)"
+               for v, ok in zip(frame["first_perfect"], frame["reached"])],
+        outcome=np.where(frame["reached"], "reached", NEVER))
+    ticks = [t for t in _nice_ticks(budget) if t < budget * 0.95] + [float(budget), never_at]
+    x = alt.X("x:Q", title="first epoch at 100% training accuracy",
+              scale=alt.Scale(domain=[0, budget * 1.1 + 1 + budget * 0.06], nice=False),
+              axis=alt.Axis(values=ticks, grid=False,
+                            labelExpr=f"datum.value > {budget} ? '{NEVER}' : datum.label"))
+    return _strip(data, data[data["reached"]], x, configs,
+                  rule_at=budget + budget * 0.05 + 0.5)
+
+
+def final_loss_chart(frame: pd.DataFrame, configs: Sequence[str]) -> alt.LayerChart:
+    """Final training loss per configuration: box and one dot a seed (diverged runs left out)."""
+    data = frame[frame["final_loss"].notna()].assign(
+        x=lambda d: d["final_loss"], value=lambda d: [f"{v:.4f}" for v in d["final_loss"]],
+        outcome="reached")
+    x = alt.X("x:Q", title="final loss (training set)", scale=alt.Scale(zero=False),
+              axis=alt.Axis(grid=False))
+    return _strip(data, data, x, configs)
+
+
+def _strip(points: pd.DataFrame, boxes: pd.DataFrame, x: alt.X, configs: Sequence[str],
+           rule_at: float | None = None) -> alt.LayerChart:
+    y, color = _rows(configs), _color(configs)
+    box = alt.Chart(boxes).mark_boxplot(
+        extent="min-max", size=26, opacity=0.35, ticks=False, outliers=False,
+        median={"strokeWidth": 2.5, "opacity": 1}, rule={"opacity": 0.6},
+    ).encode(x=x, y=y, color=color)
+    pick = alt.selection_point(name=PICK, fields=["run"], on="click")
+    dots = alt.Chart(points).mark_point(filled=True, size=80, opacity=0.9, cursor="pointer",
+                                        stroke="white", strokeWidth=0.6).encode(
+        x=x, y=y, color=color,
+        yOffset=alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-1.7, 1.7])),
+        shape=alt.Shape("outcome:N", scale=alt.Scale(domain=["reached", NEVER],
+                                                      range=["circle", "diamond"]),
+                        legend=None),
+        tooltip=[alt.Tooltip("run:N", title="run"), alt.Tooltip("seed:Q", title="seed"),
+                 alt.Tooltip("value:N", title="value")],
+    ).add_params(pick)
+    layers = [box, dots]
+    if rule_at is not None:
+        layers.insert(0, alt.Chart(pd.DataFrame({"x": [rule_at]})).mark_rule(
+            strokeDash=[4, 4], opacity=0.5, color="gray").encode(x=x))
+    return alt.layer(*layers).properties(height=_height(configs), usermeta=SVG)
+
+
+def picked_run(event) -> str | None:
+    """The run name a click on a dot selected, from ``st.altair_chart``'s return value."""
+    try:
+        selection = event["selection"][PICK]
+    except (KeyError, TypeError):
+        return None
+    if isinstance(selection, Mapping):  # {"run": [...]} in some versions
+        values = selection.get("run")
+        if isinstance(values, list) and values:
+            return str(values[0])
+        return str(values) if values else None
+    for item in selection or []:
+        if isinstance(item, Mapping) and item.get("run"):
+            return str(item["run"])
+    return None
