@@ -110,7 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--epoch", type=int, default=None, help="epoch (default: the last)")
     plot.add_argument("--out", required=True, help="output .png")
     plot.add_argument("--size", type=_parse_size, default=(1280, 720), help="WIDTHxHEIGHT")
-    plot.add_argument("--layer", default=None, help="2-unit layer of the feature space")
+    plot.add_argument("--layer", default=None,
+                        help="hidden layer of the feature space (default: the bottleneck, "
+                             "else the first 2-unit layer, else the last wider one)")
+    plot.add_argument("--projection", default=None, metavar="pca|units:I,J",
+                        help="how a layer of more than 2 units is drawn: a PCA fitted once "
+                             "and frozen, or two of its units (1-based), e.g. units:3,7 "
+                             "(default: pca)")
+    plot.add_argument("--fit-epoch", default=None, type=int, metavar="N",
+                        help="epoch whose activations fit the PCA (default: the last)")
     plot.add_argument("--theme", choices=("light", "dark"), default="light")
     plot.set_defaults(func=_cmd_plot)
 
@@ -135,7 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
                           "probability_histogram, loss_and_metric, loss_histogram "
                           "(default: all)")
     exp.add_argument("--theme", choices=("light", "dark"), default="light")
-    exp.add_argument("--layer", default=None, help="2-unit layer of the feature space")
+    exp.add_argument("--layer", default=None,
+                        help="hidden layer of the feature space (default: the bottleneck, "
+                             "else the first 2-unit layer, else the last wider one)")
+    exp.add_argument("--projection", default=None, metavar="pca|units:I,J",
+                        help="how a layer of more than 2 units is drawn: a PCA fitted once "
+                             "and frozen, or two of its units (1-based), e.g. units:3,7 "
+                             "(default: pca)")
+    exp.add_argument("--fit-epoch", default=None, type=int, metavar="N",
+                        help="epoch whose activations fit the PCA (default: the last)")
     exp.add_argument("--dpi", default="100", help="dots per inch: text size (default 100)")
     exp.add_argument("--quiet", action="store_true", help="no progress bar")
     exp.set_defaults(func=_cmd_export)
@@ -313,11 +329,35 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _projection(text: str | None):
+    """``pca`` -> "pca"; ``units:3,7`` (1-based, as on screen) -> ("units", 2, 6)."""
+    if text is None:
+        return None
+    text = text.strip().lower()
+    if text == "pca":
+        return "pca"
+    kind, _, rest = text.partition(":")
+    parts = rest.split(",")
+    if kind == "units" and len(parts) == 2 and all(p.strip().isdigit() for p in parts):
+        i, j = (int(p) for p in parts)
+        if i >= 1 and j >= 1:
+            return ("units", i - 1, j - 1)
+    raise ValueError(f"--projection must be pca or units:I,J with unit numbers from 1, e.g. "
+                     f"units:1,2; got {text!r}")
+
+
+def _views(args: argparse.Namespace):
+    from replay_core.replay import Replay
+
+    return Replay(args.file, args.run).views(
+        layer=args.layer, projection=_projection(args.projection), fit_epoch=args.fit_epoch)
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from replay_core.render_mpl import FrameRenderer
     from replay_core.replay import Replay
 
-    views = Replay(args.file, args.run).views(layer=args.layer)
+    views = _views(args)
     epoch = views.n_epochs if args.epoch is None else args.epoch
     renderer = FrameRenderer(views, size=args.size, theme=args.theme)
     out = Path(args.out)
@@ -374,7 +414,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if fmt != ".png" and epoch is not None:
         raise ValueError("--epoch picks the frame of a .png; "
                          "an animation takes --epochs START:END")
-    views = Replay(args.file, args.run).views(layer=args.layer)
+    views = _views(args)
     n = views.n_epochs
     w, h = size
     if fmt == ".png":
