@@ -42,10 +42,12 @@ def _apply_preset(name: str) -> None:
 
 # Real measurements in their own units train badly unscaled: picking such a dataset
 # switches standardising on (a preset or a link keeps its own setting on arrival).
-ss.setdefault("_standardize_seen", ss["ds_name"])
-if ss["ds_name"] != ss["_standardize_seen"]:
-    ss["_standardize_seen"] = ss["ds_name"]
-    if getattr(datasets.REGISTRY.get(ss["ds_name"]), "standardize", False):
+# (Read with get: a widget's value is gone after a page that does not draw it.)
+picked = ss.get("ds_name")
+ss.setdefault("_standardize_seen", picked)
+if picked is not None and picked != ss["_standardize_seen"]:
+    ss["_standardize_seen"] = picked
+    if getattr(datasets.REGISTRY.get(picked), "standardize", False):
         ss["ds_standardize"] = True
 
 ws = session.workspace()

@@ -130,3 +130,13 @@ def test_spiral3_preset_trains_through_the_page_and_opens_in_replay(data_root):
     check(at.button(key="open_replay").click().run())
     assert epoch_caption(at).startswith("Epoch 3 of 3 ·")
     assert _confusion_expander(at).label.startswith("Confusion matrix at epoch 3 ")
+
+
+def test_train_page_comes_back_after_other_pages(data_root):
+    # Streamlit drops a widget's value in a run of a page that does not draw it.
+    at = open_app(seed_workspace(data_root))
+    check(at.selectbox(key="ds_name").set_value("wine").run())
+    assert at.toggle(key="ds_standardize").value
+    for page in ("app_pages/runs.py", REPLAY, TRAIN):
+        check(at.switch_page(page).run())
+    assert texts(at.title) == ["Train"] and not at.error
