@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from studio import session
+
 st.set_page_config(
     page_title="DeepReplay Studio",
     page_icon=":material/replay:",
@@ -17,4 +19,6 @@ pages = [
             url_path="sweep"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+session.keep_page_state()
+page.run()

@@ -13,7 +13,6 @@ from studio.training import train_in_page
 ss = st.session_state
 ss.setdefault("compare_epoch", 0)
 ss.setdefault("compare_playing", False)
-session.keep_widget_state(["compare_runs", "compare_epoch"])
 
 # The seed article's experiment: the reference run with three hidden activations.
 ACTIVATION_PRESETS = {"sigmoid": "reference", "tanh": "reference_tanh", "relu": "reference_relu"}

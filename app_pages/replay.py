@@ -17,7 +17,6 @@ ss.setdefault("epoch", 0)
 ss.setdefault("playing", False)
 ss.setdefault("speed", 10)
 ss.setdefault("frame_size", next(iter(session.FRAME_SIZES)))
-session.keep_widget_state(["replay_run", "speed", "frame_size", "epoch", *layer_controls.KEYS])
 
 
 def _spec_json(stored: dict | None) -> str | None:

@@ -16,9 +16,6 @@ from studio import csv_upload, session
 from studio.form import dataset_param_key, spec_from_query, spec_to_state, state_to_spec
 from studio.training import train_in_page
 
-FORM_PREFIXES = ("ds_", "layer", "n_layers", "init", "out_init", "l1", "l2", "opt", "lr",
-                 "momentum", "nesterov", "batch", "epochs", "seed", "shuffle", "rlr_", "es_",
-                 "run_name", "bottleneck")
 
 ss = st.session_state
 if "train_form_ready" not in ss:
@@ -30,7 +27,6 @@ if "train_form_ready" not in ss:
     if problem:
         ss["url_notice"] = problem
     ss["train_form_ready"] = True
-session.keep_widget_state([k for k in list(ss) if k.startswith(FORM_PREFIXES)])
 
 
 def _apply_preset(name: str) -> None:

@@ -17,6 +17,7 @@ from replay_core.replay import Replay
 from replay_core.runfile import RunSummary
 from replay_core.views import ReplayViews
 from replay_core.workspace import Workspace
+from studio import layer_controls
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 # epochs x training samples x parameters; the overfitting preset costs 1.6e8.
@@ -109,6 +110,28 @@ def caption(views: ReplayViews, epoch: int) -> str:
     if lm.val_loss is not None:
         text += f" · validation loss {lm.val_loss[epoch]:.4f} · accuracy {lm.val_accuracy[epoch]:.1%}"
     return text
+
+
+# Widgets whose values outlive a visit to another page: the Train form (by key prefix)
+# and the choices of Replay, Compare and Seed sweep.
+KEPT_PREFIXES = ("ds_", "layer", "n_layers", "init", "out_init", "l1", "l2", "opt", "lr",
+                 "momentum", "nesterov", "batch", "epochs", "seed", "shuffle", "rlr_", "es_",
+                 "run_name", "bottleneck")
+KEPT_KEYS = frozenset({
+    "replay_run", "speed", "frame_size", "epoch", *layer_controls.KEYS,
+    "compare_runs", "compare_epoch",
+    "sweep_choice", "sweep_seeds", "sweep_workers", "sweep_selected",
+})
+
+
+def keep_page_state() -> None:
+    """Keep every page's widget values through a run of any page (the router calls it).
+
+    Streamlit forgets a widget's value at the end of a run that does not draw it, so
+    without this a visit to Replay would reset the Train form.
+    """
+    keep_widget_state([k for k in list(st.session_state)
+                       if k in KEPT_KEYS or k.startswith(KEPT_PREFIXES)])
 
 
 def keep_widget_state(keys) -> None:

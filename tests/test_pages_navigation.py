@@ -1,0 +1,46 @@
+"""Settings survive a visit to another page and back (AppTest through the router)."""
+
+from __future__ import annotations
+
+import pytest
+from prebuilt_runs import session_prebuilt_runs, seed_workspace
+from test_pages import REPLAY, RUNS, TRAIN, check, open_app
+
+COMPARE, SWEEP = "app_pages/compare.py", "app_pages/sweep.py"
+
+
+@pytest.fixture(scope="module")
+def prebuilt(tmp_path_factory):
+    return session_prebuilt_runs(tmp_path_factory)
+
+
+@pytest.mark.parametrize("other", [REPLAY, COMPARE, SWEEP, RUNS])
+def test_train_settings_survive_another_page(data_root, prebuilt, other):
+    sid = seed_workspace(data_root, prebuilt.small)
+    at = open_app(sid)
+    check(at.selectbox(key="ds_name").set_value("moons").run())
+    check(at.number_input(key="epochs").set_value(77).run())
+    check(at.selectbox(key="opt").set_value("adam").run())
+    check(at.switch_page(other).run())
+    check(at.switch_page(TRAIN).run())
+    assert at.selectbox(key="ds_name").value == "moons"
+    assert at.number_input(key="epochs").value == 77
+    assert at.selectbox(key="opt").value == "adam"
+    # ... and a second round trip.
+    check(at.switch_page(other).run())
+    check(at.switch_page(TRAIN).run())
+    assert at.selectbox(key="ds_name").value == "moons"
+    assert at.number_input(key="epochs").value == 77
+
+
+def test_replay_choices_survive_another_page(data_root, prebuilt):
+    sid = seed_workspace(data_root, prebuilt.small, prebuilt.no_feature)
+    at = open_app(sid, REPLAY)
+    names = at.selectbox(key="replay_run").options
+    first = names[0]
+    check(at.selectbox(key="replay_run").set_value(first).run())
+    check(at.slider(key="epoch").set_value(2).run())
+    check(at.switch_page(TRAIN).run())
+    check(at.switch_page(REPLAY).run())
+    assert at.selectbox(key="replay_run").value == first
+    assert at.slider(key="epoch").value == 2
