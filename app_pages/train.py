@@ -56,10 +56,14 @@ if ss.get("url_notice"):
 
 with st.container(border=True):
     st.markdown("**Presets** — one click fills every control")
-    cols = st.columns(len(presets.PRESETS))
-    for col, preset in zip(cols, presets.PRESETS.values()):
-        col.button(preset.title, key=f"preset_{preset.name}", help=preset.description,
-                   on_click=_apply_preset, args=(preset.name,), width="stretch")
+    # Rows of at most five, so every title fits on a 1280-px screen.
+    per_row = 5
+    items = list(presets.PRESETS.values())
+    for start in range(0, len(items), per_row):
+        cols = st.columns(per_row)
+        for col, preset in zip(cols, items[start:start + per_row]):
+            col.button(preset.title, key=f"preset_{preset.name}", help=preset.description,
+                       on_click=_apply_preset, args=(preset.name,), width="stretch")
 
 data_col, net_col, train_col, run_col = st.columns([1, 1, 1, 1.15], gap="medium")
 
