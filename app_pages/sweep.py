@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from replay_core import presets, sweep
@@ -36,6 +38,16 @@ st.title("Seed sweep")
 st.caption("Train each configuration with seeds 1 to N (the seed sets the initial weights "
            "and the shuffling; the data stay the same) to tell what the hyper-parameters do "
            "from what is luck. Each run is kept and opens in Replay.")
+
+# A sweep cut short by a rerun (Stop, or leaving the page) ends here. Streamlit starts
+# this run while the interrupted one is still shutting the workers down and removing
+# the unfinished runs: wait for it before reading the file.
+active = ss.pop("sweep_active", None)
+if active is not None:
+    with st.spinner("Stopping the sweep: keeping the finished runs…"):
+        active["closed"].wait(timeout=sweep.STOP_GRACE_S + 40)
+    kept = len(sweep.sweeps_in(ws.run_file).get(active["id"], []))
+    ss["sweep_notices"] = [("warning", f"Stopped: {kept} of {active['total']} runs kept.")]
 
 runs = ws.runs()
 specs = {r.name: RunSpec.from_stored(r.spec) for r in runs}
@@ -88,7 +100,7 @@ def _configurations(choice: list[str]) -> dict[str, RunSpec]:
 
 
 with st.container(border=True):
-    top = st.columns([3, 1.3], vertical_alignment="bottom")
+    top = st.columns([2.3, 1.7], vertical_alignment="bottom")
     choice = top[0].multiselect(
         f"Configurations (1 to {sweep.MAX_CONFIGS})", options, key="sweep_choice",
         format_func=_option_text, max_selections=sweep.MAX_CONFIGS,
@@ -101,13 +113,14 @@ with st.container(border=True):
     if unsweepable:
         st.caption("Runs without recorded settings (such as files written by the original "
                    "DeepReplay package) cannot be swept: " + ", ".join(unsweepable) + ".")
-    row = st.columns([1, 1, 2.2, 1, 1], vertical_alignment="bottom")
-    seeds = row[0].number_input(f"Seeds per configuration (1 to {sweep.MAX_SEEDS})", 1,
-                                sweep.MAX_SEEDS, step=1, key="sweep_seeds")
-    workers = row[1].number_input(f"Worker processes (1 to {max_workers})", 1, max_workers,
-                                  step=1, key="sweep_workers",
-                                  help="Runs train in parallel, one per worker process; "
-                                       "the default is one per core this server can spare.")
+    row = st.columns([0.8, 0.8, 2.4, 1.1, 0.9], vertical_alignment="bottom")
+    seeds = row[0].number_input("Seeds", 1, sweep.MAX_SEEDS, step=1, key="sweep_seeds",
+                                help=f"Seeds 1 to N for every configuration, N from 1 to "
+                                     f"{sweep.MAX_SEEDS}")
+    workers = row[1].number_input("Workers", 1, max_workers, step=1, key="sweep_workers",
+                                  help=f"Runs train in parallel in 1 to {max_workers} worker "
+                                       "processes; the default is one per core this server "
+                                       "can spare.")
     n_runs = len(choice) * int(seeds)
     if choice:
         configs = _configurations(choice)
@@ -120,17 +133,11 @@ with st.container(border=True):
     else:
         configs = {}
         row[2].markdown("Choose at least one configuration.")
-    start = row[3].button("Start sweep", type="primary", icon=":material/play_arrow:",
-                          width="stretch", disabled=not choice)
+    start_slot = row[3].empty()
+    start = start_slot.button("Start", type="primary", icon=":material/play_arrow:",
+                              width="stretch", disabled=not choice)
     stop_slot = row[4].empty()
     progress_slot = st.empty()
-
-# A sweep cut short by a rerun (Stop, or leaving the page) ends here: run_sweep kept
-# the finished runs and removed the rest before this run of the page started.
-active = ss.pop("sweep_active", None)
-if active is not None:
-    kept = len(sweep.sweeps_in(ws.run_file).get(active["id"], []))
-    ss["sweep_notices"] = [("warning", f"Stopped: {kept} of {active['total']} runs kept.")]
 
 if start and configs:
     notices: list[tuple[str, str]] = []
@@ -141,14 +148,24 @@ if start and configs:
         notices.append(("error", f"The sweep did not start: {exc}"))
     else:
         sweep_id = tasks[0].sweep_id
-        ss["sweep_active"] = {"id": sweep_id, "total": len(tasks)}
-        ss["sweep_selected"] = sweep_id
+        closed = threading.Event()  # set once the file is the page's again
+        ss["sweep_active"] = {"id": sweep_id, "total": len(tasks), "closed": closed}
+        # Shown by the next run of the page (after the end, or after a click on Stop,
+        # whose rerun brings the selectbox's old value along).
+        ss["sweep_show_next"] = sweep_id
+        start_slot.button("Running…", type="primary", width="stretch", disabled=True,
+                          key="sweep_running")
         stop_slot.button("Stop", icon=":material/stop:", width="stretch", key="sweep_stop",
-                         help="Ends the sweep after the current epochs; finished runs are kept.")
-        progress_slot.progress(0.0, text=f"Starting {min(int(workers), len(tasks))} worker "
-                                         f"process(es) for {len(tasks)} runs…")
+                         help="Ends the sweep after the current epochs; finished runs are "
+                              "kept. Leaving the page stops it too.")
+        starting = (f"0 of {len(tasks)} runs finished · starting "
+                    f"{min(int(workers), len(tasks))} worker process(es), each loads TensorFlow…")
+        progress_slot.progress(0.0, text=starting)
 
         def on_progress(p: sweep.SweepProgress) -> None:
+            if p.done == 0 and p.running == 0 and not p.failed:
+                progress_slot.progress(0.0, text=starting)
+                return
             text = f"{p.done} of {p.total} runs finished · {p.running} running"
             if p.failed:
                 text += f" · {p.failed} failed"
@@ -164,7 +181,7 @@ if start and configs:
             ss.pop("sweep_active", None)
             notices.append(("error", f"The sweep did not run: {exc}"))
         else:
-            # Not in a ``finally``: a rerun (Stop) must leave "sweep_active" for the next
+            # Not in the ``finally``: a rerun (Stop) must leave "sweep_active" for the next
             # run of the page to report on.
             ss.pop("sweep_active", None)
             notices.append(("success", f"Sweep finished: {len(result.runs)} of {len(tasks)} "
@@ -173,6 +190,8 @@ if start and configs:
             if result.failures:
                 notices.append(("warning", f"{len(result.failures)} run(s) failed: "
                                 + "; ".join(result.failures)))
+        finally:
+            closed.set()
     ss["sweep_notices"] = notices
     st.rerun()
 
@@ -194,6 +213,8 @@ if not recorded:
     st.stop()
 
 ids = list(reversed(recorded))  # newest first
+if ss.get("sweep_show_next") in ids:
+    ss["sweep_selected"] = ss.pop("sweep_show_next")
 if ss.get("sweep_selected") not in ids:
     ss["sweep_selected"] = ids[0]
 

@@ -7,6 +7,7 @@ name through the selection parameter ``PICK``.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 
@@ -20,7 +21,11 @@ PICK = "pick"
 NEVER = "never"
 # Vega renders the charts as SVG: sharp at any zoom, and every dot is an element of the page.
 SVG = {"embedOptions": {"renderer": "svg"}}
-ROW_HEIGHT = 46
+ROW_HEIGHT = 56
+# Distinct hues that read on light and dark backgrounds (Tableau 10), one per configuration.
+PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#b279a2", "#eeca3b", "#72b7b2",
+           "#9d755d"]
+AXIS_HEIGHT = 60
 
 
 def summary_rows(summaries: Sequence[ConfigSummary]) -> list[dict]:
@@ -76,6 +81,9 @@ def interpretation(summaries: Sequence[ConfigSummary], budgets: Mapping[str, int
     worst = max(summaries, key=lambda s: s.never_share)
     if worst.never == 0:
         parts.append("Every seed of every configuration got there.")
+    elif len(summaries) > 1 and all(s.never_share == worst.never_share for s in summaries):
+        parts.append(f"Every configuration missed it on {worst.never_share:.0%} of its seeds "
+                     f"({worst.never} of {worst.seeds}).")
     else:
         others = [s for s in summaries if s is not worst and s.never_share == worst.never_share]
         who = " and ".join([worst.config, *(s.config for s in others)])
@@ -118,17 +126,22 @@ def _nice_ticks(top: float, count: int = 6) -> list[float]:
     return [float(v) for v in np.arange(0, top + step * 1e-9, step)]
 
 
-def _rows(configs: Sequence[str]) -> alt.Y:
-    return alt.Y("config:N", sort=list(configs), title=None,
-                 axis=alt.Axis(labelLimit=180, labelFontSize=13, ticks=False, domain=False))
-
-
-def _color(configs: Sequence[str]) -> alt.Color:
-    return alt.Color("config:N", sort=list(configs), legend=None)
-
-
 def _height(configs: Sequence[str]) -> int:
-    return max(2, len(configs)) * ROW_HEIGHT
+    # Streamlit fits the whole chart, axis and title included, into the height.
+    return AXIS_HEIGHT + max(2, len(configs)) * ROW_HEIGHT
+
+
+def box_stats(frame: pd.DataFrame, column: str, configs: Sequence[str]) -> pd.DataFrame:
+    """Per configuration with at least one value in ``column``: its row, min, quartiles,
+    median and max (numpy's linear quantiles, as Vega-Lite's box plots)."""
+    rows = []
+    for row, config in enumerate(configs):
+        values = frame.loc[frame["config"] == config, column].dropna().to_numpy(float)
+        if values.size:
+            q1, median, q3 = np.quantile(values, [0.25, 0.5, 0.75])
+            rows.append({"config": config, "row": row, "min": values.min(), "q1": q1,
+                         "median": median, "q3": q3, "max": values.max()})
+    return pd.DataFrame(rows, columns=["config", "row", "min", "q1", "median", "q3", "max"])
 
 
 def first_perfect_chart(frame: pd.DataFrame, configs: Sequence[str], budget: int) -> alt.LayerChart:
@@ -143,12 +156,12 @@ def first_perfect_chart(frame: pd.DataFrame, configs: Sequence[str], budget: int
         value=[f"epoch {int(v)}" if ok else f"{NEVER} (in {budget} epochs)"
                for v, ok in zip(frame["first_perfect"], frame["reached"])],
         outcome=np.where(frame["reached"], "reached", NEVER))
-    ticks = [t for t in _nice_ticks(budget) if t < budget * 0.95] + [float(budget), never_at]
-    x = alt.X("x:Q", title="first epoch at 100% training accuracy",
-              scale=alt.Scale(domain=[0, budget * 1.1 + 1 + budget * 0.06], nice=False),
-              axis=alt.Axis(values=ticks, grid=False,
-                            labelExpr=f"datum.value > {budget} ? '{NEVER}' : datum.label"))
-    return _strip(data, data[data["reached"]], x, configs,
+    ticks = [t for t in _nice_ticks(budget) if t < budget * 0.9] + [float(budget), never_at]
+    x = alt.Axis(values=ticks, grid=False,
+                 labelExpr=f"datum.value > {budget} ? '{NEVER}' : datum.label")
+    scale = alt.Scale(domain=[0, never_at + budget * 0.06], nice=False)
+    return _strip(data, box_stats(frame, "first_perfect", configs), configs,
+                  title="first epoch at 100% training accuracy", axis=x, scale=scale,
                   rule_at=budget + budget * 0.05 + 0.5)
 
 
@@ -157,30 +170,47 @@ def final_loss_chart(frame: pd.DataFrame, configs: Sequence[str]) -> alt.LayerCh
     data = frame[frame["final_loss"].notna()].assign(
         x=lambda d: d["final_loss"], value=lambda d: [f"{v:.4f}" for v in d["final_loss"]],
         outcome="reached")
-    x = alt.X("x:Q", title="final loss (training set)", scale=alt.Scale(zero=False),
-              axis=alt.Axis(grid=False))
-    return _strip(data, data, x, configs)
+    return _strip(data, box_stats(frame, "final_loss", configs), configs,
+                  title="final loss (training set)", axis=alt.Axis(grid=False, tickCount=6),
+                  scale=alt.Scale(zero=False, nice=True))
 
 
-def _strip(points: pd.DataFrame, boxes: pd.DataFrame, x: alt.X, configs: Sequence[str],
-           rule_at: float | None = None) -> alt.LayerChart:
-    y, color = _rows(configs), _color(configs)
-    box = alt.Chart(boxes).mark_boxplot(
-        extent="min-max", size=26, opacity=0.35, ticks=False, outliers=False,
-        median={"strokeWidth": 2.5, "opacity": 1}, rule={"opacity": 0.6},
-    ).encode(x=x, y=y, color=color)
+def _strip(points: pd.DataFrame, boxes: pd.DataFrame, configs: Sequence[str], *, title: str,
+           axis: alt.Axis, scale: alt.Scale, rule_at: float | None = None) -> alt.LayerChart:
+    """Rows of configurations (first on top); a box from the quartiles, a line from min to
+    max and the median across it; the dots jittered within the row."""
+    configs = list(configs)
+    rows = {c: i for i, c in enumerate(configs)}
+    color = alt.Color("config:N", scale=alt.Scale(domain=configs, range=PALETTE), legend=None)
+    y_scale = alt.Scale(domain=[len(configs) - 0.5, -0.5], nice=False, zero=False)
+    y_axis = alt.Axis(values=list(range(len(configs))), grid=False, ticks=False, domain=False,
+                      labelExpr=f"{json.dumps(configs)}[datum.value]", labelFontSize=13,
+                      labelLimit=160, labelPadding=8, title=None)
+    x = alt.X("x:Q", title=title, axis=axis, scale=scale)
+    boxes = boxes.assign(top=boxes["row"] - 0.22, bottom=boxes["row"] + 0.22)
+    base = alt.Chart(boxes)
+    whisker = base.mark_rule(opacity=0.7).encode(
+        x=alt.X("min:Q", title=title, axis=axis, scale=scale), x2="max:Q",
+        y=alt.Y("row:Q", scale=y_scale, axis=y_axis), color=color)
+    box = base.mark_rect(opacity=0.3, cornerRadius=2).encode(
+        x="q1:Q", x2="q3:Q", y="top:Q", y2="bottom:Q", color=color)
+    median = base.mark_rule(strokeWidth=3).encode(
+        x="median:Q", y="top:Q", y2="bottom:Q", color=color)
     pick = alt.selection_point(name=PICK, fields=["run"], on="click")
-    dots = alt.Chart(points).mark_point(filled=True, size=80, opacity=0.9, cursor="pointer",
-                                        stroke="white", strokeWidth=0.6).encode(
-        x=x, y=y, color=color,
-        yOffset=alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-1.7, 1.7])),
+    points = points.assign(y=[rows[c] + 0.3 * j for c, j in zip(points["config"],
+                                                              points["jitter"])],
+                           aria=[f"{r}: {v}" for r, v in zip(points["run"], points["value"])])
+    dots = alt.Chart(points).mark_point(filled=True, size=85, opacity=0.95, cursor="pointer",
+                                        stroke="white", strokeWidth=0.8).encode(
+        x=x, y=alt.Y("y:Q", scale=y_scale, axis=y_axis), color=color,
         shape=alt.Shape("outcome:N", scale=alt.Scale(domain=["reached", NEVER],
                                                       range=["circle", "diamond"]),
                         legend=None),
+        description="aria:N",
         tooltip=[alt.Tooltip("run:N", title="run"), alt.Tooltip("seed:Q", title="seed"),
                  alt.Tooltip("value:N", title="value")],
     ).add_params(pick)
-    layers = [box, dots]
+    layers = [whisker, box, median, dots]
     if rule_at is not None:
         layers.insert(0, alt.Chart(pd.DataFrame({"x": [rule_at]})).mark_rule(
             strokeDash=[4, 4], opacity=0.5, color="gray").encode(x=x))
