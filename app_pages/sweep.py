@@ -184,6 +184,8 @@ if start and configs:
             # Not in the ``finally``: a rerun (Stop) must leave "sweep_active" for the next
             # run of the page to report on.
             ss.pop("sweep_active", None)
+            # The figures are those read back from the file: no need to replay the runs.
+            ss["_sweep_runs"] = ((ws.run_file.stat().st_mtime, sweep_id), result.runs)
             notices.append(("success", f"Sweep finished: {len(result.runs)} of {len(tasks)} "
                                        f"runs in {result.seconds:.0f} s with {result.workers} "
                                        f"worker process(es)."))
@@ -229,9 +231,14 @@ def _sweep_text(sweep_id: str) -> str:
 
 st.subheader("Results")
 sweep_id = st.selectbox("Sweep", ids, key="sweep_selected", format_func=_sweep_text)
-mtime = ws.run_file.stat().st_mtime
+figures_key = (ws.run_file.stat().st_mtime, sweep_id)
 try:
-    swept = _sweep_runs(str(ws.run_file), mtime, sweep_id)
+    slot = ss.get("_sweep_runs")
+    if slot is not None and slot[0] == figures_key:
+        swept = slot[1]
+    else:
+        swept = _sweep_runs(str(ws.run_file), *figures_key)
+        ss["_sweep_runs"] = (figures_key, swept)
 except (ReplayError, ValueError) as exc:
     st.error(f"This sweep cannot be read: {exc}")
     st.stop()
@@ -266,9 +273,9 @@ for column, title, chart, key in charts:
             ss["replay_run"] = clicked
             ss["epoch"] = n_epochs[clicked]
             st.switch_page("app_pages/replay.py")
-st.caption("One dot per seed, over a box from the lowest to the highest value with the "
-           "median inside. Seeds that never reached 100% sit right of the dashed line. "
-           "Click a dot to open that run in Replay.")
+st.caption("One dot per seed. The box spans the middle half of the seeds, the line runs from "
+           "the lowest to the highest value and the bar marks the median. Seeds that never "
+           "reached 100% sit right of the dashed line. Click a dot to open that run in Replay.")
 
 names = [r.name for r in swept]
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")

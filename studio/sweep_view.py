@@ -26,6 +26,7 @@ ROW_HEIGHT = 56
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#b279a2", "#eeca3b", "#72b7b2",
            "#9d755d"]
 AXIS_HEIGHT = 60
+LOG_RATIO = 20  # largest / smallest final loss from which the loss axis is logarithmic
 
 
 def summary_rows(summaries: Sequence[ConfigSummary]) -> list[dict]:
@@ -170,9 +171,14 @@ def final_loss_chart(frame: pd.DataFrame, configs: Sequence[str]) -> alt.LayerCh
     data = frame[frame["final_loss"].notna()].assign(
         x=lambda d: d["final_loss"], value=lambda d: [f"{v:.4f}" for v in d["final_loss"]],
         outcome="reached")
-    return _strip(data, box_stats(frame, "final_loss", configs), configs,
-                  title="final loss (training set)", axis=alt.Axis(grid=False, tickCount=6),
-                  scale=alt.Scale(zero=False, nice=True))
+    losses = data["x"].to_numpy(float)
+    # Losses of converged and stuck seeds differ by orders of magnitude: a log axis keeps
+    # both readable.
+    log = losses.size > 0 and losses.min() > 0 and losses.max() / losses.min() > LOG_RATIO
+    title = "final loss (training set, log scale)" if log else "final loss (training set)"
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=False, nice=True)
+    return _strip(data, box_stats(frame, "final_loss", configs), configs, title=title,
+                  axis=alt.Axis(grid=False, tickCount=6), scale=scale)
 
 
 def _strip(points: pd.DataFrame, boxes: pd.DataFrame, configs: Sequence[str], *, title: str,
@@ -194,13 +200,17 @@ def _strip(points: pd.DataFrame, boxes: pd.DataFrame, configs: Sequence[str], *,
         y=alt.Y("row:Q", scale=y_scale, axis=y_axis), color=color)
     box = base.mark_rect(opacity=0.3, cornerRadius=2).encode(
         x="q1:Q", x2="q3:Q", y="top:Q", y2="bottom:Q", color=color)
-    median = base.mark_rule(strokeWidth=3).encode(
+    # The median bar reaches past the dots' spread, so a dense row does not hide it.
+    median = alt.Chart(boxes.assign(top=boxes["row"] - 0.4, bottom=boxes["row"] + 0.4)
+                       ).mark_rule(strokeWidth=3).encode(
         x="median:Q", y="top:Q", y2="bottom:Q", color=color)
     pick = alt.selection_point(name=PICK, fields=["run"], on="click")
     points = points.assign(y=[rows[c] + 0.3 * j for c, j in zip(points["config"],
                                                               points["jitter"])],
                            aria=[f"{r}: {v}" for r, v in zip(points["run"], points["value"])])
-    dots = alt.Chart(points).mark_point(filled=True, size=85, opacity=0.95, cursor="pointer",
+    many = len(points) > 12 * max(1, len(configs))
+    dots = alt.Chart(points).mark_point(filled=True, size=55 if many else 85,
+                                        opacity=0.8 if many else 0.95, cursor="pointer",
                                         stroke="white", strokeWidth=0.8).encode(
         x=x, y=alt.Y("y:Q", scale=y_scale, axis=y_axis), color=color,
         shape=alt.Shape("outcome:N", scale=alt.Scale(domain=["reached", NEVER],
@@ -210,7 +220,7 @@ def _strip(points: pd.DataFrame, boxes: pd.DataFrame, configs: Sequence[str], *,
         tooltip=[alt.Tooltip("run:N", title="run"), alt.Tooltip("seed:Q", title="seed"),
                  alt.Tooltip("value:N", title="value")],
     ).add_params(pick)
-    layers = [whisker, box, median, dots]
+    layers = [whisker, box, dots, median]
     if rule_at is not None:
         layers.insert(0, alt.Chart(pd.DataFrame({"x": [rule_at]})).mark_rule(
             strokeDash=[4, 4], opacity=0.5, color="gray").encode(x=x))

@@ -122,6 +122,80 @@ def by_hand(path: Path, sweep_id: str) -> dict:
     return out
 
 
+# -- the page's figures, by hand -------------------------------------------------------
+
+
+def _summary(config: str, firsts: list) -> sweep.ConfigSummary:
+    runs = [sweep.SweepRun(f"{config} seed {i}", config, i, "complete", 10, fp, 0.1, 1.0)
+            for i, fp in enumerate(firsts, start=1)]
+    (summary,) = sweep.summarize(runs)
+    return summary
+
+
+def test_the_sentence_by_hand():
+    from studio.sweep_view import interpretation
+
+    a = _summary("sigmoid", [40, None, 50, None])      # median 45, never 2 of 4
+    b = _summary("relu", [10, 30, 20, 12])             # median 16, never 0
+    c = _summary("tanh", [15, 25, None, 20])           # median 20, never 1
+    budgets = {"sigmoid": 150, "relu": 150, "tanh": 150}
+    assert interpretation([a, b, c], budgets) == (
+        "relu reached 100% training accuracy fastest: median epoch 16. sigmoid failed most "
+        "often: 2 of 4 seeds (50%) never reached it within 150 epochs. Every seed of relu "
+        "reached it.")
+    assert interpretation([b, _summary("x", [16, 16, 16, 16])], budgets).startswith(
+        "relu and x reached 100% training accuracy fastest: median epoch 16. Every seed of "
+        "every configuration got there.")
+    none = [_summary("p", [None, None]), _summary("q", [None, None])]
+    assert interpretation(none, {"p": 5, "q": 5}) == (
+        "No seed of any configuration reached 100% training accuracy within its epochs. "
+        "Every configuration missed it on 100% of its seeds (2 of 2).")
+
+
+def test_boxes_and_rows_by_hand():
+    from studio.sweep_view import box_stats, summary_rows, sweep_frame
+
+    runs = [sweep.SweepRun(f"a{i}", "a", i, "complete", 10, fp, loss, 1.0)
+            for i, (fp, loss) in enumerate([(1, 0.4), (2, 0.3), (3, 0.2), (4, 0.1)], 1)]
+    runs.append(sweep.SweepRun("b1", "b", 1, "diverged", 3, None, float("nan"), 0.5))
+    frame = sweep_frame(runs)
+    # Linear quartiles of 1, 2, 3, 4: 1.75, 2.5, 3.25; "b" never got there: no box.
+    (box,) = box_stats(frame, "first_perfect", ["a", "b"]).to_dict("records")
+    assert (box["config"], box["row"], box["min"], box["q1"], box["median"], box["q3"],
+            box["max"]) == ("a", 0, 1, 1.75, 2.5, 3.25, 4)
+    assert list(frame["jitter"].between(-1, 1)) == [True] * 5
+    rows = summary_rows(sweep.summarize(runs))
+    assert rows[0] == {"configuration": "a", "seeds": 4, "reached 100%": 4, "never": "0 (0%)",
+                       "first 100% epoch: median [range]": "2.5 [1–4]",
+                       "final loss: median [range]": "0.2500 [0.1000–0.4000]", "diverged": 0}
+    assert rows[1]["diverged"] == 1 and rows[1]["final loss: median [range]"] == "—"
+
+
+@pytest.mark.parametrize("losses, log", [([0.004, 0.005, 0.4], True), ([0.1, 0.3, 0.2], False)])
+def test_the_loss_axis_turns_logarithmic_over_a_wide_range(losses, log):
+    from studio.sweep_view import final_loss_chart, sweep_frame
+
+    runs = [sweep.SweepRun(f"a{i}", "a", i, "complete", 10, None, v, 1.0)
+            for i, v in enumerate(losses, 1)]
+    spec = final_loss_chart(sweep_frame(runs), ["a"]).to_dict()
+    dots = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "point")
+    assert (dots["encoding"]["x"]["scale"].get("type") == "log") == log
+    assert ("log scale" in dots["encoding"]["x"]["title"]) == log
+
+
+@pytest.mark.parametrize("event, run", [
+    ({"selection": {"pick": [{"run": "relu seed 3"}]}}, "relu seed 3"),
+    ({"selection": {"pick": {"run": ["tanh seed 1"]}}}, "tanh seed 1"),
+    ({"selection": {"pick": []}}, None),
+    ({"selection": {}}, None),
+    (None, None),
+])
+def test_a_click_gives_the_run(event, run):
+    from studio.sweep_view import picked_run
+
+    assert picked_run(event) == run
+
+
 # -- results of a recorded sweep ---------------------------------------------------------
 
 
