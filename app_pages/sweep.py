@@ -100,16 +100,15 @@ def _configurations(choice: list[str]) -> dict[str, RunSpec]:
 
 
 with st.container(border=True):
-    top = st.columns([2.3, 1.7], vertical_alignment="bottom")
-    choice = top[0].multiselect(
+    choice = st.multiselect(
         f"Configurations (1 to {sweep.MAX_CONFIGS})", options, key="sweep_choice",
         format_func=_option_text, max_selections=sweep.MAX_CONFIGS,
         placeholder="Choose runs whose settings to sweep",
         help="Each run's recorded settings are one configuration, labelled by the run's name.")
-    top[1].button("Sigmoid, tanh and relu (reference run)", icon=":material/science:",
-                  on_click=_choose_reference, width="stretch",
-                  help="The seed article's experiment: parabolas, 2 → 2 → 1, SGD lr 0.05, "
-                       "150 epochs, with a sigmoid, a tanh and a relu hidden layer")
+    st.button("Sigmoid, tanh and relu (reference run)", icon=":material/science:",
+              on_click=_choose_reference, width="content",
+              help="The seed article's experiment: parabolas, 2 → 2 → 1, SGD lr 0.05, "
+                   "150 epochs, with a sigmoid, a tanh and a relu hidden layer")
     if unsweepable:
         st.caption("Runs without recorded settings (such as files written by the original "
                    "DeepReplay package) cannot be swept: " + ", ".join(unsweepable) + ".")

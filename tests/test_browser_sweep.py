@@ -154,6 +154,14 @@ def test_sweep_from_compare_then_open_a_dot_in_replay(page, artifacts_dir):
     page.screenshot(path=str(artifacts_dir / "browser_sweep_dot_opened_replay.png"))
     _no_exception(page)
 
+    # Back on the sweep page, the old click does not send the page to Replay again.
+    _open(page, "Seed sweep", "Seed sweep")
+    expect(dots).to_have_count(4)
+    wait_for_idle(page)
+    page.wait_for_timeout(1500)
+    assert page.url.split("?")[0].endswith("/sweep")
+    expect(page.get_by_role("heading", name="Seed sweep", exact=True)).to_be_visible()
+
 
 def test_stop_keeps_the_finished_runs(page, artifacts_dir):
     _open(page, "Seed sweep", "Seed sweep")
