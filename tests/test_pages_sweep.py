@@ -442,8 +442,8 @@ def test_workers_are_capped_by_what_the_server_can_spare(data_root, prebuilt, mo
 
 
 def test_no_tensorflow_in_the_page_process(data_root, swept, tmp_path):
-    """Rendering the page and its results must not load TensorFlow in the server: each
-    worker has its own."""
+    """Rendering the page, running a sweep and showing its results must not load
+    TensorFlow in the server: each worker has its own."""
     import subprocess
     import sys
 
@@ -459,6 +459,12 @@ def test_no_tensorflow_in_the_page_process(data_root, swept, tmp_path):
         f"at.switch_page({SWEEP!r}).run()\n"
         "assert not at.exception, [e.message for e in at.exception]\n"
         "assert len(at.get('vega_lite_chart')) == 2\n"
+        "at.multiselect(key='sweep_choice').set_value(['run:tanh seed 1']).run()\n"
+        "at.number_input(key='sweep_seeds').set_value(1).run()\n"
+        "[b for b in at.button if b.label == 'Start'][0].click().run(timeout=300)\n"
+        "assert not at.exception, [e.message for e in at.exception]\n"
+        "assert [s.value for s in at.success][0].startswith('Sweep finished: 1 of 1'), "
+        "[e.value for e in at.error]\n"
         "print('tensorflow' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
