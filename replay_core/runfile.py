@@ -489,6 +489,18 @@ def _inputs_array(values: Any, what: str) -> np.ndarray:
     return arr
 
 
+def _append_rows(ds: h5py.Dataset, row: int, values: np.ndarray) -> None:
+    """Grow ``ds`` to ``row + len(values)`` rows and write ``values`` from row ``row``."""
+    values = np.array(values, dtype=np.float32, order="C")
+    if len(values) == 1:
+        _append_row(ds, row, values[0])
+        return
+    ds.id.set_extent((row + len(values), *values.shape[1:]))
+    file_space = ds.id.get_space()
+    file_space.select_hyperslab((row, *(0 for _ in values.shape[1:])), values.shape)
+    ds.id.write(h5py.h5s.create_simple(values.shape), file_space, values)
+
+
 def _append_row(ds: h5py.Dataset, row: int, value: np.ndarray) -> None:
     """Grow ``ds`` to ``row + 1`` rows and write ``value`` as row ``row``.
 
@@ -687,30 +699,49 @@ class RunWriter:
 
         ``logs`` may use Keras names (see ``stored_logs``). Flushes the file.
         """
+        self.append_epochs([(weights, logs, lr)])
+
+    def append_epochs(self, epochs: Sequence[tuple[Sequence[Sequence[Any]],
+                                                   Mapping[str, Any], float]]) -> None:
+        """Store several finished epochs at once, as ``(weights, logs, lr)`` each.
+
+        The same rows as one ``append_epoch`` per epoch, written with one resize and one
+        write per dataset and one flush (a process that gathers a run's epochs first,
+        such as a sweep's writer, saves most of the per-epoch cost). Nothing is written
+        when any epoch is malformed.
+        """
         self._require_open()
+        if not epochs:
+            return
         where = f"run {self.name!r}"
-        if len(weights) != len(self._shapes):
-            raise RunFileError(f"{where}: epoch {self._epochs_done + 1} gives weights for "
-                               f"{len(weights)} layers; the run has {len(self._shapes)}")
-        arrays = []
-        for i, (layer, shapes) in enumerate(zip(weights, self._shapes)):
-            layer = [np.asarray(w, dtype=np.float32) for w in layer]
-            got = [w.shape for w in layer]
-            if got != shapes:
-                raise RunFileError(f"{where}: epoch {self._epochs_done + 1} gives layer{i} "
-                                   f"weights of shapes {got}; the run stores {shapes}")
-            arrays.append(layer)
-        values = stored_logs(logs)
-        values["lr"] = float(lr)
         e = self._epochs_done
-        for datasets, layer in zip(self._weights, arrays):
-            for ds, w in zip(datasets, layer):
-                _append_row(ds, e + 1, w)
-        for key in values.keys() - self._logs.keys():
+        per_layer: list[list[list[np.ndarray]]] = [[[] for _ in shapes] for shapes in self._shapes]
+        rows: list[dict[str, float]] = []
+        for k, (weights, logs, lr) in enumerate(epochs):
+            number = e + k + 1
+            if len(weights) != len(self._shapes):
+                raise RunFileError(f"{where}: epoch {number} gives weights for "
+                                   f"{len(weights)} layers; the run has {len(self._shapes)}")
+            for i, (layer, shapes) in enumerate(zip(weights, self._shapes)):
+                layer = [np.asarray(w, dtype=np.float32) for w in layer]
+                got = [w.shape for w in layer]
+                if got != shapes:
+                    raise RunFileError(f"{where}: epoch {number} gives layer{i} weights of "
+                                       f"shapes {got}; the run stores {shapes}")
+                for j, w in enumerate(layer):
+                    per_layer[i][j].append(w)
+            values = stored_logs(logs)
+            values["lr"] = float(lr)
+            rows.append(values)
+        n = len(rows)
+        for datasets, layer in zip(self._weights, per_layer):
+            for ds, ws in zip(datasets, layer):
+                _append_rows(ds, e + 1, np.stack(ws))
+        for key in set().union(*rows) - self._logs.keys():
             self._logs[key] = self._new_log(self._group, key, e)
         for key, ds in self._logs.items():
-            _append_row(ds, e, np.float32(values.get(key, np.nan)))
-        self._epochs_done = e + 1
+            _append_rows(ds, e, np.array([r.get(key, np.nan) for r in rows], np.float32))
+        self._epochs_done = e + n
         self._group.attrs["epochs_done"] = self._epochs_done
         self._file.flush()
 

@@ -57,6 +57,9 @@ MAX_CONFIGS = 8
 HEARTBEAT_S = 0.25
 # Seconds the workers get to finish their epoch after a stop before they are killed.
 STOP_GRACE_S = 20.0
+# The writing process gathers up to this many epochs (or bytes) of a run before writing.
+BUFFER_EPOCHS = 64
+BUFFER_BYTES = 8 * 2**20
 
 
 class SweepError(ReplayError, ValueError):
@@ -444,6 +447,7 @@ class _Sweep:
         self.events = self.ctx.Queue()
         self.stop = self.ctx.Event()
         self.writers: dict[int, runfile.RunWriter] = {}
+        self.buffers: dict[int, list[tuple]] = {}  # epochs not yet written, per run
         self.opened: set[int] = set()      # runs created in the file
         self.finished: dict[int, SweepRun] = {}
         self.failures: dict[int, str] = {}
@@ -477,14 +481,19 @@ class _Sweep:
             except ReplayError as exc:
                 self.failures[index] = f"{task.run_name}: {exc}"
         elif kind == "epoch":
-            writer = self.writers.get(index)
-            if writer is not None:
-                self._guard(index, lambda: writer.append_epoch(msg[2], msg[3], msg[4]))
+            if index in self.writers:
+                buffer = self.buffers.setdefault(index, [])
+                buffer.append((msg[2], msg[3], msg[4]))
+                if len(buffer) >= BUFFER_EPOCHS or sum(
+                        w.nbytes for layer in msg[2] for w in layer) * len(buffer) > BUFFER_BYTES:
+                    self._write_buffer(index)
         elif kind == "status":
             writer = self.writers.get(index)
             if writer is not None:
+                self._write_buffer(index)
                 self._guard(index, lambda: writer.set_status(msg[2], msg[3], msg[4]))
         elif kind == "close":
+            self._write_buffer(index)
             writer = self.writers.pop(index, None)
             if writer is not None:
                 writer.close()
@@ -507,6 +516,14 @@ class _Sweep:
             return run
         return None
 
+    def _write_buffer(self, index: int) -> None:
+        """Write the epochs gathered for a run in one go (a sweep keeps only finished
+        runs, so it need not flush every epoch as a single training does)."""
+        epochs = self.buffers.pop(index, None)
+        writer = self.writers.get(index)
+        if epochs and writer is not None:
+            self._guard(index, lambda: writer.append_epochs(epochs))
+
     def _guard(self, index: int, write: Callable[[], None]) -> None:
         try:
             write()
@@ -515,6 +532,7 @@ class _Sweep:
             self._drop_writer(index)
 
     def _drop_writer(self, index: int) -> None:
+        self.buffers.pop(index, None)
         writer = self.writers.pop(index, None)
         if writer is not None:
             with contextlib.suppress(Exception):

@@ -623,3 +623,34 @@ def test_files_are_closed_after_each_call(tmp_path):
     with h5py.File(path, "w"):
         pass
     assert os.path.getsize(path) > 0
+
+
+def test_append_epochs_writes_the_rows_of_one_append_epoch_each(tmp_path):
+    import h5py
+
+    path = tmp_path / "bulk.h5"
+    states = _states(7, seed=3)
+    # A log first seen at epoch 3 gets NaN before it, in both ways of writing.
+    logs = [dict(_logs(e), **({"val_loss": 2.0 / e} if e >= 3 else {})) for e in range(1, 8)]
+    with _writer(path, "single", states) as writer:
+        for e in range(1, 8):
+            writer.append_epoch(states[e], logs[e - 1], lr=0.1 / e)
+    with _writer(path, "bulk", states) as writer:
+        writer.append_epochs([(states[e], logs[e - 1], 0.1 / e) for e in (1, 2)])
+        writer.append_epochs([(states[e], logs[e - 1], 0.1 / e) for e in range(3, 8)])
+        assert writer.epochs_done == 7
+        with pytest.raises(RunFileError, match="epoch 9 gives layer0"):
+            writer.append_epochs([(states[1], logs[0], 0.1),
+                                  ([[np.zeros((3, 2)), np.zeros(2)], states[1][1]], logs[0], 0.1)])
+        assert writer.epochs_done == 7          # nothing of the bad batch was written
+    with h5py.File(path, "r") as f:
+        a, b = f["single"], f["bulk"]
+        assert sorted(a) == sorted(b)
+        for key in a:
+            if isinstance(a[key], h5py.Dataset):
+                np.testing.assert_array_equal(a[key][()], b[key][()], err_msg=key)
+            else:
+                for w in a[key]:
+                    np.testing.assert_array_equal(a[key][w][()], b[key][w][()])
+        assert np.isnan(b["val_loss"][:2]).all() and b["val_loss"][2] == np.float32(2 / 3)
+        assert b.attrs["epochs_done"] == 7
