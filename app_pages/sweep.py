@@ -20,7 +20,6 @@ from studio.sweep_view import (
 )
 
 ss = st.session_state
-session.keep_widget_state(["sweep_choice", "sweep_seeds", "sweep_workers", "sweep_selected"])
 
 # The seed article's experiment: the reference run with three hidden activations.
 REFERENCE = {"sigmoid": "reference", "tanh": "reference_tanh", "relu": "reference_relu"}
