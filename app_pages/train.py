@@ -16,7 +16,6 @@ from studio import csv_upload, session
 from studio.form import dataset_param_key, spec_from_query, spec_to_state, state_to_spec
 from studio.training import train_in_page
 
-
 ss = st.session_state
 if "train_form_ready" not in ss:
     # First visit of this session: a shared link's settings win over the defaults.

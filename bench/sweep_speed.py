@@ -44,9 +44,9 @@ def main() -> None:
           f"{os.cpu_count()} cores")
 
     with tempfile.TemporaryDirectory() as tmp:
-        from replay_core.trainer import train
-
         import keras  # noqa: F401 - TensorFlow's import is not part of the figure
+
+        from replay_core.trainer import train
 
         start = time.perf_counter()
         for task in tasks:

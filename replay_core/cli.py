@@ -23,8 +23,8 @@ from typing import Any
 
 from replay_core import presets
 from replay_core.errors import ReplayError
-from replay_core.sweep import MAX_SEEDS
 from replay_core.spec import ACTIVATIONS, RunSpec
+from replay_core.sweep import MAX_SEEDS
 
 
 def _leaves(data: dict, prefix: str = "") -> list[tuple[str, Any]]:
@@ -110,15 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--epoch", type=int, default=None, help="epoch (default: the last)")
     plot.add_argument("--out", required=True, help="output .png")
     plot.add_argument("--size", type=_parse_size, default=(1280, 720), help="WIDTHxHEIGHT")
-    plot.add_argument("--layer", default=None,
-                        help="hidden layer of the feature space (default: the bottleneck, "
-                             "else the first 2-unit layer, else the last wider one)")
-    plot.add_argument("--projection", default=None, metavar="pca|units:I,J",
-                        help="how a layer of more than 2 units is drawn: a PCA fitted once "
-                             "and frozen, or two of its units (1-based), e.g. units:3,7 "
-                             "(default: pca)")
-    plot.add_argument("--fit-epoch", default=None, type=int, metavar="N",
-                        help="epoch whose activations fit the PCA (default: the last)")
+    _add_feature_space_arguments(plot)
     plot.add_argument("--theme", choices=("light", "dark"), default="light")
     plot.set_defaults(func=_cmd_plot)
 
@@ -143,19 +135,24 @@ def build_parser() -> argparse.ArgumentParser:
                           "probability_histogram, loss_and_metric, loss_histogram "
                           "(default: all)")
     exp.add_argument("--theme", choices=("light", "dark"), default="light")
-    exp.add_argument("--layer", default=None,
-                        help="hidden layer of the feature space (default: the bottleneck, "
-                             "else the first 2-unit layer, else the last wider one)")
-    exp.add_argument("--projection", default=None, metavar="pca|units:I,J",
-                        help="how a layer of more than 2 units is drawn: a PCA fitted once "
-                             "and frozen, or two of its units (1-based), e.g. units:3,7 "
-                             "(default: pca)")
-    exp.add_argument("--fit-epoch", default=None, type=int, metavar="N",
-                        help="epoch whose activations fit the PCA (default: the last)")
+    _add_feature_space_arguments(exp)
     exp.add_argument("--dpi", default="100", help="dots per inch: text size (default 100)")
     exp.add_argument("--quiet", action="store_true", help="no progress bar")
     exp.set_defaults(func=_cmd_export)
     return parser
+
+
+def _add_feature_space_arguments(parser: argparse.ArgumentParser) -> None:
+    """--layer, --projection and --fit-epoch: which feature space ``plot``/``export`` draw."""
+    parser.add_argument("--layer", default=None,
+                        help="hidden layer of the feature space (default: the bottleneck, "
+                             "else the first 2-unit layer, else the last wider one)")
+    parser.add_argument("--projection", default=None, metavar="pca|units:I,J",
+                        help="how a layer of more than 2 units is drawn: a PCA fitted once "
+                             "and frozen, or two of its units (1-based), e.g. units:3,7 "
+                             "(default: pca)")
+    parser.add_argument("--fit-epoch", default=None, type=int, metavar="N",
+                        help="epoch whose activations fit the PCA (default: the last)")
 
 
 def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
@@ -355,7 +352,6 @@ def _views(args: argparse.Namespace):
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from replay_core.render_mpl import FrameRenderer
-    from replay_core.replay import Replay
 
     views = _views(args)
     epoch = views.n_epochs if args.epoch is None else args.epoch
@@ -398,7 +394,6 @@ def _number(text: str, flag: str, kind: type = float) -> Any:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from replay_core import export
-    from replay_core.replay import Replay
 
     out = Path(args.out)
     fmt = out.suffix.lower()

@@ -26,7 +26,8 @@ from typing import Any
 import contourpy
 import numpy as np
 
-from replay_core import activations, projection as projections, runfile
+from replay_core import activations, runfile
+from replay_core import projection as projections
 from replay_core.errors import (
     NoFeatureLayerError,
     RunFileError,
@@ -794,11 +795,20 @@ class Replay:
                 "latent space")
         xlim = _padded_range(self.inputs[:, 0], 0.1)
         ylim = _padded_range(self.inputs[:, 1], 0.1)
+        return DecisionBoundaryView(
+            **self._grid_probabilities(xlim, ylim, grid_size),
+            inputs=self.inputs, targets=self.targets, xlim=xlim, ylim=ylim,
+            n_classes=self.n_classes)
+
+    def _grid_probabilities(self, xlim: tuple[float, float], ylim: tuple[float, float],
+                            grid_size: int, start: int = 0) -> dict[str, Any]:
+        """The network from layer ``start`` on, over a grid of its 2-D input plane:
+        ``xs``, ``ys``, ``probabilities`` (P(class 1), or the winner's for k classes),
+        ``winners`` (k classes only, else None) and the ``contours`` between classes."""
         xs = np.linspace(*xlim, grid_size)
         ys = np.linspace(*ylim, grid_size)
         gx, gy = np.meshgrid(xs, ys)
-        out = self.network.forward(np.c_[gx.ravel(), gy.ravel()])
-        contours = self._boundary_lines(out, xs, ys)
+        out = self.network.forward(np.c_[gx.ravel(), gy.ravel()], start=start)
         winners = None
         if self.n_classes > 2:  # the winning class and its probability
             proba = out.reshape(-1, grid_size, grid_size, out.shape[-1])
@@ -806,10 +816,8 @@ class Replay:
             p = proba.max(axis=-1)
         else:
             p = self._binary(out).reshape(-1, grid_size, grid_size)
-        return DecisionBoundaryView(
-            xs=xs, ys=ys, probabilities=p.astype(np.float32), contours=contours,
-            inputs=self.inputs, targets=self.targets, xlim=xlim, ylim=ylim,
-            winners=winners, n_classes=self.n_classes)
+        return {"xs": xs, "ys": ys, "probabilities": p.astype(np.float32),
+                "winners": winners, "contours": self._boundary_lines(out, xs, ys)}
 
     def latent_layer(self) -> str | None:
         """The 2-unit hidden layer named ``bottleneck``, if the network has one."""
@@ -823,23 +831,11 @@ class Replay:
         i = self.network.index(layer)
         positions = self.network.forward(self.inputs, stop=i + 1)
         xlim, ylim = (_robust_range(positions[..., k]) for k in (0, 1))
-        xs = np.linspace(*xlim, grid_size)
-        ys = np.linspace(*ylim, grid_size)
-        gx, gy = np.meshgrid(xs, ys)
-        out = self.network.forward(np.c_[gx.ravel(), gy.ravel()], start=i + 1)
-        contours = self._boundary_lines(out, xs, ys)
-        winners = None
-        if self.n_classes > 2:  # the winning class and its probability
-            proba = out.reshape(-1, grid_size, grid_size, out.shape[-1])
-            winners = np.argmax(proba, axis=-1).astype(np.int8)
-            p = proba.max(axis=-1)
-        else:
-            p = self._binary(out).reshape(-1, grid_size, grid_size)
         positions = positions.astype(np.float32)
         return DecisionBoundaryView(
-            xs=xs, ys=ys, probabilities=p.astype(np.float32), contours=contours,
+            **self._grid_probabilities(xlim, ylim, grid_size, start=i + 1),
             inputs=positions[-1], targets=self.targets, xlim=xlim, ylim=ylim,
-            winners=winners, n_classes=self.n_classes,
+            n_classes=self.n_classes,
             space="latent", latent_layer=layer, sample_positions=positions,
             axis_labels=("latent 1", "latent 2"))
 

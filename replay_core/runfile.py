@@ -46,8 +46,8 @@ from replay_core.errors import RunExistsError, RunFileError, RunNotFoundError
 
 __all__ = [
     "FORMAT", "LOG_NAMES", "MAX_NAME_LENGTH", "STATUSES", "EpochRecord", "RunData",
-    "RunSummary", "RunWriter", "check_name", "copy_runs", "delete_run", "list_runs",
-    "read_run", "rename_run", "stored_logs", "validate_file",
+    "RunSummary", "RunWriter", "WriterState", "check_name", "check_status", "copy_runs",
+    "delete_run", "list_runs", "read_run", "rename_run", "stored_logs", "validate_file",
 ]
 
 FORMAT = "deepreplay-studio/1"
@@ -516,7 +516,31 @@ def _append_row(ds: h5py.Dataset, row: int, value: np.ndarray) -> None:
     ds.id.write(h5py.h5s.create_simple(shape), file_space, value.reshape(shape))
 
 
-class RunWriter:
+def check_status(status: str) -> str:
+    """Return ``status`` if it is one of ``STATUSES``, else raise ``RunFileError``."""
+    if status not in STATUSES:
+        raise RunFileError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+    return status
+
+
+class WriterState:
+    """What the recorder reads back from any run writer: epochs written and status."""
+
+    _epochs_done: int
+    _status: str
+
+    @property
+    def epochs_done(self) -> int:
+        """Epochs appended so far."""
+        return self._epochs_done
+
+    @property
+    def status(self) -> str:
+        """The status last written."""
+        return self._status
+
+
+class RunWriter(WriterState):
     """Append-only writer of one new run; the recorder's only way into the file.
 
     The constructor opens the file (created when missing; other runs are kept), creates
@@ -675,16 +699,6 @@ class RunWriter:
         self.close()
 
     @property
-    def epochs_done(self) -> int:
-        """Epochs appended so far."""
-        return self._epochs_done
-
-    @property
-    def status(self) -> str:
-        """The status last written."""
-        return self._status
-
-    @property
     def closed(self) -> bool:
         return self._file is None
 
@@ -748,8 +762,7 @@ class RunWriter:
     def set_status(self, status: str, message: str = "",
                    diverged_epoch: int | None = None) -> None:
         """Write ``status`` (one of ``STATUSES``), its message and the diverged epoch."""
-        if status not in STATUSES:
-            raise RunFileError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+        check_status(status)
         self._require_open()
         a = self._group.attrs
         a["status"] = status

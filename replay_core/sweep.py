@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from replay_core import runfile
-from replay_core.errors import ReplayError, RunFileError
+from replay_core.errors import ReplayError
 from replay_core.spec import RunSpec
 
 __all__ = [
@@ -303,7 +303,7 @@ def check_budget(tasks: Sequence[SweepTask], max_budget: float,
 # -- the workers -------------------------------------------------------------------------
 
 
-class _ForwardingWriter:
+class _ForwardingWriter(runfile.WriterState):
     """A ``RunWriter`` look-alike in a worker: every call goes to the writing process."""
 
     def __init__(self, events: Any, task_index: int, filename: Any, run_name: str,
@@ -322,14 +322,6 @@ class _ForwardingWriter:
         events.put(("open", task_index, fields))
 
     @property
-    def epochs_done(self) -> int:
-        return self._epochs_done
-
-    @property
-    def status(self) -> str:
-        return self._status
-
-    @property
     def closed(self) -> bool:
         return self._closed
 
@@ -341,9 +333,7 @@ class _ForwardingWriter:
 
     def set_status(self, status: str, message: str = "",
                    diverged_epoch: int | None = None) -> None:
-        if status not in runfile.STATUSES:
-            raise RunFileError(f"status must be one of {', '.join(runfile.STATUSES)}; "
-                               f"got {status!r}")
+        runfile.check_status(status)
         self._events.put(("status", self._task, status, str(message), diverged_epoch))
         self._status = status
 

@@ -7,7 +7,7 @@ Screenshots go to ``tests/artifacts/browser_wide_*.png``.
 from __future__ import annotations
 
 import pytest
-from browser_support import FRAME_SELECTOR, go_to_page, wait_for_idle
+from browser_support import FRAME_SELECTOR, wait_for_idle
 
 pytestmark = pytest.mark.browser
 

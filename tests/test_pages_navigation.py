@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from prebuilt_runs import session_prebuilt_runs, seed_workspace
+from prebuilt_runs import seed_workspace, session_prebuilt_runs
 from test_pages import REPLAY, RUNS, TRAIN, check, open_app
 
 COMPARE, SWEEP = "app_pages/compare.py", "app_pages/sweep.py"
