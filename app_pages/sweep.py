@@ -206,7 +206,7 @@ def _sweep_runs(path: str, mtime: float, sweep_id: str) -> list[sweep.SweepRun]:
     return sweep.read_sweep(path, sweep_id)
 
 
-recorded = sweep.sweeps_in(ws.run_file)
+recorded = sweep.group_sweeps(runs)  # read once above; a finished sweep reruns the page
 if not recorded:
     st.info("No sweep in this session yet. Choose configurations above and start one, or "
             "use “Sweep seeds for these runs” on the Compare page.")

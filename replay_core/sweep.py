@@ -46,8 +46,8 @@ from replay_core.spec import RunSpec
 
 __all__ = [
     "MAX_SEEDS", "ConfigSummary", "SweepProgress", "SweepResult", "SweepRun", "SweepTask",
-    "default_workers", "plan", "read_sweep", "run_sweep", "summarize", "summary_table",
-    "sweeps_in",
+    "default_workers", "group_sweeps", "plan", "read_sweep", "run_sweep", "summarize",
+    "summary_table", "sweeps_in",
 ]
 
 MAX_SEEDS = 50
@@ -687,8 +687,14 @@ def describe_run(filename: str | os.PathLike, run_name: str,
 
 def sweeps_in(filename: str | os.PathLike) -> dict[str, list[runfile.RunSummary]]:
     """The sweeps recorded in a file: sweep id -> its runs' summaries, oldest sweep first."""
+    return group_sweeps(runfile.list_runs(filename))
+
+
+def group_sweeps(summaries: Iterable[runfile.RunSummary]) -> dict[str, list[runfile.RunSummary]]:
+    """Run summaries (``list_runs``) grouped by sweep id, oldest sweep first; runs of no
+    sweep are left out."""
     out: dict[str, list[runfile.RunSummary]] = {}
-    for summary in runfile.list_runs(filename):
+    for summary in summaries:
         info = summary.sweep
         if info and isinstance(info.get("id"), str):
             out.setdefault(info["id"], []).append(summary)
