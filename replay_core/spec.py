@@ -267,6 +267,20 @@ class ModelSpec:
             parts.append("2 linear bottleneck")
         return " → ".join(parts + [output_text(n_classes)])
 
+    def activation_configs(self, n_classes: int = 2) -> list[dict]:
+        """One ``{"name": ..., **params}`` per Dense layer of the built network (hidden
+        layers, the linear bottleneck when there is one, the output), as the recorder
+        stores them, so a replay of weights taken mid-training needs no model."""
+        configs: list[dict] = []
+        for layer in self.layers:
+            config: dict = {"name": layer.activation}
+            if layer.activation == "leaky_relu":
+                config["negative_slope"] = float(layer.negative_slope)
+            configs.append(config)
+        if self.bottleneck:
+            configs.append({"name": "linear"})
+        return configs + [{"name": "sigmoid" if output_units(n_classes) == 1 else "softmax"}]
+
     def n_params(self, input_dim: int = 2, n_classes: int = 2) -> int:
         """Number of trainable parameters (kernels and biases)."""
         total, width = 0, input_dim

@@ -41,11 +41,7 @@ class LivePreview:
         self.spec = spec
         self.progress_slot = progress_slot
         self.preview_slot = preview_slot
-        self.activations = [
-            {"name": layer.activation, "negative_slope": layer.negative_slope}
-            if layer.activation == "leaky_relu" else {"name": layer.activation}
-            for layer in spec.model.layers
-        ] + [{"name": "sigmoid" if data.n_classes <= 2 else "softmax"}]
+        self.activations = spec.model.activation_configs(data.n_classes)
         self.n_classes = max(int(data.n_classes), 2)
         self.X, self.y = data.X, data.y
         self.grid = None
