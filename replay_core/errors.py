@@ -30,7 +30,13 @@ class NoFeatureLayerError(ReplayError, ValueError):
 
 
 class TrainingLimitError(ReplayError, ValueError):
-    """A training request is over the budget of epochs x samples x parameters."""
+    """A training request (a run, or a sweep in all) is over its budget of optimizer steps
+    x parameters, plus the evaluation of every epoch."""
+
+
+class ServerBusyError(ReplayError, ValueError):
+    """The server already runs as many trainings (or sweep workers) as it can hold; the
+    message says how many and to try again."""
 
 
 class ViewUnavailableError(ReplayError, ValueError):

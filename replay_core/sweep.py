@@ -46,8 +46,8 @@ from replay_core.spec import RunSpec
 
 __all__ = [
     "MAX_SEEDS", "ConfigSummary", "SweepProgress", "SweepResult", "SweepRun", "SweepTask",
-    "default_workers", "group_sweeps", "plan", "read_sweep", "run_sweep", "summarize",
-    "summary_table", "sweeps_in",
+    "available_memory", "check_budget", "default_workers", "group_sweeps", "plan",
+    "read_sweep", "run_sweep", "summarize", "summary_table", "sweeps_in", "usable_cores",
 ]
 
 MAX_SEEDS = 50
@@ -183,13 +183,9 @@ def _available_memory() -> int | None:
     return min(values) if values else None
 
 
-def default_workers() -> int:
-    """One worker per core this process may use, as far as memory allows.
-
-    Cores are the ones this process may run on, capped by a container's CPU quota (a
-    shared server often shows all of the host's cores); each worker needs about
-    ``WORKER_MEMORY_BYTES``. ``DEEPREPLAY_SWEEP_WORKERS`` sets an upper bound.
-    """
+def usable_cores() -> int:
+    """The cores this process may run on, capped by a container's CPU quota (a shared
+    server often shows all of the host's cores); at least 1."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -197,6 +193,22 @@ def default_workers() -> int:
     quota = _cgroup_cpus()
     if quota is not None:
         cores = min(cores, max(1, math.ceil(quota)))
+    return max(1, int(cores))
+
+
+def available_memory() -> int | None:
+    """Bytes this process could still use (see ``_available_memory``); None when unknown."""
+    return _available_memory()
+
+
+def default_workers() -> int:
+    """One worker per core this process may use, as far as memory allows.
+
+    Cores are those of :func:`usable_cores`; each worker needs about
+    ``WORKER_MEMORY_BYTES`` of the memory available now. ``DEEPREPLAY_SWEEP_WORKERS``
+    sets an upper bound.
+    """
+    cores = usable_cores()
     memory = _available_memory()
     if memory is not None:
         cores = min(cores, max(1, memory // WORKER_MEMORY_BYTES))
@@ -281,23 +293,37 @@ def _unique(base: str, used: set[str]) -> str:
 
 
 def check_budget(tasks: Sequence[SweepTask], max_budget: float,
-                 filename: str | os.PathLike = "runs.h5") -> None:
-    """Raise ``TrainingLimitError`` when any run of the sweep is over ``max_budget``
-    (uploaded CSV data is looked up beside ``filename``, as the trainer does)."""
-    from replay_core import csv_data, datasets, trainer
+                 filename: str | os.PathLike = "runs.h5", *,
+                 max_total: float | None = None) -> int:
+    """Raise ``TrainingLimitError`` when a run of the sweep costs more than ``max_budget``
+    or all its runs together cost more than ``max_total`` (no total limit when None);
+    return the total otherwise.
 
-    seen: set[str] = set()
+    Costs are those of ``trainer.training_cost``; uploaded CSV data is looked up beside
+    ``filename``, as the trainer does.
+    """
+    from replay_core import csv_data, datasets, trainer
+    from replay_core.errors import TrainingLimitError
+
+    costs: dict[str, int] = {}  # runs that differ only in their seed cost the same
+    total = 0
     for task in tasks:
-        spec = task.spec
-        key = json.dumps({"dataset": spec.to_dict()["dataset"], "model": spec.to_dict()["model"],
-                          "epochs": spec.training.epochs}, sort_keys=True)
-        if key in seen:
-            continue
-        seen.add(key)
-        with csv_data.data_folder(os.path.dirname(os.path.abspath(filename))):
-            data = datasets.prepare(spec.dataset)
-        n, input_dim = data.X.shape
-        trainer._check_budget(spec, n, input_dim, max_budget)
+        data = task.spec.to_dict()
+        data["training"]["seed"] = 0
+        key = json.dumps(data, sort_keys=True)
+        if key not in costs:
+            with csv_data.data_folder(os.path.dirname(os.path.abspath(filename))):
+                prepared = datasets.prepare(task.spec.dataset)
+            costs[key] = trainer._check_budget(task.spec, max_budget, prepared).total
+        total += costs[key]
+    if max_total is not None and total > max_total:
+        configs = len({task.config for task in tasks})
+        raise TrainingLimitError(
+            f"this sweep costs {total:,} in all ({len(tasks):,} runs of {configs:,} "
+            f"configuration{'s' if configs != 1 else ''}), over the sweep budget of "
+            f"{max_total:,.0f}; choose fewer seeds or fewer configurations, or cheaper runs"
+        )
+    return total
 
 
 # -- the workers -------------------------------------------------------------------------
@@ -614,7 +640,8 @@ class _Sweep:
 def run_sweep(tasks: Sequence[SweepTask], filename: str | os.PathLike, *,
               workers: int | None = None,
               on_progress: Callable[[SweepProgress], None] | None = None,
-              stop_event: Any = None, max_budget: float | None = None) -> SweepResult:
+              stop_event: Any = None, max_budget: float | None = None,
+              max_total_budget: float | None = None) -> SweepResult:
     """Train every task in worker processes, recording the runs to ``filename``.
 
     Parameters
@@ -628,6 +655,7 @@ def run_sweep(tasks: Sequence[SweepTask], filename: str | os.PathLike, *,
     stop_event : anything with ``is_set()``; when set, the sweep stops after the workers'
         current epoch and keeps the finished runs.
     max_budget : refuse the sweep, before anything starts, when a run costs more.
+    max_total_budget : refuse it, before anything starts, when all runs together cost more.
 
     Returns
     -------
@@ -638,8 +666,9 @@ def run_sweep(tasks: Sequence[SweepTask], filename: str | os.PathLike, *,
     tasks = list(tasks)
     if not tasks:
         raise SweepError("the sweep has no runs")
-    if max_budget is not None:
-        check_budget(tasks, max_budget, filename)
+    if max_budget is not None or max_total_budget is not None:
+        check_budget(tasks, math.inf if max_budget is None else max_budget, filename,
+                     max_total=max_total_budget)
     names = {t.run_name for t in tasks}
     clash = names & {r.name for r in runfile.list_runs(filename)}
     if clash:

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 # TensorFlow's C++ start-up chatter is noise for people watching a progress bar.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__all__ = ["CompiledEpochs", "TrainResult", "TrainingLimitError", "estimate_cost", "train"]
+__all__ = ["DEFAULT_MAX_COST", "CompiledEpochs", "TrainResult", "TrainingCost",
+           "TrainingLimitError", "estimate_cost", "train", "training_cost"]
 
 # From this many batches in a run (epochs x batches per epoch), XLA's compile time
 # (about 1 s on 2 CPU cores) is paid back by its faster steps (~8 us vs ~60 us a batch).
@@ -82,6 +83,50 @@ class TrainResult:
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
+# The default budget of one run (``DEEPREPLAY_MAX_COST`` in the app), in the units of
+# ``training_cost``: every preset fits with room (the costliest, "Overfitting", costs
+# 2.3e9), while moons of 10,000 samples in batches of 1 for 2,000 epochs (2.3e10, minutes
+# of CPU on a shared server) does not.
+DEFAULT_MAX_COST = 5_000_000_000
+# An optimizer step (forward and backward pass of a batch, the update, and the fixed work
+# every step does whatever its size) counted as the forward pass of this many samples:
+# the same epochs in batches of 1 then cost about 16 times those in batches of 16.
+STEP_COST = 128
+
+
+@dataclass(frozen=True)
+class TrainingCost:
+    """What a run costs: its optimizer steps and its per-epoch evaluation, per parameter.
+
+    ``total = epochs x params x (batches x STEP_COST + evaluated)``: every epoch runs
+    ``batches`` optimizer steps and evaluates its ``evaluated`` samples (training and
+    validation) once, at the cost of a forward pass each.
+
+    Example
+    -------
+    >>> TrainingCost(epochs=150, batches=125, params=9, evaluated=2000).total
+    24300000
+    """
+
+    epochs: int
+    batches: int
+    params: int
+    evaluated: int
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps of the whole run."""
+        return self.epochs * self.batches
+
+    @property
+    def total(self) -> int:
+        return self.epochs * self.params * (self.batches * STEP_COST + self.evaluated)
+
+    def max_epochs(self, max_budget: float) -> int:
+        """The most epochs that keep these batches and parameters within ``max_budget``."""
+        return int(max_budget // (self.params * (self.batches * STEP_COST + self.evaluated)))
+
+
 def _n_train(spec: RunSpec) -> int:
     n = datasets.n_samples(spec.dataset.name, spec.dataset.params)
     split = spec.dataset.validation_split
@@ -89,26 +134,45 @@ def _n_train(spec: RunSpec) -> int:
     return n - math.ceil(split * n) if split > 0 else n
 
 
-def estimate_cost(spec: RunSpec) -> int:
-    """Epochs x training samples x trainable parameters of ``spec``."""
+def training_cost(spec: RunSpec, data: datasets.PreparedData | None = None) -> TrainingCost:
+    """The cost of training ``spec``: counted from the spec, or from ``data`` when given
+    (the prepared arrays, needed for uploaded CSV data whose size only the file knows)."""
     ds = spec.dataset
-    return spec.training.epochs * _n_train(spec) * spec.model.n_params(ds.input_dim,
-                                                                       ds.n_classes)
+    if data is None:
+        n_train = _n_train(spec)
+        n_all = datasets.n_samples(ds.name, ds.params)
+        input_dim, n_classes = ds.input_dim, ds.n_classes
+    else:
+        n_train = int(data.X.shape[0])
+        n_all = n_train + (0 if data.X_val is None else int(data.X_val.shape[0]))
+        input_dim, n_classes = int(data.X.shape[1]), data.n_classes
+    return TrainingCost(epochs=spec.training.epochs,
+                        batches=math.ceil(n_train / spec.training.batch_size),
+                        params=spec.model.n_params(input_dim, n_classes), evaluated=n_all)
 
 
-def _check_budget(spec: RunSpec, n_train: int, input_dim: int, max_budget: float) -> None:
-    epochs = spec.training.epochs
-    params = spec.model.n_params(input_dim, spec.dataset.n_classes)
-    cost = epochs * n_train * params
-    if cost > max_budget:
-        max_epochs = int(max_budget // (n_train * params))
-        hint = (f"at most {max_epochs} epochs with this data and network"
-                if max_epochs >= 1 else "fewer samples or smaller layers")
+def estimate_cost(spec: RunSpec) -> int:
+    """The budget units ``spec`` costs: ``training_cost(spec).total``."""
+    return training_cost(spec).total
+
+
+def _check_budget(spec: RunSpec, max_budget: float,
+                  data: datasets.PreparedData | None = None) -> TrainingCost:
+    """Raise ``TrainingLimitError`` when ``spec`` costs more than ``max_budget``; return
+    its cost otherwise."""
+    cost = training_cost(spec, data)
+    if cost.total > max_budget:
+        max_epochs = cost.max_epochs(max_budget)
+        hint = (f"at most {max_epochs:,} epochs with this data, batch size and network"
+                if max_epochs >= 1 else "no epoch fits with this data, batch size and network")
         raise TrainingLimitError(
-            f"this run costs {epochs:,} epochs x {n_train:,} training samples x "
-            f"{params:,} parameters = {cost:,}, over the budget of {max_budget:,.0f}; "
-            f"lower the epochs, the samples or the layer sizes ({hint})"
+            f"this run costs {cost.total:,} ({cost.epochs:,} epochs x {cost.batches:,} "
+            f"batches of {spec.training.batch_size:,} x {cost.params:,} parameters, plus "
+            f"evaluating {cost.evaluated:,} samples every epoch), over the budget of "
+            f"{max_budget:,.0f}; lower the epochs, the samples or the layer sizes, or choose "
+            f"a larger batch size ({hint})"
         )
+    return cost
 
 
 class CompiledEpochs:
@@ -285,7 +349,8 @@ def train(
     on_epoch : called with the recorder's ``EpochRecord`` after every recorded epoch.
     stop_event : anything with ``is_set()`` (e.g. ``threading.Event``), checked between
         epochs; when set, training ends with status ``stopped``.
-    max_budget : refuse runs whose epochs x training samples x parameters exceed it.
+    max_budget : refuse runs that cost more (see :func:`training_cost`: epochs x batches x
+        parameters, plus the evaluation of every epoch), before TensorFlow is loaded.
     writer_factory : how the recorder makes its writer (see ``ReplayData``); a plain
         ``RunWriter`` on ``filename`` when None.
 
@@ -311,7 +376,7 @@ def train(
         data = datasets.prepare(spec.dataset)
     n, input_dim = data.X.shape
     if max_budget is not None:
-        _check_budget(spec, n, input_dim, max_budget)
+        _check_budget(spec, max_budget, data)
 
     import keras
 
