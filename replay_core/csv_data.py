@@ -24,14 +24,17 @@ Example
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import contextvars
 import csv
 import hashlib
 import io
+import itertools
 import math
 import numbers
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +54,12 @@ MAX_STORED = 20
 PARAM_NAMES = ("id", "n_samples", "n_features", "n_classes")
 _ID_BITS = 48
 _MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a"}
+_DELIMITERS = ",;\t|"  # in order of preference when two split the file equally well
+_SAMPLE_CHARS = 65536
+_SAMPLE_RECORDS = 200
+# The smallest float64 that becomes inf when cast to float32: the midpoint between the
+# largest float32 (2**128 - 2**104) and 2**128, which rounds (to even) up to inf.
+_FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
 # Signatures of files that are often uploaded by mistake instead of a CSV export.
 _BINARY_SIGNATURES = {b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook?)",
                       b"\xd0\xcf\x11\xe0": "an Excel .xls workbook",
@@ -108,37 +117,89 @@ class CsvDataset:
 
 
 def _text(data: bytes, filename: str) -> str:
+    """The file's text, after the checks that need only its name and bytes."""
     if not filename.lower().endswith(".csv"):
         suffix = Path(filename).suffix or "no extension"
         raise CsvDataError(f"{filename!r} is not a CSV file ({suffix}); export the table as "
                            ".csv (comma-separated values) and upload that")
-    if len(data) == 0 or not data.strip():
-        raise CsvDataError(f"{filename!r} is empty")
-    if len(data) > MAX_BYTES:
+    if len(data) > MAX_BYTES:  # before anything that reads or copies the bytes
         raise CsvDataError(f"{filename!r} is {len(data) / 2**20:.1f} MB; the largest CSV "
                            f"upload is {MAX_BYTES // 2**20} MB")
+    if len(data) == 0 or not data.strip():
+        raise CsvDataError(f"{filename!r} is empty")
     for signature, what in _BINARY_SIGNATURES.items():
         if data.startswith(signature):
             raise CsvDataError(f"{filename!r} is not a CSV file: it is {what}; export the "
                                "table as .csv and upload that")
-    if b"\x00" in data[:65536]:
+    # Excel's "Unicode text" and some Windows tools write UTF-16 with a byte order mark;
+    # without one, NUL bytes mean binary data (UTF-16 without a BOM is not guessed at).
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding, name = "utf-16", "UTF-16"
+    elif b"\x00" in data:
         raise CsvDataError(f"{filename!r} is not a CSV file: it holds binary data")
+    else:
+        encoding, name = "utf-8-sig", "UTF-8"  # -sig: a UTF-8 BOM is not part of a name
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise CsvDataError(f"{filename!r} could not be parsed: line {line} is not UTF-8 "
+        line = data[: exc.start].decode(encoding, "replace").count("\n") + 1
+        raise CsvDataError(f"{filename!r} could not be parsed: line {line} is not {name} "
                            "text; save the file as UTF-8 CSV") from None
+    if "\x00" in text:
+        raise CsvDataError(f"{filename!r} is not a CSV file: it holds binary data")
+    if not text.strip():
+        raise CsvDataError(f"{filename!r} is empty")
+    return text
+
+
+def _reader(text: str, delimiter: str, strict: bool) -> Any:
+    # skipinitialspace: `1, "x,y"` is a quoted cell after a space, not a stray quote.
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"',
+                      doublequote=True, skipinitialspace=True, strict=strict)
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter among ``,;\\t|`` that splits the first records most consistently.
+
+    Each candidate parses a sample with the csv module, so a delimiter inside a quoted
+    cell (``"x;y"``) or a quoted line break never counts. The candidate whose most common
+    number of cells (at least 2) covers the largest share of the records wins; then the
+    one giving more columns; then the earlier in ``,;\\t|``. A file no candidate splits is
+    read with commas (and then has a single column).
+    """
+    sample = text[:_SAMPLE_CHARS]
+    cut = len(sample) < len(text)
+    best, best_score = ",", (0.0, 0)
+    for delimiter in _DELIMITERS:
+        records: list[list[str]] = []
+        reader = _reader(sample, delimiter, strict=False)
+        try:
+            for cells in reader:
+                if any(c.strip() for c in cells):
+                    records.append(cells)
+                if len(records) > _SAMPLE_RECORDS:
+                    break
+        except csv.Error:
+            pass  # judged on the records before the error; parsing reports the error
+        if len(records) > _SAMPLE_RECORDS:
+            records = records[:_SAMPLE_RECORDS]
+        elif cut and len(records) > 1:
+            records = records[:-1]  # the sample may end inside the last record
+        counts = Counter(len(cells) for cells in records)
+        if not counts:
+            continue
+        n_columns, n_records = counts.most_common(1)[0]
+        score = (n_records / len(records), n_columns)
+        if n_columns >= 2 and score > best_score:
+            best, best_score = delimiter, score
+    return best
 
 
 def _rows(text: str, filename: str) -> Iterator[tuple[int, list[str]]]:
-    """(line number, cells) of every non-blank record."""
-    sample = text[:8192]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+    """(line number where it starts, cells) of every non-blank record, read lazily so a
+    caller that stops early never parses the rest of the file."""
+    reader = _reader(text, _delimiter(text), strict=True)
+    end = 0
     while True:
         try:
             cells = next(reader)
@@ -147,8 +208,9 @@ def _rows(text: str, filename: str) -> Iterator[tuple[int, list[str]]]:
         except csv.Error as exc:
             raise CsvDataError(f"{filename!r} could not be parsed at line {reader.line_num}: "
                                f"{exc}") from None
+        start, end = end + 1, reader.line_num  # a quoted line break spans several lines
         if any(c.strip() for c in cells):
-            yield reader.line_num, [c.strip() for c in cells]
+            yield start, [c.strip() for c in cells]
 
 
 def _number(cell: str) -> float | None:
@@ -178,7 +240,7 @@ def _header(rows: Iterator[tuple[int, list[str]]], filename: str
     for name in names:
         if name in seen:
             raise CsvDataError(f"{filename!r}: the column name {name!r} appears twice in the "
-                               "header (line 1); column names must differ")
+                               f"header (line {line}); column names must differ")
         seen.add(name)
     return names, []
 
@@ -230,7 +292,7 @@ def parse(data: bytes, filename: str, target: str | None = None) -> CsvDataset:
     X: list[list[float]] = []
     labels: list[str] = []
     n_rows = 0
-    for line, cells in [*pending, *rows]:
+    for line, cells in itertools.chain(pending, rows):  # lazily: stops at MAX_ROWS + 1
         n_rows += 1
         if n_rows > MAX_ROWS:
             raise CsvDataError(f"{filename!r} has more than {MAX_ROWS:,} data rows (line "
@@ -250,8 +312,12 @@ def parse(data: bytes, filename: str, target: str | None = None) -> CsvDataset:
                                    f"{line}, column {header[i]!r}; feature columns must "
                                    "hold numbers")
             if not math.isfinite(value):
-                raise CsvDataError(f"{filename!r}: value {cell!r} at line {line}, column "
+                raise CsvDataError(f"{filename!r}: value {cell[:40]!r} at line {line}, column "
                                    f"{header[i]!r} is not a finite number")
+            if abs(value) >= _FLOAT32_OVERFLOW:  # finite here, inf once stored as float32
+                raise CsvDataError(f"{filename!r}: value {cell[:40]!r} at line {line}, column "
+                                   f"{header[i]!r} is too large; the largest magnitude a "
+                                   f"feature can hold is {float(np.finfo(np.float32).max):.4g}")
             row.append(value)
         if cells[t].lower() in _MISSING:
             raise CsvDataError(f"{filename!r}: missing value at line {line}, column "

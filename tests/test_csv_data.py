@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from replay_core import csv_data, datasets, presets
 from replay_core.csv_data import CsvDataError, parse
@@ -170,3 +175,156 @@ def test_a_session_keeps_a_bounded_number_of_uploads(tmp_path, monkeypatch):
     csv_data.stored(stored[4], tmp_path)
     with pytest.raises(CsvDataError, match="that this session does not hold"):
         csv_data.stored(stored[1], tmp_path)
+
+
+# -- numbers a float32 cannot hold ------------------------------------------------------
+
+
+def test_a_value_beyond_float32_is_refused_with_its_line_and_column():
+    rows = _good_rows()
+    rows[6][1] = "1e308"  # finite as a float64, inf as the float32 the network trains on
+    with pytest.raises(CsvDataError) as info:
+        parse(_csv(rows), "data.csv")
+    assert str(info.value) == ("'data.csv': value '1e308' at line 8, column 'b' is too large; "
+                               "the largest magnitude a feature can hold is 3.403e+38")
+    rows = _good_rows()
+    rows[0][0] = "-3.5e38"
+    with pytest.raises(CsvDataError, match=r"value '-3.5e38' at line 2, column 'a' is too "):
+        parse(_csv(rows), "data.csv")
+
+
+@pytest.mark.parametrize("value", ["3e38", "-3e38", "3.4028234e38", "3.4028235e38",
+                                   "3.40282356e38", "3.40282357e38", "3.4028236e38",
+                                   "-3.4028236e38", "1e39", "1e-50"])
+def test_a_value_is_refused_exactly_when_float32_makes_it_infinite(value):
+    with np.errstate(over="ignore"):
+        becomes_inf = bool(np.isinf(np.float32(float(value))))
+    rows = _good_rows()
+    rows[3][0] = value
+    if becomes_inf:
+        with pytest.raises(CsvDataError, match=f"value '{value}' at line 5, column 'a' is too"):
+            parse(_csv(rows), "data.csv")
+    else:
+        data = parse(_csv(rows), "data.csv")
+        assert np.isfinite(data.X).all()
+        assert data.X[3, 0] == np.float32(float(value))
+    assert becomes_inf == (value in {"3.40282357e38", "3.4028236e38", "-3.4028236e38",
+                                     "1e39"})
+
+
+# -- delimiters, quotes and encodings ---------------------------------------------------
+
+
+def test_a_delimiter_inside_a_quoted_cell_is_part_of_the_cell():
+    rows = _good_rows(20)
+    comma = ("a,b,label\n" + "".join(f'{x},{z},"{"x;y" if c == "yes" else "p;q;r"}"\n'
+                                      for x, z, c in rows)).encode()
+    data = parse(comma, "c.csv")
+    assert data.feature_names == ("a", "b") and data.class_names == ("p;q;r", "x;y")
+    np.testing.assert_array_equal(data.X, np.array([r[:2] for r in rows], dtype=np.float32))
+    np.testing.assert_array_equal(data.y, [r[2] == "yes" for r in rows])
+    # Only some cells quoted, a quoted class holding the other delimiter and a line break.
+    semicolon = ("a;b;label\n" + "".join(
+        f'{x};{z};{chr(34) + "big, round" + chr(10) + "one" + chr(34) if c == "yes" else "n"}\n'
+        for x, z, c in rows)).encode()
+    data = parse(semicolon, "s.csv")
+    assert data.feature_names == ("a", "b") and data.class_names == ("big, round\none", "n")
+    np.testing.assert_array_equal(data.X, np.array([r[:2] for r in rows], dtype=np.float32))
+    np.testing.assert_array_equal(data.y, [r[2] != "yes" for r in rows])
+
+
+@pytest.mark.parametrize(("written", "value"), [
+    ('"x"";""y"', 'x";"y'), ('"; ""y;"', '; "y;'), ('""";\n"', '";'), ('"a,b;c|d"', "a,b;c|d")])
+def test_a_quoted_class_value_holding_delimiters_and_quotes_stays_one_cell(written, value):
+    text = "a,b,label\n" + "".join(f"{i},{i % 3},{written if i % 2 else 'n'}\n"
+                                    for i in range(12))
+    data = parse(text.encode(), "q.csv")
+    assert data.feature_names == ("a", "b") and data.target_name == "label"
+    assert sorted(data.class_names) == sorted([value.strip(), "n"])
+    np.testing.assert_array_equal(data.X, [[i, i % 3] for i in range(12)])
+
+
+def test_a_record_with_a_quoted_line_break_keeps_the_line_numbers_right():
+    text = 'a,b,label\n1,2,"two\nlines"\n3,,x\n' + "".join(f"{i},{i},x\n" for i in range(9))
+    with pytest.raises(CsvDataError) as info:
+        parse(text.encode(), "q.csv")
+    assert str(info.value) == ("'q.csv': missing value at line 4, column 'b'; fill it in or "
+                               "drop the row")
+    with pytest.raises(CsvDataError, match=r"'q.csv': the column name 'a' appears twice in "
+                                           r"the header \(line 3\)"):
+        parse(b"\n\na,a,label\n" + b"1,2,x\n" * 12, "q.csv")
+
+
+_CELL_TEXT = st.text(alphabet=st.sampled_from(list("xy;,|\t \"\n'")), min_size=1, max_size=6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(delimiter=st.sampled_from([",", ";", "\t", "|"]),
+       classes=st.lists(_CELL_TEXT, min_size=2, max_size=2, unique_by=str.strip),
+       line_end=st.sampled_from(["\n", "\r\n"]))
+def test_any_class_text_written_by_a_csv_writer_reads_back(delimiter, classes, line_end):
+    if any(c.strip().lower() in {"", "-", "?"} for c in classes):
+        return  # a missing-value marker, refused by design
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator=line_end)
+    writer.writerow(["a", "b", "label"])
+    writer.writerows([i, i % 3 - 0.5, classes[i % 2]] for i in range(12))
+    data = parse(buf.getvalue().encode(), "w.csv")
+    assert data.feature_names == ("a", "b")
+    assert sorted(data.class_names) == sorted(c.strip() for c in classes)
+    np.testing.assert_array_equal(data.X, [[i, i % 3 - 0.5] for i in range(12)])
+    assert [data.class_names[int(k)] for k in data.y] == [classes[i % 2].strip()
+                                                          for i in range(12)]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16-le", "utf-16-be"])
+def test_a_file_with_a_byte_order_mark_reads_as_the_utf8_file(encoding):
+    text = "höhe,breite,klasse\r\n" + "".join(
+        f"{x},{z},{'groß' if c == 'yes' else 'klein; rund'}\r\n"
+        for x, z, c in _good_rows(30))
+    text = text.replace("klein; rund", '"klein; rund"')
+    plain = parse(text.encode("utf-8"), "plain.csv")
+    bom = {"utf-8-sig": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[encoding]
+    data = parse(bom + text.encode(encoding), "bom.csv")
+    assert data.feature_names == plain.feature_names == ("höhe", "breite")
+    assert data.target_name == plain.target_name == "klasse"
+    assert data.class_names == plain.class_names == ("groß", "klein; rund")
+    np.testing.assert_array_equal(data.X, plain.X)
+    np.testing.assert_array_equal(data.y, plain.y)
+    assert csv_data.columns(bom + text.encode(encoding), "bom.csv") == ["höhe", "breite",
+                                                                        "klasse"]
+
+
+@pytest.mark.parametrize("data", [b"\x00" * 64, _csv(_good_rows()).decode().encode("utf-16-le"),
+                                  _csv(_good_rows()) + b"\x00\x01\x02"],
+                         ids=["nul bytes", "utf-16 without a byte order mark", "nul at end"])
+def test_nul_bytes_without_a_utf16_byte_order_mark_are_binary_data(data):
+    with pytest.raises(CsvDataError) as info:
+        parse(data, "x.csv")
+    assert str(info.value) == "'x.csv' is not a CSV file: it holds binary data"
+
+
+def test_a_utf16_file_with_nul_characters_is_binary_data_too():
+    with pytest.raises(CsvDataError, match="^'x.csv' is not a CSV file: it holds binary data$"):
+        parse(b"\xff\xfe" + "a,b\x00,label\n1,2,x\n".encode("utf-16-le"), "x.csv")
+
+
+# -- bounds applied before the work they bound ------------------------------------------
+
+
+def test_the_byte_size_is_checked_before_decoding():
+    data = b"\x00\xff" * (csv_data.MAX_BYTES // 2 + 1)  # binary and not UTF-8 either
+    with pytest.raises(CsvDataError, match="^'huge.csv' is 5.0 MB; the largest CSV upload is "):
+        parse(data, "huge.csv")
+
+
+def test_the_row_limit_stops_parsing_at_the_first_row_too_many():
+    # Nearly a million tiny rows under 5 MB, then an unclosed quote: had the file been
+    # read to its end, the message would be about the quote.
+    n = (csv_data.MAX_BYTES - 64) // 5
+    data = b"a,label\n" + b"1,0\n2,1\n" * (n // 2) + b'3,"never closed\n'
+    assert len(data) <= csv_data.MAX_BYTES and n > 50 * csv_data.MAX_ROWS
+    with pytest.raises(CsvDataError) as info:
+        parse(data, "long.csv")
+    assert str(info.value) == ("'long.csv' has more than 10,000 data rows (line 10002 is row "
+                               "10,001); the most is 10,000")
