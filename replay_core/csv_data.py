@@ -1,9 +1,11 @@
 """Uploaded CSV files as datasets: numeric feature columns and one class column.
 
-A file is checked once, on upload (:func:`parse`): size, rows, columns, missing and
-non-numeric cells each get one message naming the line and column. The target column
-may hold any values; its distinct values, sorted (numerically when they are all
-numbers), become the class indices 0, 1, ...
+A file is checked once, on upload (:func:`parse`): size, rows, columns, missing,
+non-numeric and out-of-range cells each get one message naming the line and column. It
+may be UTF-8 (with or without a byte order mark) or UTF-16 with one, delimited by
+``,``, ``;``, tab or ``|`` (guessed from unquoted text), and quoted as Excel does. The
+target column may hold any values; its distinct values, sorted (numerically when they
+are all numbers), become the class indices 0, 1, ...
 
 The parsed arrays are stored in the session's folder (:func:`store`, under
 ``datasets/<id>.npz`` beside ``runs.h5``) and a spec refers to them as dataset ``csv``
@@ -271,8 +273,8 @@ def parse(data: bytes, filename: str, target: str | None = None) -> CsvDataset:
     CsvDataError
         One sentence naming the problem and, for a cell, its line and column: not a CSV
         file, empty, unparsable, over ``MAX_BYTES`` / ``MAX_ROWS`` / ``MAX_FEATURES``,
-        fewer than ``MIN_ROWS`` rows, a missing or non-numeric cell, a single class or more
-        than ``MAX_CLASSES``.
+        fewer than ``MIN_ROWS`` rows, a missing, non-numeric or infinite cell (or one that
+        float32 cannot hold), a single class or more than ``MAX_CLASSES``.
     """
     filename = os.path.basename(str(filename)) or "upload.csv"
     rows = _rows(_text(data, filename), filename)
