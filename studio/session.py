@@ -13,10 +13,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from replay_core.errors import ReplayError
 from replay_core.replay import Replay
 from replay_core.runfile import RunSummary
 from replay_core.views import ReplayViews
-from replay_core.workspace import Workspace
+from replay_core.workspace import Workspace, clean_up
 from studio import layer_controls
 
 APP_ROOT = Path(__file__).resolve().parent.parent
@@ -37,17 +38,28 @@ def data_root() -> Path:
 
 
 def workspace() -> Workspace:
-    """This browser session's workspace (created on first use)."""
+    """This browser session's workspace; its folder appears with its first run.
+
+    Expired sessions and the total quota are looked after here, at most once every
+    ``workspace.CLEAN_INTERVAL_S`` per server process, never on every rerun.
+    """
     sid = st.session_state.setdefault("session_id", secrets.token_hex(16))
-    ws = Workspace.create(data_root() / "sessions", sid)
+    root = data_root() / "sessions"
+    ws = Workspace.create(root, sid)
     ws.touch()
+    clean_up(root, keep=sid)
     return ws
 
 
 def run_key(ws: Workspace, summary: RunSummary) -> tuple:
-    """What identifies the stored state of a run: file, name, epochs written, status."""
-    mtime = ws.run_file.stat().st_mtime if ws.run_file.exists() else 0.0
-    return (str(ws.run_file), summary.name, summary.epochs_done, summary.status, mtime)
+    """What identifies the stored state of a run: its own file, name, epochs written,
+    status and that file's mtime (another run's rename or delete leaves it unchanged)."""
+    try:
+        path = ws.run_path(summary.name)
+        mtime = path.stat().st_mtime
+    except (ReplayError, OSError):
+        path, mtime = ws.folder / "missing.h5", 0.0
+    return (str(path), summary.name, summary.epochs_done, summary.status, mtime)
 
 
 @st.cache_data(max_entries=12, show_spinner=False)

@@ -7,7 +7,7 @@ import streamlit as st
 from replay_core import csv_data, datasets
 from replay_core.errors import ReplayError
 from replay_core.spec import RunSpec
-from replay_core.workspace import Workspace
+from replay_core.workspace import Workspace, estimate_file_bytes
 from studio import session
 from studio.live import LivePreview
 
@@ -24,8 +24,9 @@ def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, previe
     keep_reruns_light()
     try:
         ws.check_capacity()
+        ws.check_space(estimate_file_bytes(spec))
     except (ReplayError, ValueError) as exc:
-        st.error(str(exc))
+        st.error(f"Training did not start: {exc}")
         return False
     try:
         with csv_data.data_folder(ws.folder):  # an uploaded CSV is stored there
@@ -36,7 +37,7 @@ def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, previe
     st.session_state["training_run"] = name
     live = LivePreview(spec, data, progress_slot, preview_slot)
     try:
-        trainer.train(spec, ws.run_file, name, on_epoch=live.on_epoch,
+        trainer.train(spec, ws.new_run_file(), name, on_epoch=live.on_epoch,
                       max_budget=session.MAX_TRAINING_COST)
     except (ReplayError, ValueError) as exc:
         progress_slot.empty()

@@ -53,7 +53,8 @@ def test_default_spec_is_the_reference_run_of_design_md():
     assert (t.batch_size, t.epochs, t.seed) == (16, 150, 42)
     assert t.reduce_lr is None and t.early_stopping is None
     assert t.describe() == "SGD lr 0.05"
-    assert s == presets.get("reference")
+    # DESIGN.md's reference run (seed 42); the app's reference presets use another seed.
+    assert s == presets.get("reference_seed42")
 
 
 def test_doctests_of_the_module_pass():
