@@ -66,8 +66,12 @@ if runs:
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         sure = c1.checkbox(f"Yes, delete {selected!r} for good", key=f"confirm_{selected}")
         if c2.button("Delete", width="stretch", disabled=not sure, type="primary"):
-            ws.delete(selected)
-            ss["runs_notice"] = ("success", f"Deleted {selected!r}.")
+            try:
+                ws.delete(selected)
+            except (ReplayError, OSError) as exc:
+                ss["runs_notice"] = ("error", f"Not deleted: {exc}")
+            else:
+                ss["runs_notice"] = ("success", f"Deleted {selected!r}.")
             st.rerun()
         sweep_id = (next(r for r in runs if r.name == selected).sweep or {}).get("id")
         siblings = [r.name for r in runs if (r.sweep or {}).get("id") == sweep_id] if sweep_id else []
@@ -76,9 +80,13 @@ if runs:
             sure = c1.checkbox(f"Yes, delete all {len(siblings)} runs of the seed sweep "
                                f"{selected!r} belongs to", key=f"confirm_sweep_{sweep_id}")
             if c2.button("Delete sweep", width="stretch", disabled=not sure, type="primary"):
-                for name in siblings:
-                    ws.delete(name)
-                ss["runs_notice"] = ("success", f"Deleted the {len(siblings)} runs of the sweep.")
+                try:
+                    ws.delete_many(siblings)
+                except (ReplayError, OSError) as exc:
+                    ss["runs_notice"] = ("error", f"Not deleted: {exc}")
+                else:
+                    ss["runs_notice"] = ("success",
+                                         f"Deleted the {len(siblings)} runs of the sweep.")
                 st.rerun()
 else:
     st.info("No runs yet: train one on the Train page or upload a run file below.")

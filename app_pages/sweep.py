@@ -9,6 +9,7 @@ import streamlit as st
 from replay_core import presets, sweep
 from replay_core.errors import ReplayError
 from replay_core.spec import RunSpec
+from replay_core.workspace import estimate_file_bytes
 from studio import session
 from studio.sweep_view import (
     final_loss_chart,
@@ -45,7 +46,7 @@ active = ss.pop("sweep_active", None)
 if active is not None:
     with st.spinner("Stopping the sweep: keeping the finished runs…"):
         active["closed"].wait(timeout=sweep.STOP_GRACE_S + 40)
-    kept = len(sweep.sweeps_in(ws.run_file).get(active["id"], []))
+    kept = len(sweep.group_sweeps(ws.runs()).get(active["id"], []))
     ss["sweep_notices"] = [("warning", f"Stopped: {kept} of {active['total']} runs kept.")]
 
 runs = ws.runs()
@@ -142,6 +143,7 @@ if start and configs:
     try:
         tasks = sweep.plan(configs, int(seeds), taken=ws.run_names())
         ws.check_capacity(len(tasks))
+        ws.check_space(sum(estimate_file_bytes(task.spec) for task in tasks))
     except (ReplayError, ValueError) as exc:
         notices.append(("error", f"The sweep did not start: {exc}"))
     else:
@@ -172,7 +174,8 @@ if start and configs:
             progress_slot.progress(p.done / p.total, text=text)
 
         try:
-            result = sweep.run_sweep(tasks, ws.run_file, workers=int(workers),
+            sweep_file = ws.new_run_file()  # the sweep's runs share a file of their own
+            result = sweep.run_sweep(tasks, sweep_file, workers=int(workers),
                                      on_progress=on_progress,
                                      max_budget=session.MAX_TRAINING_COST)
         except (ReplayError, ValueError) as exc:
@@ -183,7 +186,9 @@ if start and configs:
             # run of the page to report on.
             ss.pop("sweep_active", None)
             # The figures are those read back from the file: no need to replay the runs.
-            ss["_sweep_runs"] = ((ws.run_file.stat().st_mtime, sweep_id), result.runs)
+            if sweep_file.exists():
+                ss["_sweep_runs"] = ((str(sweep_file), sweep_file.stat().st_mtime, sweep_id),
+                                     result.runs)
             notices.append(("success", f"Sweep finished: {len(result.runs)} of {len(tasks)} "
                                        f"runs in {result.seconds:.0f} s with {result.workers} "
                                        f"worker process(es)."))
@@ -229,15 +234,16 @@ def _sweep_text(sweep_id: str) -> str:
 
 st.subheader("Results")
 sweep_id = st.selectbox("Sweep", ids, key="sweep_selected", format_func=_sweep_text)
-figures_key = (ws.run_file.stat().st_mtime, sweep_id)
 try:
+    sweep_path = ws.run_path(recorded[sweep_id][0].name)
+    figures_key = (str(sweep_path), sweep_path.stat().st_mtime, sweep_id)
     slot = ss.get("_sweep_runs")
     if slot is not None and slot[0] == figures_key:
         swept = slot[1]
     else:
-        swept = _sweep_runs(str(ws.run_file), *figures_key)
+        swept = _sweep_runs(*figures_key)
         ss["_sweep_runs"] = (figures_key, swept)
-except (ReplayError, ValueError) as exc:
+except (ReplayError, ValueError, OSError) as exc:
     st.error(f"This sweep cannot be read: {exc}")
     st.stop()
 if not swept:

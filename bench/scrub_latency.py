@@ -403,9 +403,13 @@ def main() -> None:
                   f"(sampled RSS {memory.peak_rss_kb / 1024:.0f} MB, VmHWM "
                   + ", ".join(f"pid {p}: {kb / 1024:.0f} MB" for p, kb in memory.hwm_kb.items())
                   + ")")
-        runs = sorted((data / "sessions").glob("*/runs.h5"))
-        if runs:
-            _server_side(runs[0], "Reference: sigmoid", steps)
+        from replay_core.workspace import Workspace
+
+        for folder in sorted((data / "sessions").glob("*")):
+            ws = Workspace(folder)  # one file per run: the run's own file
+            if "Reference: sigmoid" in ws.run_names():
+                _server_side(ws.run_path("Reference: sigmoid"), "Reference: sigmoid", steps)
+                break
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
     first = all_steps[SIZES[sizes[0]]]
     print(f"p50_ms={_pct(first, 50):.0f} p95_ms={_pct(first, 95):.0f} peak_rss_mb={peak_mb:.0f}")

@@ -29,10 +29,12 @@ Example
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -47,7 +49,8 @@ from replay_core.errors import RunExistsError, RunFileError, RunNotFoundError
 __all__ = [
     "FORMAT", "LOG_NAMES", "MAX_NAME_LENGTH", "STATUSES", "EpochRecord", "RunData",
     "RunSummary", "RunWriter", "WriterState", "check_name", "check_status", "copy_runs",
-    "delete_run", "list_runs", "read_run", "rename_run", "stored_logs", "validate_file",
+    "delete_run", "effective_status", "list_runs", "mark_interrupted", "open_for_writing",
+    "read_run", "rename_run", "stored_logs", "validate_file", "writer_alive",
 ]
 
 FORMAT = "deepreplay-studio/1"
@@ -334,9 +337,11 @@ def _open_write(path: str | os.PathLike) -> h5py.File:
     display = _fname(path)
     try:
         return h5py.File(path, "a", track_order=True)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise RunFileError(f"cannot create {display!r}: its folder does not exist") from exc
+        if _is_disk_full(exc):
+            raise RunFileError(f"the disk is full: {display!r} could not be written") from exc
         raise _open_error(path, display, exc, "opened for writing") from exc
 
 
@@ -471,6 +476,141 @@ def _targets(ds: h5py.Dataset) -> np.ndarray:
 
 
 # -- writing --------------------------------------------------------------------------
+
+# Files a RunWriter of this process has open. HDF5's file lock tells another process's
+# writer apart, but in one process h5py shares the open file, so the lock says nothing.
+_WRITING_LOCK = threading.Lock()
+_WRITING: dict[str, int] = {}
+# Files whose writes failed: every writer still on one of them stops too.
+_FAILED: set[str] = set()
+# Room kept free beyond an epoch's rows for HDF5's chunk index and the final status.
+_WRITE_MARGIN = 128 * 1024
+
+
+def _writer_key(path: str | os.PathLike) -> str:
+    return os.path.realpath(path)
+
+
+def _register(path: str | os.PathLike) -> None:
+    key = _writer_key(path)
+    with _WRITING_LOCK:
+        _WRITING[key] = _WRITING.get(key, 0) + 1
+
+
+def _unregister(path: str | os.PathLike) -> None:
+    key = _writer_key(path)
+    with _WRITING_LOCK:
+        left = _WRITING.get(key, 0) - 1
+        if left > 0:
+            _WRITING[key] = left
+        else:
+            _WRITING.pop(key, None)
+            _FAILED.discard(key)
+
+
+def open_for_writing() -> list[str]:
+    """The files (real paths) a ``RunWriter`` of this process has open now."""
+    with _WRITING_LOCK:
+        return list(_WRITING)
+
+
+def writer_alive(path: str | os.PathLike) -> bool:
+    """Whether some writer has ``path`` open: a ``RunWriter`` of this process, or another
+    process holding HDF5's write lock on it."""
+    if _writer_key(path) in _WRITING:
+        return True
+    try:
+        # The default locking, as every reader here opens: a writer elsewhere holds an
+        # exclusive lock, so this open fails while it lives and succeeds once it is gone.
+        h5py.File(path, "r").close()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        # "flag values don't match": this process has the file open with other lock
+        # settings (a reader that found it locked by a writer elsewhere).
+        return _is_lock_error(exc) or "don't match" in str(exc)
+    return False
+
+
+def effective_status(path: str | os.PathLike, status: str) -> str:
+    """``status`` as a reader should show it: ``stopped`` for a ``running`` run whose
+    writer is gone (a process killed mid-training), else ``status`` unchanged."""
+    if status != "running" or writer_alive(path):
+        return status
+    return "stopped"
+
+
+def mark_interrupted(filename: str | os.PathLike, run_name: str, message: str) -> bool:
+    """Store ``stopped`` and ``message`` for run ``run_name`` when it is still marked
+    ``running`` but no writer has its file; return whether it was changed.
+
+    Raises ``RunFileError`` when the file cannot be opened for writing.
+    """
+    if writer_alive(filename):
+        return False
+    display = _fname(filename)
+    try:
+        with _open_write(filename) as f:
+            a = _get_run(f, run_name, display).attrs
+            if _decode(a.get("status", "complete")) != "running":
+                return False
+            a["status"] = "stopped"
+            a["message"] = str(message)
+            return True
+    except (OSError, RuntimeError) as exc:
+        raise RunFileError(f"{display!r} could not be updated ({_reason(exc)})") from exc
+
+
+def _room(path: str | os.PathLike) -> int | None:
+    """Bytes ``path`` may still grow by: free disk space, and the process's file-size
+    limit (``RLIMIT_FSIZE``) when there is one; None when unknown."""
+    room = None
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+        room = st.f_bavail * st.f_frsize
+    except (OSError, AttributeError):
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if soft != resource.RLIM_INFINITY:
+            left = soft - os.path.getsize(path)
+            room = left if room is None else min(room, left)
+    except (ImportError, OSError, ValueError):
+        pass
+    return room
+
+
+def _release_failed_file(f: h5py.File) -> None:
+    """Close a file whose writes fail without HDF5 retrying them forever.
+
+    HDF5 keeps the changes it could not write and tries again on every close, and at
+    interpreter exit, where h5py then crashes. Pointing the file's descriptor at
+    /dev/null lets those last writes (the failed ones) go nowhere and the close finish;
+    the file on disk keeps what was flushed before.
+    """
+    try:
+        fd = f.id.get_vfd_handle()
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            os.dup2(null, int(fd))
+        finally:
+            os.close(null)
+    except (OSError, RuntimeError, ValueError, TypeError, AttributeError):
+        pass
+    try:
+        f.close()
+    except (OSError, RuntimeError, ValueError):
+        pass
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return any(sign in text for sign in ("No space left", "File too large", "Disk quota",
+                                         "errno = 28", "errno = 27", "errno = 122"))
 
 
 def _column_array(values: Any, what: str) -> np.ndarray:
@@ -635,10 +775,19 @@ class RunWriter(WriterState):
         self._epochs_done = 0
         self._status = "running"
         self._file: h5py.File | None = None
+        self._failure: RunFileError | None = None
 
-        f = _open_write(self.filename)
+        # Registered before the file opens, so no reader of this process ever sees the
+        # new run without a live writer.
+        _register(self.filename)
+        try:
+            f = _open_write(self.filename)
+        except BaseException:
+            _unregister(self.filename)
+            raise
         if self.name in f:
             f.close()
+            _unregister(self.filename)
             raise RunExistsError(f"run {self.name!r} already exists in "
                                  f"{_fname(self.filename)!r}; pick another name")
         try:
@@ -678,13 +827,81 @@ class RunWriter(WriterState):
                                       chunks=(1, *(max(1, s) for s in w.shape)))
                     for j, w in enumerate(layer)])
             f.flush()
-        except BaseException:
-            if self.name in f:
-                del f[self.name]
-            f.close()
+        except BaseException as exc:
+            try:
+                if self.name in f:
+                    del f[self.name]
+                f.close()
+            except (OSError, RuntimeError, KeyError):
+                pass  # the file is failing already; the error below says why
+            finally:
+                _unregister(self.filename)
+            if isinstance(exc, OSError | RuntimeError):
+                raise self._start_error(exc) from exc
             raise
         self._file = f
         self._group = g
+
+    def _start_error(self, exc: BaseException) -> RunFileError:
+        if _is_disk_full(exc):
+            return RunFileError(f"the disk is full: run {self.name!r} could not start")
+        return RunFileError(f"could not write run {self.name!r} in {_fname(self.filename)!r} "
+                            f"({_reason(exc)})")
+
+    def _write_failed(self, exc: BaseException) -> RunFileError:
+        """Give up the file after a failed write; the error says what is kept.
+
+        The epochs flushed before stay readable; the file is released (its status stays
+        ``running`` on disk, which readers show as stopped once no writer holds it).
+        """
+        done = self._epochs_done
+        if _is_disk_full(exc):
+            error = RunFileError(f"the disk is full: the run stopped after epoch {done}; its "
+                                 "finished epochs are kept")
+        else:
+            error = RunFileError(f"could not write run {self.name!r} ({_reason(exc)}): the run "
+                                 f"stopped after epoch {done}; its finished epochs are kept")
+        self._failure = error
+        f, self._file = self._file, None
+        self._group = None
+        self._weights, self._logs = [], {}
+        if f is not None:
+            with _WRITING_LOCK:
+                _FAILED.add(_writer_key(self.filename))
+            _release_failed_file(f)
+            _unregister(self.filename)
+        return error
+
+    def _stop_for_room(self, need: int) -> None:
+        """Stop the run cleanly when the next write would not fit on the disk.
+
+        Checked before writing, so the file keeps a consistent state with every epoch
+        written so far and says why the run stopped.
+        """
+        room = _room(self.filename)
+        if room is None or room >= need + _WRITE_MARGIN:
+            return
+        done = self._epochs_done
+        message = (f"the disk is full: the run stopped after epoch {done}; its finished "
+                   "epochs are kept")
+        try:
+            self._group.attrs["status"] = "stopped"
+            self._group.attrs["message"] = message
+            self._file.flush()
+        except (OSError, RuntimeError) as exc:
+            raise self._write_failed(exc) from exc
+        self._status = "stopped"
+        f, self._file = self._file, None
+        self._group = None
+        self._weights, self._logs = [], {}
+        try:
+            f.close()
+        except (OSError, RuntimeError):
+            pass  # flushed just above: nothing is lost
+        finally:
+            _unregister(self.filename)
+        self._failure = RunFileError(message)
+        raise self._failure
 
     @staticmethod
     def _new_log(group: h5py.Group, key: str, rows: int) -> h5py.Dataset:
@@ -703,6 +920,15 @@ class RunWriter(WriterState):
         return self._file is None
 
     def _require_open(self) -> None:
+        if self._failure is None and self._file is not None and \
+                _writer_key(self.filename) in _FAILED:
+            self._failure = RunFileError(
+                f"the disk is full: the run stopped after epoch {self._epochs_done}; its "
+                "finished epochs are kept")
+            self._file, self._group = None, None
+            _unregister(self.filename)
+        if self._failure is not None:
+            raise self._failure
         if self._file is None:
             raise RunFileError(f"run {self.name!r} in {_fname(self.filename)!r} is closed for "
                                "writing")
@@ -748,16 +974,24 @@ class RunWriter(WriterState):
             values["lr"] = float(lr)
             rows.append(values)
         n = len(rows)
-        for datasets, layer in zip(self._weights, per_layer):
-            for ds, ws in zip(datasets, layer):
-                _append_rows(ds, e + 1, np.stack(ws))
-        for key in set().union(*rows) - self._logs.keys():
-            self._logs[key] = self._new_log(self._group, key, e)
-        for key, ds in self._logs.items():
-            _append_rows(ds, e, np.array([r.get(key, np.nan) for r in rows], np.float32))
+        rows_bytes = 4 * n * (sum(w.size for layer in per_layer for ws in layer for w in ws[:1])
+                              + len(self._logs) + len(rows[0]))
+        chunks = n * (sum(len(layer) for layer in per_layer) + len(self._logs) + 1)
+        self._stop_for_room(2 * rows_bytes + 512 * chunks)
+        try:
+            for datasets, layer in zip(self._weights, per_layer):
+                for ds, ws in zip(datasets, layer):
+                    _append_rows(ds, e + 1, np.stack(ws))
+            for key in set().union(*rows) - self._logs.keys():
+                self._logs[key] = self._new_log(self._group, key, e)
+            for key, ds in self._logs.items():
+                _append_rows(ds, e, np.array([r.get(key, np.nan) for r in rows], np.float32))
+            # Rows first, then the count: a reader never counts a row not yet written.
+            self._group.attrs["epochs_done"] = e + n
+            self._file.flush()
+        except (OSError, RuntimeError) as exc:
+            raise self._write_failed(exc) from exc
         self._epochs_done = e + n
-        self._group.attrs["epochs_done"] = self._epochs_done
-        self._file.flush()
 
     def set_status(self, status: str, message: str = "",
                    diverged_epoch: int | None = None) -> None:
@@ -765,23 +999,39 @@ class RunWriter(WriterState):
         check_status(status)
         self._require_open()
         a = self._group.attrs
-        a["status"] = status
-        a["message"] = str(message)
-        if diverged_epoch is not None:
-            a["diverged_epoch"] = int(diverged_epoch)
-        elif "diverged_epoch" in a:
-            del a["diverged_epoch"]
+        try:
+            a["status"] = status
+            a["message"] = str(message)
+            if diverged_epoch is not None:
+                a["diverged_epoch"] = int(diverged_epoch)
+            elif "diverged_epoch" in a:
+                del a["diverged_epoch"]
+            self._file.flush()
+        except (OSError, RuntimeError) as exc:
+            raise self._write_failed(exc) from exc
         self._status = status
-        self._file.flush()
 
     def close(self) -> None:
-        """Flush and release the file; the status is left as it is. Idempotent."""
+        """Flush and release the file; the status is left as it is. Idempotent.
+
+        Raises ``RunFileError`` when the last changes cannot be written (the file is
+        released all the same).
+        """
+        if self._file is None:
+            return
+        try:
+            self._file.flush()
+        except (OSError, RuntimeError) as exc:
+            raise self._write_failed(exc) from exc
         f, self._file = self._file, None
-        if f is not None:
-            try:
-                f.flush()
-            finally:
-                f.close()
+        try:
+            f.close()
+        except (OSError, RuntimeError) as exc:
+            self._failure = self._failure or RunFileError(
+                f"could not write run {self.name!r} ({_reason(exc)})")
+            raise self._failure from exc
+        finally:
+            _unregister(self.filename)
 
 
 # -- reading --------------------------------------------------------------------------

@@ -1,38 +1,95 @@
-"""A private folder and run file per user session, with the operations the app offers.
+"""A private folder per user session, one HDF5 file per run, bounded in size and age.
 
 On a shared server every browser session gets a workspace under one data root, named by
-an unguessable id. A workspace only ever touches its own folder: listing, reading,
-renaming, deleting, importing uploads and exporting runs all go through its run file.
+an unguessable id. A workspace only ever touches its own folder. Each run lives in a file
+of its own (a seed sweep writes its runs into one file of its own), so deleting a run
+frees its bytes, a fault while writing one run leaves every other run readable, and
+renaming one run leaves the other files, and the views cached for them, alone.
+
+The folder is created by the first write (a training, a sweep, an upload), never by a
+page load. Disk use is capped per session (``DEEPREPLAY_SESSION_QUOTA_MB``, default 200)
+and over all sessions (``DEEPREPLAY_TOTAL_QUOTA_MB``, default 2000); sessions idle for
+longer than ``DEEPREPLAY_SESSION_MAX_AGE_H`` hours (default 168) are removed by
+:func:`clean_up`, which does its work at most once every ``CLEAN_INTERVAL_S`` seconds per
+process.
 
 Example
 -------
->>> ws = Workspace.create("data/sessions")          # doctest: +SKIP
->>> ws.run_file                                      # doctest: +SKIP
-PosixPath('data/sessions/3f2a.../runs.h5')
+>>> ws = Workspace.create("data/sessions")           # doctest: +SKIP
+>>> ws.check_space(estimate_file_bytes(spec))        # doctest: +SKIP
+>>> trainer.train(spec, ws.new_run_file(), ws.unique_name("sigmoid"))   # doctest: +SKIP
+>>> Replay(ws.run_path("sigmoid"), "sigmoid")        # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from replay_core import runfile
-from replay_core.errors import RunFileError
+from replay_core.errors import RunFileError, RunNotFoundError
+
+if TYPE_CHECKING:
+    from replay_core.spec import RunSpec
+
+__all__ = [
+    "CLEAN_INTERVAL_S", "MAX_RUNS", "MAX_UPLOAD_BYTES", "Workspace", "check_run_name",
+    "clean_up", "estimate_file_bytes", "remove_expired", "session_max_age_s",
+    "session_quota_bytes", "total_bytes", "total_quota_bytes", "trim_to_total_quota",
+]
 
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 _RUN_NAME = re.compile(r"^[\w .:()+=,-]{1,80}$")
+# Run files the workspace wrote are ``run-<ns>-<hex>.h5``; a session folder from before
+# one file per run holds ``runs.h5``. Any visible ``.h5`` file in the folder is listed.
+_TEMP_PREFIX = ".tmp-"
+_LEGACY_FILE = "runs.h5"
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 # A seed sweep of 4 configurations x 50 seeds fits beside a few dozen other runs; a
 # reference run takes about 60 kB.
 MAX_RUNS = 250
-SESSION_MAX_AGE_S = 24 * 3600
+# The clean-up walks every session folder; once per interval per server process is plenty.
+CLEAN_INTERVAL_S = 600.0
+# A session touched this recently counts as in use: the total quota never removes it.
+IDLE_S = 15 * 60
+MB = 2**20
+# A file without runs is removed once it is this old: younger, its writer may be starting.
+EMPTY_FILE_GRACE_S = 120.0
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return float(default)
+    return value if value > 0 else float(default)
+
+
+def session_quota_bytes() -> int:
+    """Bytes one session may keep (``DEEPREPLAY_SESSION_QUOTA_MB``, default 200 MB)."""
+    return int(_env_number("DEEPREPLAY_SESSION_QUOTA_MB", 200) * MB)
+
+
+def total_quota_bytes() -> int:
+    """Bytes all sessions together may keep (``DEEPREPLAY_TOTAL_QUOTA_MB``, default 2000 MB)."""
+    return int(_env_number("DEEPREPLAY_TOTAL_QUOTA_MB", 2000) * MB)
+
+
+def session_max_age_s() -> float:
+    """Seconds a session may stay untouched (``DEEPREPLAY_SESSION_MAX_AGE_H``, default 7 days)."""
+    return _env_number("DEEPREPLAY_SESSION_MAX_AGE_H", 168) * 3600
 
 
 def check_run_name(name: str) -> str:
@@ -46,12 +103,83 @@ def check_run_name(name: str) -> str:
     return name
 
 
+def estimate_file_bytes(spec: RunSpec) -> int:
+    """About how many bytes the run file of ``spec`` takes once trained.
+
+    Weights are stored as float32 for every epoch and the initial state
+    ((epochs + 1) x parameters x 4 bytes), plus the data (float32 inputs and targets),
+    the per-epoch logs and HDF5's own structure.
+    """
+    from replay_core import datasets
+
+    ds = spec.dataset
+    epochs = int(spec.training.epochs)
+    params = int(spec.model.n_params(ds.input_dim, ds.n_classes))
+    samples = int(datasets.n_samples(ds.name, ds.params))
+    data = samples * (int(ds.input_dim) + 1) * 4
+    logs = epochs * 8 * 4
+    # Chunk indexes and attributes: about 1 kB per dataset and epoch chunk of 1 row.
+    layers = max(1, len(getattr(spec.model, "layers", ())) + 1)
+    structure = 64 * 1024 + (epochs + 1) * layers * 2 * 48
+    return (epochs + 1) * params * 4 + data + logs + structure
+
+
+# -- the listing cache ------------------------------------------------------------------
+
+_LISTING_LOCK = threading.Lock()
+# path -> ((size, mtime_ns, inode), summaries or the error that file gave)
+_LISTINGS: OrderedDict[str, tuple[tuple[int, int, int], Any]] = OrderedDict()
+_MAX_LISTINGS = 4096
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _forget(path: Path) -> None:
+    with _LISTING_LOCK:
+        _LISTINGS.pop(str(path), None)
+
+
+def _file_listing(path: Path, st: os.stat_result) -> list[runfile.RunSummary] | RunFileError:
+    """The runs of one file, read again only when its size, mtime or inode changed."""
+    key, stamp = str(path), _stamp(st)
+    with _LISTING_LOCK:
+        hit = _LISTINGS.get(key)
+        if hit is not None and hit[0] == stamp:
+            _LISTINGS.move_to_end(key)
+            return hit[1]
+    try:
+        found: list[runfile.RunSummary] | RunFileError = runfile.list_runs(path)
+    except RunFileError as exc:
+        found = exc
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        found = RunFileError(f"{path.name!r} could not be read ({exc})")
+    with _LISTING_LOCK:
+        _LISTINGS[key] = (stamp, found)
+        _LISTINGS.move_to_end(key)
+        while len(_LISTINGS) > _MAX_LISTINGS:
+            _LISTINGS.popitem(last=False)
+    return found
+
+
+def _interrupted_message(epochs_done: int) -> str:
+    return f"interrupted: its writer stopped after epoch {epochs_done}"
+
+
 @dataclass(frozen=True)
 class Workspace:
-    """One session's folder and run file.
+    """One session's folder and its run files.
 
     Args:
-        folder: the session's own folder (created if missing).
+        folder: the session's own folder; it need not exist (it is created by the first
+            write).
+
+    Example
+    -------
+    >>> ws = Workspace.create("data/sessions", "0" * 32)       # doctest: +SKIP
+    >>> [r.name for r in ws.runs()]                             # doctest: +SKIP
+    ['sigmoid', 'tanh']
     """
 
     folder: Path
@@ -60,41 +188,137 @@ class Workspace:
     def create(cls, root: str | os.PathLike, session_id: str | None = None) -> Workspace:
         """The workspace of ``session_id`` under ``root`` (a new random id when None).
 
-        Workspaces older than a day are removed on the way, so an abandoned session's
-        files do not pile up on a shared server.
+        Nothing is created on disk: the folder appears with the session's first run.
         """
-        root = Path(root)
         if session_id is None:
             session_id = secrets.token_hex(16)
         if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
             raise ValueError("session id must be 32 hexadecimal characters")
-        root.mkdir(parents=True, exist_ok=True)
-        _remove_stale(root, keep=session_id)
-        folder = root / session_id
-        folder.mkdir(exist_ok=True)
-        return cls(folder)
+        return cls(Path(root) / session_id)
 
     @property
     def session_id(self) -> str:
         return self.folder.name
 
     @property
-    def run_file(self) -> Path:
-        return self.folder / "runs.h5"
+    def root(self) -> Path:
+        return self.folder.parent
 
     def touch(self) -> None:
-        """Mark the workspace as in use (its age counts from the last touch)."""
-        os.utime(self.folder)
+        """Mark the workspace as in use (its age counts from the last touch).
+
+        Only an existing folder is touched: a visit that writes nothing leaves no trace.
+        """
+        try:
+            os.utime(self.folder)
+        except OSError:
+            pass
+
+    # -- files ------------------------------------------------------------------------
+
+    def _run_files(self) -> list[tuple[Path, os.stat_result]]:
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError:
+            return []
+        found = []
+        for entry in entries:
+            if (not entry.name.endswith(".h5") or entry.name.startswith(".")
+                    or not entry.is_file(follow_symlinks=False)):
+                continue
+            try:
+                found.append((Path(entry.path), entry.stat(follow_symlinks=False)))
+            except OSError:
+                continue
+        # Oldest file first: the single file of earlier versions, then ours by their
+        # creation time in the name.
+        return sorted(found, key=lambda item: (item[0].name != _LEGACY_FILE, item[0].name))
+
+    def new_run_file(self) -> Path:
+        """A fresh path for a writer (a training, a sweep, an upload); creates the folder.
+
+        The file itself does not exist yet: the writer creates it.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        while True:
+            path = self.folder / f"run-{time.time_ns()}-{secrets.token_hex(4)}.h5"
+            if not path.exists():
+                return path
+
+    def _listing(self) -> tuple[list[tuple[Path, runfile.RunSummary]], list[str]]:
+        """Every run with its file, oldest first, and one sentence per unreadable file."""
+        runs: list[tuple[Path, runfile.RunSummary]] = []
+        damaged: list[str] = []
+        for path, st in self._run_files():
+            found = _file_listing(path, st)
+            if isinstance(found, RunFileError):
+                damaged.append(str(found))
+                continue
+            if not found and time.time() - st.st_mtime > EMPTY_FILE_GRACE_S \
+                    and not runfile.writer_alive(path):
+                # What a sweep stopped before any run finished leaves behind.
+                path.unlink(missing_ok=True)
+                _forget(path)
+                continue
+            stale = []
+            for summary in found:
+                if summary.status == "running":
+                    status = runfile.effective_status(path, summary.status)
+                    if status != summary.status:
+                        summary = dataclasses.replace(
+                            summary, status=status,
+                            message=_interrupted_message(summary.epochs_done))
+                        stale.append(summary)
+                runs.append((path, summary))
+            if stale:
+                self._mark_interrupted(path, stale)
+        # Oldest first across files; DeepReplay runs (no creation time) first; ties (copies
+        # of one run) in the order the files were written.
+        runs.sort(key=lambda item: item[1].created or "")
+        return runs, damaged
+
+    @staticmethod
+    def _mark_interrupted(path: Path, summaries: Iterable[runfile.RunSummary]) -> None:
+        """Store ``stopped`` for runs whose writer is gone, so every reader agrees."""
+        for summary in summaries:
+            try:
+                runfile.mark_interrupted(path, summary.name, summary.message)
+            except RunFileError:
+                return  # read-only or busy: the listing still says stopped
+        _forget(path)
 
     def runs(self) -> list[runfile.RunSummary]:
-        """The session's runs, oldest first."""
-        return runfile.list_runs(self.run_file)
+        """The session's runs over all its files, oldest first.
+
+        A run whose writer is gone shows ``stopped`` (never ``running`` forever). Files
+        that cannot be read are left out (see :meth:`damaged_files`).
+        """
+        return [summary for _, summary in self._listing()[0]]
+
+    def damaged_files(self) -> list[str]:
+        """One sentence per run file of the session that cannot be read."""
+        return self._listing()[1]
 
     def run_names(self) -> list[str]:
         return [r.name for r in self.runs()]
 
+    def run_path(self, name: str) -> Path:
+        """The file that holds run ``name``; ``RunNotFoundError`` when no file does."""
+        for path, summary in self._listing()[0]:
+            if summary.name == name:
+                return path
+        raise RunNotFoundError(f"this session has no run {name!r}")
+
+    def _summary(self, name: str) -> tuple[Path, runfile.RunSummary, list[str]]:
+        """The run's file, its summary and the names of every run in that file."""
+        runs = self._listing()[0]
+        for path, summary in runs:
+            if summary.name == name:
+                return path, summary, [s.name for p, s in runs if p == path]
+        raise RunNotFoundError(f"this session has no run {name!r}")
+
     def unique_name(self, base: str) -> str:
-        """``base``, or ``base (2)``, ``base (3)``... whichever is free."""
+        """``base``, or ``base (2)``, ``base (3)``... whichever is free in the session."""
         base = check_run_name(base[:70])
         taken = set(self.run_names())
         if base not in taken:
@@ -103,6 +327,8 @@ class Workspace:
         while f"{base} ({i})" in taken:
             i += 1
         return f"{base} ({i})"
+
+    # -- limits -----------------------------------------------------------------------
 
     def check_capacity(self, new_runs: int = 1) -> None:
         """Refuse ``new_runs`` more runs when they would take the session past ``MAX_RUNS``."""
@@ -116,18 +342,112 @@ class Workspace:
                 f"this session holds {held} runs and can keep {MAX_RUNS}: {new_runs} more do not "
                 f"fit; delete {held + new_runs - MAX_RUNS} on the Runs page or sweep fewer seeds")
 
+    def bytes_used(self) -> int:
+        """Bytes the session's folder takes (run files, stored CSV data, exports)."""
+        return _folder_bytes(self.folder)
+
+    def check_space(self, extra_bytes: int = 0) -> None:
+        """Refuse work that would write ``extra_bytes`` more than the quotas allow.
+
+        Over the session's quota: ``RunFileError`` with one sentence. Over the total
+        quota: the oldest idle sessions are removed first; when that is not enough,
+        ``RunFileError``.
+        """
+        extra = max(0, int(extra_bytes))
+        used, quota = self.bytes_used(), session_quota_bytes()
+        if used + extra > quota:
+            need = (f" and this needs about {_mb(extra)} MB more" if used <= quota and extra
+                    else "")
+            raise RunFileError(f"this session's runs take {_mb(used)} MB of its "
+                               f"{_mb(quota)} MB{need}; delete some on the Runs page")
+        cap = total_quota_bytes()
+        total = total_bytes(self.root)
+        if total + extra > cap:
+            total = trim_to_total_quota(self.root, keep=self.session_id, need=extra)
+            if total + extra > cap:
+                raise RunFileError(
+                    f"the server's storage for runs is full ({_mb(total)} MB of {_mb(cap)} MB "
+                    "over all sessions); delete runs on the Runs page or try again later")
+
+    # -- changes ----------------------------------------------------------------------
+
     def delete(self, name: str) -> None:
-        runfile.delete_run(self.run_file, name)
+        """Delete run ``name`` and free its bytes.
+
+        A file that held only that run is removed; otherwise the file is rewritten
+        without it (HDF5 never shrinks a file in place) and swapped in atomically.
+        """
+        path, summary, in_file = self._summary(name)
+        if summary.status == "running":
+            raise RunFileError(f"run {name!r} is still being written; stop it before deleting it")
+        if in_file == [name]:
+            path.unlink(missing_ok=True)
+            _forget(path)
+            return
+        fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".h5", dir=self.folder)
+        os.close(fd)
+        try:
+            Path(tmp).unlink()
+            runfile.copy_runs(path, tmp, names=[n for n in in_file if n != name])
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise RunFileError(f"run {name!r} could not be deleted ({exc.strerror or exc})") \
+                from exc
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+            _forget(path)
+
+    def delete_many(self, names: Iterable[str]) -> None:
+        """Delete several runs (e.g. a seed sweep's), rewriting each file once."""
+        wanted = set(names)
+        runs = self._listing()[0]
+        missing = wanted - {s.name for _, s in runs}
+        if missing:
+            raise RunNotFoundError(f"this session has no run {sorted(missing)[0]!r}")
+        by_file: dict[Path, list[str]] = {}
+        for path, summary in runs:
+            by_file.setdefault(path, []).append(summary.name)
+            if summary.name in wanted and summary.status == "running":
+                raise RunFileError(f"run {summary.name!r} is still being written; stop it "
+                                   "before deleting it")
+        for path, in_file in by_file.items():
+            keep = [n for n in in_file if n not in wanted]
+            if len(keep) == len(in_file):
+                continue
+            if not keep:
+                path.unlink(missing_ok=True)
+                _forget(path)
+                continue
+            fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".h5", dir=self.folder)
+            os.close(fd)
+            try:
+                Path(tmp).unlink()
+                runfile.copy_runs(path, tmp, names=keep)
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise RunFileError(f"runs of {path.name!r} could not be deleted "
+                                   f"({exc.strerror or exc})") from exc
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+                _forget(path)
 
     def rename(self, old: str, new: str) -> str:
+        """Rename run ``old`` to ``new`` (stripped and checked); return the new name."""
         new = check_run_name(new)
-        runfile.rename_run(self.run_file, old, new)
+        path, _, _ = self._summary(old)
+        if new != old and new in self.run_names():
+            raise RunFileError(f"this session already has a run {new!r}; pick another name")
+        try:
+            runfile.rename_run(path, old, new)
+        finally:
+            _forget(path)
         return new
 
     def import_upload(self, data: bytes, filename: str = "upload.h5") -> list[str]:
-        """Validate an uploaded run file and copy its runs in; return the new run names.
+        """Validate an uploaded run file and write its runs afresh into a new file of the
+        session; return the new run names.
 
-        Names that clash with the session's runs get a `` (2)`` suffix. Nothing is copied
+        Names that clash with the session's runs get a `` (2)`` suffix. Nothing is kept
         when the file is refused.
         """
         if len(data) == 0:
@@ -137,51 +457,176 @@ class Workspace:
                 f"{filename!r} is {len(data) / 2**20:.1f} MB; the largest upload is "
                 f"{MAX_UPLOAD_BYTES // 2**20} MB"
             )
-        fd, tmp = tempfile.mkstemp(suffix=".h5", dir=self.folder)
+        # The upload lands on disk once as it came and once written afresh.
+        self.check_space(2 * len(data))
+        taken = self.run_names()
+        dst = self.new_run_file()
+        fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".h5", dir=self.folder)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            names = runfile.validate_file(tmp, display_name=filename)
-            if len(self.run_names()) + len(names) > MAX_RUNS:
+            names = _import_file(tmp, dst, filename, taken)
+            if len(taken) + len(names) > MAX_RUNS:
                 raise RunFileError(
                     f"{filename!r} holds {len(names)} runs; with them this session would hold "
                     f"more than {MAX_RUNS}. Delete some runs first"
                 )
-            rename: dict[str, str] = {}
-            taken = set(self.run_names())
-            for name in names:
-                new = name
-                i = 2
-                while new in taken:
-                    new = f"{name} ({i})"
-                    i += 1
-                taken.add(new)
-                if new != name:
-                    rename[name] = new
-            runfile.copy_runs(tmp, self.run_file, names=names, rename=rename)
-            return [rename.get(n, n) for n in names]
+            return names
+        except BaseException:
+            dst.unlink(missing_ok=True)
+            raise
         finally:
             Path(tmp).unlink(missing_ok=True)
+            _forget(dst)
 
     def export_run(self, name: str) -> bytes:
         """One run as the bytes of a standalone ``.h5`` file."""
-        fd, tmp = tempfile.mkstemp(suffix=".h5", dir=self.folder)
+        path = self.run_path(name)
+        fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".h5", dir=self.folder)
         os.close(fd)
         try:
             Path(tmp).unlink()
-            runfile.copy_runs(self.run_file, tmp, names=[name])
+            runfile.copy_runs(path, tmp, names=[name])
             return Path(tmp).read_bytes()
         finally:
             Path(tmp).unlink(missing_ok=True)
 
 
-def _remove_stale(root: Path, keep: str) -> None:
-    now = time.time()
-    for child in root.iterdir():
-        if child.name == keep or not _SESSION_ID.fullmatch(child.name) or not child.is_dir():
-            continue
+def _import_file(src: str, dst: Path, display_name: str, taken: list[str]) -> list[str]:
+    """Check ``src`` and write its runs into the new file ``dst``; return their names there."""
+    try:
+        from replay_core import upload
+    except ImportError:
+        upload = None
+    if upload is not None and hasattr(upload, "import_file"):
+        return list(upload.import_file(src, dst, display_name, taken=taken))
+    names = runfile.validate_file(src, display_name=display_name)
+    rename: dict[str, str] = {}
+    used = set(taken)
+    for name in names:
+        new, i = name, 2
+        while new in used:
+            new = f"{name} ({i})"
+            i += 1
+        used.add(new)
+        if new != name:
+            rename[name] = new
+    return runfile.copy_runs(src, dst, names=names, rename=rename)
+
+
+def _mb(n: int) -> str:
+    value = n / MB
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _folder_bytes(folder: Path) -> int:
+    """Bytes of every file under ``folder`` (0 when it does not exist)."""
+    total = 0
+    stack = [folder]
+    while stack:
         try:
-            if now - child.stat().st_mtime > SESSION_MAX_AGE_S:
-                shutil.rmtree(child, ignore_errors=True)
+            entries = list(os.scandir(stack.pop()))
         except OSError:
             continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return total
+
+
+def _sessions(root: Path) -> list[tuple[Path, float]]:
+    """Every session folder under ``root`` with its last-touch time."""
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        if not _SESSION_ID.fullmatch(entry.name):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                found.append((Path(entry.path), entry.stat(follow_symlinks=False).st_mtime))
+        except OSError:
+            continue
+    return found
+
+
+def total_bytes(root: str | os.PathLike) -> int:
+    """Bytes every session under ``root`` takes together."""
+    return sum(_folder_bytes(folder) for folder, _ in _sessions(Path(root)))
+
+
+def _busy(folder: Path) -> bool:
+    """Whether a writer of this process has a file of ``folder`` open."""
+    return any(Path(p).parent == folder for p in runfile.open_for_writing())
+
+
+def remove_expired(root: str | os.PathLike, keep: str | None = None,
+                   wall: float | None = None) -> list[str]:
+    """Remove the sessions untouched for longer than ``session_max_age_s()``; return their ids.
+
+    ``keep`` (the current session) is never removed.
+    """
+    wall = time.time() if wall is None else wall
+    max_age = session_max_age_s()
+    removed = []
+    for folder, touched in _sessions(Path(root)):
+        if folder.name == keep or wall - touched <= max_age or _busy(folder):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder.name)
+    return removed
+
+
+def trim_to_total_quota(root: str | os.PathLike, keep: str | None = None, need: int = 0,
+                        wall: float | None = None) -> int:
+    """Remove the oldest idle sessions until all of them take at most the total quota
+    (less ``need`` bytes about to be written); return the bytes left.
+
+    Sessions are removed by last-touch time, oldest first; ``keep`` (the current session)
+    and sessions touched in the last ``IDLE_S`` seconds never are.
+    """
+    wall = time.time() if wall is None else wall
+    cap = total_quota_bytes() - max(0, int(need))
+    sizes = [(touched, folder, _folder_bytes(folder)) for folder, touched in _sessions(Path(root))]
+    total = sum(size for _, _, size in sizes)
+    for touched, folder, size in sorted(sizes, key=lambda item: item[0]):
+        if total <= cap:
+            break
+        if folder.name == keep or wall - touched < IDLE_S or _busy(folder):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        total -= size
+    return total
+
+
+_CLEAN_LOCK = threading.Lock()
+_last_clean: float | None = None
+
+
+def clean_up(root: str | os.PathLike, keep: str | None = None, *,
+             now: float | None = None) -> bool:
+    """Remove expired sessions and trim to the total quota, at most once per
+    ``CLEAN_INTERVAL_S`` per process; return whether it ran.
+
+    Args:
+        root: the folder holding the session folders.
+        keep: the current session's id (never removed).
+        now: the monotonic clock's reading (``time.monotonic()`` when None); tests pass
+            it to step time without sleeping.
+    """
+    global _last_clean
+    now = time.monotonic() if now is None else now
+    with _CLEAN_LOCK:
+        if _last_clean is not None and now - _last_clean < CLEAN_INTERVAL_S:
+            return False
+        _last_clean = now
+    remove_expired(root, keep)
+    trim_to_total_quota(root, keep)
+    return True

@@ -1,4 +1,7 @@
-"""A session's workspace: its folder, names, uploads, exports and clean-up (no Streamlit)."""
+"""A session's workspace: its folder, names, uploads and exports (no Streamlit).
+
+Quotas, clean-up and faults are in test_session_storage.py.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ def seeded(root: Path, *files: Path) -> Workspace:
 
 
 def folder_files(ws: Workspace) -> list[str]:
-    return sorted(p.name for p in ws.folder.iterdir())
+    return sorted(p.name for p in ws.folder.iterdir()) if ws.folder.exists() else []
 
 
 def assert_same_run(a: runfile.RunData, b: runfile.RunData) -> None:
@@ -75,21 +78,23 @@ def test_create_rejects_a_bad_session_id(tmp_path, bad):
     assert not root.exists() or list(root.iterdir()) == []
 
 
-def test_create_makes_one_folder_per_session(root):
+def test_create_names_one_folder_per_session_and_writes_nothing(root):
     ws = Workspace.create(root)
     assert len(ws.session_id) == 32 and int(ws.session_id, 16) >= 0
-    assert ws.folder == root / ws.session_id and ws.folder.is_dir()
-    assert ws.run_file == ws.folder / "runs.h5" and not ws.run_file.exists()
+    assert ws.folder == root / ws.session_id and not root.exists()
     assert ws.runs() == [] and ws.run_names() == []
     again = Workspace.create(root, ws.session_id)
     assert again == ws
     other = Workspace.create(root)
     assert other.folder != ws.folder
+    path = ws.new_run_file()
+    assert ws.folder.is_dir() and path.parent == ws.folder and not path.exists()
+    assert path.suffix == ".h5" and ws.new_run_file() != path
 
 
-def test_stale_workspaces_are_removed_and_the_current_one_kept(root):
-    day = workspace.SESSION_MAX_AGE_S
-    old = time.time() - day - 3600
+def test_expired_workspaces_are_removed_and_the_current_one_kept(root):
+    week = workspace.session_max_age_s()
+    old = time.time() - week - 3600
     current, stale, fresh = new_session_id(), new_session_id(), new_session_id()
     for sid in (current, stale, fresh):
         (root / sid).mkdir(parents=True)
@@ -98,15 +103,15 @@ def test_stale_workspaces_are_removed_and_the_current_one_kept(root):
     not_a_session.mkdir()
     for path in (root / current, root / stale, not_a_session):
         os.utime(path, (old, old))
-    os.utime(root / fresh, (time.time() - day + 3600,) * 2)
+    os.utime(root / fresh, (time.time() - week + 3600,) * 2)
 
-    ws = Workspace.create(root, current)
+    assert workspace.remove_expired(root, keep=current) == [stale]
     assert sorted(p.name for p in root.iterdir()) == sorted([current, fresh, "notes"])
-    assert (ws.run_file).read_bytes() == b"x"
-    # Touching marks the current workspace as in use: another session keeps it.
-    ws.touch()
-    Workspace.create(root, new_session_id())
-    assert ws.folder.is_dir()
+    assert (root / current / "runs.h5").read_bytes() == b"x"
+    # Touching marks the current workspace as in use: another session's clean-up keeps it.
+    Workspace.create(root, current).touch()
+    assert workspace.remove_expired(root, keep=new_session_id()) == []
+    assert (root / current).is_dir()
 
 
 # -- names -----------------------------------------------------------------------------
@@ -116,7 +121,8 @@ def test_unique_name(root, prebuilt):
     ws = seeded(root, prebuilt.small)
     assert ws.unique_name("fresh") == "fresh"
     assert ws.unique_name(f"  {SMALL_RUN}  ") == f"{SMALL_RUN} (2)"
-    runfile.copy_runs(prebuilt.small, ws.run_file, rename={SMALL_RUN: f"{SMALL_RUN} (2)"})
+    # Names are unique over every file of the session.
+    runfile.copy_runs(prebuilt.small, ws.new_run_file(), rename={SMALL_RUN: f"{SMALL_RUN} (2)"})
     assert ws.unique_name(SMALL_RUN) == f"{SMALL_RUN} (3)"
     assert ws.unique_name("x" * 100) == "x" * 70
     for bad in ("", "   ", "a/b", "tab\there"):
@@ -130,8 +136,11 @@ def test_rename_and_delete(root, prebuilt):
     assert ws.run_names() == [DEEPREPLAY_RUN, "renamed"]
     with pytest.raises(RunFileError):
         ws.rename("renamed", "../escape")
+    with pytest.raises(RunFileError, match="already has a run"):
+        ws.rename("renamed", DEEPREPLAY_RUN)
     ws.delete("renamed")
     assert ws.run_names() == [DEEPREPLAY_RUN]
+    assert ws.run_path(DEEPREPLAY_RUN) == ws.folder / "runs.h5"
 
 
 # -- uploads ---------------------------------------------------------------------------
@@ -177,10 +186,13 @@ def test_import_upload_adds_runs_and_renames_clashes(root, prebuilt):
     assert ws.import_upload(data, "small.h5") == [f"{SMALL_RUN} (2)"]
     assert ws.import_upload(data, "small.h5") == [f"{SMALL_RUN} (3)"]
     assert ws.run_names() == [SMALL_RUN, f"{SMALL_RUN} (2)", f"{SMALL_RUN} (3)"]
-    assert folder_files(ws) == ["runs.h5"]
+    # Each upload is a file of its own; nothing else is left in the folder.
+    assert len(folder_files(ws)) == 3 and "runs.h5" in folder_files(ws)
+    assert all(name.endswith(".h5") for name in folder_files(ws))
     original = runfile.read_run(prebuilt.small, SMALL_RUN)
-    assert_same_run(runfile.read_run(ws.run_file, f"{SMALL_RUN} (3)"), original)
-    assert runfile.validate_file(ws.run_file) == ws.run_names()
+    third = ws.run_path(f"{SMALL_RUN} (3)")
+    assert_same_run(runfile.read_run(third, f"{SMALL_RUN} (3)"), original)
+    assert runfile.validate_file(third) == [f"{SMALL_RUN} (3)"]
 
 
 def test_import_upload_of_a_deepreplay_file(root, prebuilt):
@@ -188,7 +200,7 @@ def test_import_upload_of_a_deepreplay_file(root, prebuilt):
     assert ws.import_upload(prebuilt.deepreplay.read_bytes(), "dr.h5") == [DEEPREPLAY_RUN]
     summary = {r.name: r for r in ws.runs()}[DEEPREPLAY_RUN]
     assert summary.is_deepreplay and summary.epochs_done == DEEPREPLAY_EPOCHS
-    replay = Replay(ws.run_file, DEEPREPLAY_RUN)
+    replay = Replay(ws.run_path(DEEPREPLAY_RUN), DEEPREPLAY_RUN)
     assert replay.n_epochs == DEEPREPLAY_EPOCHS
     np.testing.assert_allclose(
         replay.loss_and_metric().loss,
@@ -203,7 +215,7 @@ def test_import_upload_refuses_more_runs_than_a_session_keeps(root, prebuilt, mo
     two.write_bytes((root / ("f" * 32) / "runs.h5").read_bytes())
     with pytest.raises(RunFileError, match="more than 2"):
         ws.import_upload(two.read_bytes(), "two.h5")
-    assert ws.run_names() == [SMALL_RUN]
+    assert ws.run_names() == [SMALL_RUN] and folder_files(ws) == ["runs.h5"]
 
 
 # -- capacity and export ---------------------------------------------------------------
@@ -220,6 +232,7 @@ def test_check_capacity(root, prebuilt, monkeypatch):
         ws.check_capacity()
     ws.delete(SMALL_RUN)
     ws.check_capacity()
+    assert len(folder_files(ws)) == 1  # the deleted run's file is gone
 
 
 def test_export_run_round_trip(root, prebuilt, tmp_path):
@@ -236,7 +249,7 @@ def test_export_run_round_trip(root, prebuilt, tmp_path):
     # And back in through an upload, as a person keeping a run would do.
     other = Workspace.create(root)
     assert other.import_upload(data, "exported.h5") == [SMALL_RUN]
-    assert_same_run(runfile.read_run(other.run_file, SMALL_RUN), exported)
+    assert_same_run(runfile.read_run(other.run_path(SMALL_RUN), SMALL_RUN), exported)
 
 
 def test_export_of_a_missing_run_leaves_nothing_behind(root, prebuilt):
