@@ -6,8 +6,8 @@ import streamlit as st
 
 from replay_core import presets
 from replay_core.compare import config_differences, key_figures
-from replay_core.errors import ReplayError
-from studio import player, session
+from replay_core.errors import ReplayError, ServerBusyError
+from studio import capacity, player, session
 from studio.training import train_in_page
 
 ss = st.session_state
@@ -35,12 +35,18 @@ train_clicked = top[1].button(
          "sigmoid, a tanh and a relu hidden layer, then compare them")
 if train_clicked:
     made = []
-    for base, preset in ACTIVATION_PRESETS.items():
-        name = ws.unique_name(base)
-        st.markdown(f"**Training {name}** ({presets.PRESETS[preset].title})")
-        if not train_in_page(ws, presets.get(preset), name, st.empty(), st.empty()):
-            st.stop()
-        made.append(name)
+    try:
+        # One of the server's training slots for the three runs, trained one by one.
+        with capacity.slot("training"):
+            for base, preset in ACTIVATION_PRESETS.items():
+                name = ws.unique_name(base)
+                st.markdown(f"**Training {name}** ({presets.PRESETS[preset].title})")
+                if not train_in_page(ws, presets.get(preset), name, st.empty(), st.empty()):
+                    st.stop()
+                made.append(name)
+    except ServerBusyError as exc:
+        st.warning(str(exc))
+        st.stop()
     ss["compare_pending"] = made
     st.rerun()
 

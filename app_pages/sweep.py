@@ -7,10 +7,10 @@ import threading
 import streamlit as st
 
 from replay_core import presets, sweep
-from replay_core.errors import ReplayError
+from replay_core.errors import ReplayError, ServerBusyError
 from replay_core.spec import RunSpec
 from replay_core.workspace import estimate_file_bytes
-from studio import session
+from studio import capacity, session
 from studio.sweep_view import (
     final_loss_chart,
     first_perfect_chart,
@@ -158,10 +158,6 @@ if start and configs:
         stop_slot.button("Stop", icon=":material/stop:", width="stretch", key="sweep_stop",
                          help="Ends the sweep after the current epochs; finished runs are "
                               "kept. Leaving the page stops it too.")
-        starting = (f"0 of {len(tasks)} runs finished · starting "
-                    f"{min(int(workers), len(tasks))} worker process(es), each loads TensorFlow…")
-        progress_slot.progress(0.0, text=starting)
-
         def on_progress(p: sweep.SweepProgress) -> None:
             if p.done == 0 and p.running == 0 and not p.failed:
                 progress_slot.progress(0.0, text=starting)
@@ -173,11 +169,21 @@ if start and configs:
                 text += f" · last: {p.last.name}"
             progress_slot.progress(p.done / p.total, text=text)
 
+        granted = 0  # worker slots of the server's, given back in the ``finally``
         try:
+            # As many workers as asked for when the server has them free, else fewer.
+            granted = capacity.acquire("workers", min(int(workers), len(tasks)), minimum=1)
+            starting = (f"0 of {len(tasks)} runs finished · starting {granted} worker "
+                        "process(es), each loads TensorFlow…")
+            progress_slot.progress(0.0, text=starting)
             sweep_file = ws.new_run_file()  # the sweep's runs share a file of their own
-            result = sweep.run_sweep(tasks, sweep_file, workers=int(workers),
+            result = sweep.run_sweep(tasks, sweep_file, workers=granted,
                                      on_progress=on_progress,
-                                     max_budget=session.MAX_TRAINING_COST)
+                                     max_budget=session.MAX_TRAINING_COST,
+                                     max_total_budget=session.MAX_SWEEP_COST)
+        except ServerBusyError as exc:
+            ss.pop("sweep_active", None)
+            notices.append(("warning", str(exc)))
         except (ReplayError, ValueError) as exc:
             ss.pop("sweep_active", None)
             notices.append(("error", f"The sweep did not run: {exc}"))
@@ -196,6 +202,7 @@ if start and configs:
                 notices.append(("warning", f"{len(result.failures)} run(s) failed: "
                                 + "; ".join(result.failures)))
         finally:
+            capacity.release("workers", granted)
             closed.set()
     ss["sweep_notices"] = notices
     st.rerun()

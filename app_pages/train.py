@@ -12,6 +12,7 @@ from replay_core import csv_data, datasets, presets
 from replay_core.errors import ReplayError
 from replay_core.render_mpl import CLASS_PALETTE
 from replay_core.spec import ACTIVATIONS, INITIALIZERS, MAX_LAYERS, MONITORS, OPTIMIZERS
+from replay_core.trainer import training_cost
 from studio import csv_upload, session
 from studio.form import dataset_param_key, spec_from_query, spec_to_state, state_to_spec
 from studio.training import train_in_page
@@ -195,8 +196,18 @@ if data is not None:
 with run_col:
     st.subheader("Run")
     if spec is not None:
-        st.caption(f"{spec.training.describe()} · batch {spec.training.batch_size} · "
+        caption = (f"{spec.training.describe()} · batch {spec.training.batch_size} · "
                    f"{spec.training.epochs} epochs")
+        if data is not None:
+            # The figure the Train button checks: optimizer steps x parameters, plus the
+            # evaluation of every epoch.
+            cost = training_cost(spec, data)
+            share = cost.total / session.MAX_TRAINING_COST
+            used = f"{share:.0%}" if share >= 0.01 else "under 1%"
+            caption += (f" · {cost.steps:,} steps, {used} of a run's budget" if share <= 1
+                        else f" · {cost.steps:,} steps, {share:.1f}× a run's budget: lower the "
+                             "epochs, the samples or the layer sizes, or raise the batch size")
+        st.caption(caption)
     st.text_input("Run name", key="run_name", placeholder=ss["preset_title"],
                   help="Leave empty to name the run after the preset.")
     c1, c2 = st.columns(2)

@@ -21,8 +21,12 @@ from replay_core.workspace import Workspace, clean_up
 from studio import layer_controls
 
 APP_ROOT = Path(__file__).resolve().parent.parent
-# epochs x training samples x parameters; the overfitting preset costs 1.6e8.
-MAX_TRAINING_COST = int(float(os.environ.get("DEEPREPLAY_MAX_COST", "3e8")))
+# A run's budget (``trainer.training_cost``: optimizer steps x parameters plus the
+# evaluation of every epoch; the costliest preset costs 2.3e9), and a sweep's, all runs
+# together (3 activations x 50 seeds of the reference run cost 3.6e9).
+MAX_TRAINING_COST = int(float(os.environ.get("DEEPREPLAY_MAX_COST", "5e9")))
+MAX_SWEEP_COST = int(float(os.environ.get("DEEPREPLAY_MAX_SWEEP_COST",
+                                          str(20 * MAX_TRAINING_COST))))
 
 # Presentation mode fills a 1920x1080 screen; a higher dpi keeps text large.
 PRESENTATION_FRAME = ((1880, 880), 125)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from replay_core import csv_data, datasets
-from replay_core.errors import ReplayError
+from replay_core.errors import ReplayError, ServerBusyError
 from replay_core.spec import RunSpec
 from replay_core.workspace import Workspace, estimate_file_bytes
-from studio import session
+from studio import capacity, session
 from studio.live import LivePreview
 
 
@@ -16,8 +16,9 @@ def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, previe
     """Train ``spec`` into run ``name`` of the session's file; True when it finished.
 
     The run's name goes to ``st.session_state["training_run"]`` first, so the rerun that a
-    click on Stop causes can report on it. Over-budget runs and failures show one message;
-    the run file keeps every epoch that finished.
+    click on Stop causes can report on it. Over-budget runs and failures show one message,
+    a server already running all the trainings it can hold a warning; the run file keeps
+    every epoch that finished.
     """
     from replay_core import trainer
 
@@ -34,11 +35,17 @@ def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, previe
     except (ReplayError, ValueError) as exc:
         st.error(f"Training did not run: {exc}")
         return False
-    st.session_state["training_run"] = name
-    live = LivePreview(spec, data, progress_slot, preview_slot)
     try:
-        trainer.train(spec, ws.new_run_file(), name, on_epoch=live.on_epoch,
-                      max_budget=session.MAX_TRAINING_COST)
+        # Held until training ends, however it ends (a click on Stop reruns the script by
+        # raising inside it): the server runs only as many trainings as it can hold.
+        with capacity.slot("training"):
+            st.session_state["training_run"] = name
+            live = LivePreview(spec, data, progress_slot, preview_slot)
+            trainer.train(spec, ws.new_run_file(), name, on_epoch=live.on_epoch,
+                          max_budget=session.MAX_TRAINING_COST)
+    except ServerBusyError as exc:
+        st.warning(str(exc))
+        return False
     except (ReplayError, ValueError) as exc:
         progress_slot.empty()
         st.error(f"Training did not run: {exc}")

@@ -19,7 +19,7 @@ from replay_core.model_builder import build_model  # noqa: E402
 from replay_core.render_mpl import CLASS_PALETTE, FrameRenderer, compose  # noqa: E402
 from replay_core.replay import Replay, class_margins  # noqa: E402
 from replay_core.spec import RunSpec  # noqa: E402
-from replay_core.trainer import train  # noqa: E402
+from replay_core.trainer import DEFAULT_MAX_COST, train  # noqa: E402
 from replay_core.views import (  # noqa: E402
     ClassLossHistogramView,
     ClassProbabilityHistogramView,
@@ -342,14 +342,16 @@ def test_ten_classes_from_arrays_replay_and_render():
 
 def test_budget_counts_the_real_features_classes_and_samples(tmp_path):
     from replay_core.errors import TrainingLimitError
-    from replay_core.trainer import estimate_cost
+    from replay_core.trainer import STEP_COST, estimate_cost
 
-    # Iris: 150 samples of 4 features; 4 -> 4 tanh -> 3 softmax has 4*4+4 + 4*3+3 weights.
-    assert estimate_cost(IRIS) == EPOCHS * 150 * (20 + 15)
+    # Iris: 150 samples of 4 features; 4 -> 4 tanh -> 3 softmax has 4*4+4 + 4*3+3 weights;
+    # batches of 16: 10 steps an epoch, and all 150 samples evaluated every epoch.
+    assert estimate_cost(IRIS) == EPOCHS * 35 * (10 * STEP_COST + 150)
     held_out = IRIS.replace(**{"dataset.validation_split": 0.2})
-    assert estimate_cost(held_out) == EPOCHS * 120 * 35  # 30 of 150 held out
-    with pytest.raises(TrainingLimitError, match=r"x 150 training samples x 35 parameters"):
-        train(IRIS, tmp_path / "runs.h5", "iris", max_budget=EPOCHS * 150 * 35 - 1)
+    # 30 of 150 held out: 120 training samples in 8 batches, still 150 evaluated.
+    assert estimate_cost(held_out) == EPOCHS * 35 * (8 * STEP_COST + 150)
+    with pytest.raises(TrainingLimitError, match=r"x 10 batches of 16 x 35 parameters"):
+        train(IRIS, tmp_path / "runs.h5", "iris", max_budget=estimate_cost(IRIS) - 1)
 
 
 @pytest.mark.parametrize("name", sorted(datasets.REGISTRY))
@@ -360,7 +362,7 @@ def test_every_dataset_trains_and_replays_at_its_defaults(tmp_path, name):
         "model": {"layers": [{"units": 2, "activation": "tanh"}]},
         "training": {"epochs": 2, "batch_size": 64},
     })
-    result = train(spec, tmp_path / "runs.h5", name, max_budget=3e8)
+    result = train(spec, tmp_path / "runs.h5", name, max_budget=DEFAULT_MAX_COST)
     assert (result.status, result.epochs_done) == ("complete", 2)
     views = Replay(tmp_path / "runs.h5", name).views()
     k, d = datasets.n_classes(name), datasets.input_dim(name)

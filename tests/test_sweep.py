@@ -11,6 +11,7 @@ import pytest
 from replay_core import cli, runfile, sweep
 from replay_core.errors import TrainingLimitError
 from replay_core.replay import Replay
+from replay_core.trainer import DEFAULT_MAX_COST
 from tests.prebuilt_runs import small_spec
 
 EPOCHS = 6
@@ -271,10 +272,12 @@ def test_a_sweep_trains_uploaded_csv_data_kept_beside_the_run_file(tmp_path):
     spec = presets.get("reference").replace(**{
         "dataset.name": "csv", "dataset.params": params, "training.epochs": 3})
     path = folder / "runs.h5"
-    result = sweep.run_sweep(sweep.plan({"csv": spec}, 2), path, workers=1, max_budget=3e8)
+    result = sweep.run_sweep(sweep.plan({"csv": spec}, 2), path, workers=1,
+                             max_budget=DEFAULT_MAX_COST)
     assert result.failures == [] and len(result.runs) == 2
     replay = Replay(path, result.runs[0].name)
     np.testing.assert_allclose(replay.inputs, X, atol=1e-4)
     # Elsewhere (another session's folder) the data is missing: one clear message.
     with pytest.raises(csv_data.CsvDataError, match="upload the same file"):
-        sweep.run_sweep(sweep.plan({"csv": spec}, 1), tmp_path / "other.h5", max_budget=3e8)
+        sweep.run_sweep(sweep.plan({"csv": spec}, 1), tmp_path / "other.h5",
+                        max_budget=DEFAULT_MAX_COST)

@@ -20,7 +20,7 @@ from replay_core.model_builder import (  # noqa: E402
     compile_model,
 )
 from replay_core.spec import RunSpec, TrainingSpec  # noqa: E402
-from replay_core.trainer import CompiledEpochs, estimate_cost, train  # noqa: E402
+from replay_core.trainer import STEP_COST, CompiledEpochs, estimate_cost, train  # noqa: E402
 
 SMALL = presets.get("reference").replace(**{
     "dataset.params": {"n_samples": 200, "noise": 0.0},
@@ -220,9 +220,10 @@ def test_an_existing_run_name_is_refused_and_left_alone(tmp_path):
 def test_over_budget_raises_before_writing_anything(tmp_path):
     spec = SMALL.replace(**{"dataset.validation_split": 0.25})
     cost = estimate_cost(spec)
-    assert cost == 5 * 150 * spec.model.n_params(2)
+    # 150 training samples in 10 batches of 16; all 200 samples evaluated every epoch.
+    assert cost == 5 * spec.model.n_params(2) * (10 * STEP_COST + 200)
 
-    with pytest.raises(TrainingLimitError, match=r"5 epochs x 150 training samples x 9 "):
+    with pytest.raises(TrainingLimitError, match=r"5 epochs x 10 batches of 16 x 9 parameters"):
         train(spec, tmp_path / "runs.h5", "big", max_budget=cost - 1)
 
     assert runfile.list_runs(tmp_path / "runs.h5") == []
