@@ -35,7 +35,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,7 +44,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from replay_core.errors import RunExistsError, RunFileError, RunNotFoundError
+from replay_core import h5guard
+from replay_core.errors import ReplayError, RunExistsError, RunFileError, RunNotFoundError
 
 __all__ = [
     "FORMAT", "LOG_NAMES", "MAX_NAME_LENGTH", "STATUSES", "EpochRecord", "RunData",
@@ -346,8 +347,10 @@ def _open_write(path: str | os.PathLike) -> h5py.File:
 
 
 def _looks_like_run(obj: Any) -> bool:
-    return (isinstance(obj, h5py.Group) and "inputs" in obj and "targets" in obj
-            and "loss" in obj and isinstance(obj.get("layer0"), h5py.Group))
+    # Links are not followed: one could lead into another file.
+    return (isinstance(obj, h5py.Group)
+            and all(h5guard.has_member(obj, key) for key in ("inputs", "targets", "loss"))
+            and isinstance(h5guard.hard_member(obj, "layer0"), h5py.Group))
 
 
 def _run_names(f: h5py.File) -> list[str]:
@@ -356,17 +359,18 @@ def _run_names(f: h5py.File) -> list[str]:
     runs = []
     for position, name in enumerate(f):
         try:
-            obj = f.get(name)
-        except (KeyError, OSError, RuntimeError):  # a dangling link
+            obj = h5guard.hard_member(f, name)  # a link is not followed, so not a run
+            if _looks_like_run(obj):
+                created = h5guard.read_attr(obj, "created", repr(name))
+                runs.append((str(created or ""), position, name))
+        except (KeyError, OSError, RuntimeError, RunFileError):  # unreadable: not a run
             continue
-        if _looks_like_run(obj):
-            created = obj.attrs.get("created", "")
-            runs.append((str(_decode(created)), position, name))
     return [name for _, _, name in sorted(runs)]
 
 
 def _get_run(f: h5py.File, name: str, display: str) -> h5py.Group:
-    obj = f.get(name) if isinstance(name, str) and name and "/" not in name else None
+    obj = (h5guard.hard_member(f, name) if isinstance(name, str) and name and "/" not in name
+           else None)
     if obj is None:
         names = _run_names(f)
         held = (f"; it holds {', '.join(map(repr, names))}" if names else
@@ -391,55 +395,89 @@ def _weight_datasets(layer: h5py.Group) -> list[h5py.Dataset]:
     return [layer[key] for _, key in found]
 
 
-def _stored_epochs(group: h5py.Group, n_layers: int) -> int:
+_SCAN_FLOATS = 2_000_000  # weights read at once while looking for DeepReplay's padding
+
+
+def _stored_epochs(group: h5py.Group, n_layers: int,
+                   limits: h5guard.Limits = h5guard.DEFAULT) -> int:
     """Epochs that can be replayed: ``epochs_done`` (ours) or ``len(loss)`` (DeepReplay),
     never more than the loss or any weights dataset holds."""
-    loss_len = int(group["loss"].shape[0]) if group["loss"].shape else 0
-    ours = "epochs_done" in group.attrs
-    epochs = int(group.attrs["epochs_done"]) if ours else loss_len
-    limits = [epochs, loss_len]
+    where = repr(group.name.lstrip("/"))
+    loss = _checked(group, "loss", where, limits)
+    loss_len = int(loss.shape[0]) if loss.shape else 0
+    done = h5guard.read_attr(group, "epochs_done", where, limits)
+    ours = done is not None
+    epochs = _whole(done, "epochs_done", where) if ours else loss_len
+    bounds = [epochs, loss_len]
     datasets = []
     for i in range(n_layers):
-        layer = group.get(f"layer{i}")
+        layer = h5guard.get_member(group, f"layer{i}", where)
         if isinstance(layer, h5py.Group):
             datasets += [ds for ds in _weight_datasets(layer) if ds.shape]
-    limits += [int(ds.shape[0]) - 1 for ds in datasets]
-    epochs = max(0, min(limits))
-    if not ours and datasets:
+    bounds += [int(ds.shape[0]) - 1 for ds in datasets]
+    epochs = max(0, min(bounds))
+    if not ours and datasets and epochs > 0:
         # DeepReplay preallocated every planned epoch: a run cut off (or stopped early)
         # leaves zero rows. A trained epoch never has a loss of exactly 0 and all-zero
-        # weights, so trailing epochs that do are padding.
-        loss = group["loss"]
-        while epochs > 0 and loss[epochs - 1] == 0 and not any(
-                np.any(ds[epochs]) for ds in datasets):
-            epochs -= 1
+        # weights, so trailing epochs that do are padding. The loss is read once; weights
+        # only for the trailing zero-loss epochs, a block of rows per read.
+        nonzero = np.flatnonzero(np.asarray(loss[:epochs]) != 0)
+        last_loss = int(nonzero[-1]) + 1 if len(nonzero) else 0
+        per_row = sum(max(1, math.prod(ds.shape[1:])) for ds in datasets)
+        block = max(1, _SCAN_FLOATS // per_row)
+        while epochs > last_loss:
+            low = max(last_loss, epochs - block)
+            used = np.zeros(epochs - low, dtype=bool)
+            for ds in datasets:  # epoch k's weights are row k
+                rows = np.asarray(ds[low + 1: epochs + 1]).reshape(epochs - low, -1)
+                used |= rows.any(axis=1)
+            if used.any():
+                return low + int(np.flatnonzero(used)[-1]) + 1
+            epochs = low
     return epochs
+
+
+def _whole(value: Any, key: str, where: str) -> int:
+    """An attribute that must hold a whole number (``RunFileError`` if it does not)."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            value) or int(value) != value or abs(value) > 2**62:
+        raise RunFileError(f"{where}: the {key} attribute must be a whole number")
+    return int(value)
+
+
+def _checked(group: h5py.Group, key: str, where: str,
+             limits: h5guard.Limits = h5guard.DEFAULT) -> h5py.Dataset:
+    """Dataset ``key`` of ``group``, refused when it is a link, keeps its data outside the
+    file, is a virtual dataset, or declares more than ``limits`` allow."""
+    ds = h5guard.get_member(group, key, where)
+    if not isinstance(ds, h5py.Dataset):
+        raise RunFileError(f"{where}: {key} is {'missing' if ds is None else 'not a dataset'}")
+    h5guard.check_dataset(ds, where, key, limits)
+    return ds
 
 
 def _activation_config(group: h5py.Group, n_layers: int, where: str) -> list[dict]:
     """Per layer ``{"name": ..., **params}``; from ``activation_functions`` when the run
     has no ``activation_config`` (DeepReplay files)."""
-    raw = group.attrs.get("activation_config")
+    raw = h5guard.read_attr(group, "activation_config", where)
     if raw is not None:
-        try:
-            config = json.loads(_decode(raw))
-        except (TypeError, ValueError) as exc:
-            raise RunFileError(f"{where}: activation_config is not valid JSON ({exc})") from exc
+        config = h5guard.loads_json(raw, where, "the activation_config attribute")
         if not isinstance(config, list) or not all(
                 isinstance(c, dict) and isinstance(c.get("name", ""), str) for c in config):
             raise RunFileError(f"{where}: activation_config must be a list of dicts with a "
                                "'name'")
         return [dict(c) for c in config]
-    names = group.attrs.get("activation_functions")
-    if names is None:
+    decoded = h5guard.read_attr(group, "activation_functions", where)
+    if decoded is None:
         raise RunFileError(f"{where} has neither an activation_config nor an "
                            "activation_functions attribute")
-    decoded = _decode(names)
     names = decoded if isinstance(decoded, list) else [decoded]
     out = []
     for i, name in enumerate(names):
         config: dict[str, Any] = {"name": str(name)}
-        layer = group.get(f"layer{i}")
+        layer = h5guard.hard_member(group, f"layer{i}")
         if name and isinstance(layer, h5py.Group) and not _weight_datasets(layer):
             # DeepReplay recorded Activation layers by their function name.
             config["layer"] = "activation"
@@ -448,18 +486,18 @@ def _activation_config(group: h5py.Group, n_layers: int, where: str) -> list[dic
 
 
 def _json_attr(group: h5py.Group, key: str) -> dict | None:
-    raw = group.attrs.get(key)
-    if raw is None:
-        return None
+    """A JSON object attribute, or None when missing, not an object, too long or too deep
+    (its length and nesting are bounded before it is parsed)."""
     try:
-        value = json.loads(_decode(raw))
-    except (TypeError, ValueError):
+        raw = h5guard.read_attr(group, key, key)
+        value = None if raw is None else h5guard.loads_json(raw, key, key)
+    except RunFileError:
         return None
     return value if isinstance(value, dict) else None
 
 
 def _final(group: h5py.Group, key: str, epochs: int) -> float | None:
-    ds = group.get(key)
+    ds = h5guard.hard_member(group, key)
     if epochs == 0 or not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or ds.shape[0] < epochs:
         return None
     value = float(ds[epochs - 1])
@@ -1043,27 +1081,42 @@ def list_runs(filename: str | os.PathLike) -> list[RunSummary]:
         return []
     display = _fname(filename)
     with _open_read(filename) as f:
-        try:
-            return [_summary(f[name], name) for name in _run_names(f)]
-        except (OSError, KeyError, ValueError, TypeError) as exc:
-            if isinstance(exc, RunFileError):
-                raise
-            raise RunFileError(f"{display!r} could not be read ({_reason(exc)})") from exc
+        return _contained(f"{display!r}", lambda: [_summary(f[name], name)
+                                                    for name in _run_names(f)])
+
+
+# What h5py, HDF5 and numpy raise on odd file content; the public readers turn each into
+# a RunFileError, so only ReplayError subclasses leave them.
+_READ_ERRORS = (MemoryError, RecursionError, RuntimeError, OSError, KeyError, ValueError,
+                TypeError, OverflowError, IndexError)
+
+
+def _contained(what: str, read: Any) -> Any:
+    """``read()``, with any failure on the file's content as one ``RunFileError``."""
+    try:
+        return read()
+    except ReplayError:
+        raise
+    except _READ_ERRORS as exc:
+        raise RunFileError(f"{what} could not be read ({_reason(exc)})") from exc
 
 
 def _summary(g: h5py.Group, name: str) -> RunSummary:
-    a = g.attrs
-    n_layers = int(a["n_layers"]) if "n_layers" in a else _layer_count(g)
+    where = repr(name)
+    a = h5guard.read_attrs(g, where)
+    n_layers = _whole(a["n_layers"], "n_layers", where) if "n_layers" in a else _layer_count(g)
     epochs = _stored_epochs(g, n_layers)
-    status = str(_decode(a.get("status", "complete")))
-    samples = int(a["samples"]) if "samples" in a else int(g["inputs"].shape[0])
-    n_epochs = int(a["n_epochs"]) if "n_epochs" in a else int(g["loss"].shape[0])
+    status = str(a.get("status", "complete"))
+    samples = (_whole(a["samples"], "samples", where) if "samples" in a
+               else int(_checked(g, "inputs", where).shape[0]))
+    n_epochs = (_whole(a["n_epochs"], "n_epochs", where) if "n_epochs" in a
+                else int(_checked(g, "loss", where).shape[0]))
     created = a.get("created")
     return RunSummary(
         name=name, status=status, epochs_done=epochs, n_epochs=n_epochs, samples=samples,
         final_loss=_final(g, "loss", epochs), final_acc=_final(g, "acc", epochs),
-        spec=_json_attr(g, "spec"), created=None if created is None else str(_decode(created)),
-        is_deepreplay="format" not in a, message=str(_decode(a.get("message", ""))),
+        spec=_json_attr(g, "spec"), created=None if created is None else str(created),
+        is_deepreplay="format" not in a, message=str(a.get("message", "")),
         sweep=_json_attr(g, "sweep"),
     )
 
@@ -1086,50 +1139,59 @@ def read_run(filename: str | os.PathLike, run_name: str) -> RunData:
     if not os.path.exists(filename):
         raise RunNotFoundError(f"no run {run_name!r}: {display!r} does not exist")
     with _open_read(filename) as f:
-        g = _get_run(f, run_name, display)
-        try:
-            return _read_group(g, run_name, display)
-        except (OSError, KeyError, ValueError, TypeError) as exc:
-            if isinstance(exc, RunFileError):
-                raise
-            raise RunFileError(f"run {run_name!r} in {display!r} could not be read "
-                               f"({_reason(exc)})") from exc
+        return _contained(f"run {run_name!r} in {display!r}",
+                          lambda: _read_group(_get_run(f, run_name, display), run_name,
+                                              display))
 
 
-def _read_group(g: h5py.Group, name: str, display: str) -> RunData:
+def _read_group(g: h5py.Group, name: str, display: str,
+                limits: h5guard.Limits = h5guard.DEFAULT) -> RunData:
     where = f"run {name!r} in {display!r}"
-    attrs = _attrs(g)
-    n_layers = int(attrs["n_layers"]) if "n_layers" in attrs else _layer_count(g)
-    epochs = _stored_epochs(g, n_layers)
+    attrs = h5guard.read_attrs(g, where, limits)
+    n_layers = (_whole(attrs["n_layers"], "n_layers", where) if "n_layers" in attrs
+                else _layer_count(g))
+    if not 0 <= n_layers <= limits.layers:
+        raise RunFileError(f"{where} has {n_layers} layers; the limit is {limits.layers}")
+    epochs = _stored_epochs(g, n_layers, limits)
     weights: list[list[np.ndarray]] = []
+    floats = 0
     for i in range(n_layers):
-        layer = g.get(f"layer{i}")
+        layer = h5guard.get_member(g, f"layer{i}", where)
         if not isinstance(layer, h5py.Group):
             raise RunFileError(f"{where} has n_layers = {n_layers} but no group layer{i}")
-        weights.append([np.asarray(ds[: epochs + 1], dtype=np.float32)
-                        for ds in _weight_datasets(layer)])
+        arrays = []
+        for ds in _weight_datasets(layer):
+            h5guard.check_dataset(ds, where, ds.name.rsplit("/", 2)[-2] + "/"
+                                  + ds.name.rsplit("/", 1)[-1], limits)
+            floats += (epochs + 1) * math.prod(ds.shape[1:])
+            if floats > limits.weight_floats:
+                raise RunFileError(f"{where}: its weights hold more than "
+                                   f"{limits.weight_floats:,} values; the limit")
+            arrays.append(np.asarray(ds[: epochs + 1], dtype=np.float32))
+        weights.append(arrays)
     names = attrs.get("layer_names")
     layer_names = ([str(n) for n in names] if isinstance(names, list) and len(names) == n_layers
                    else [f"layer{i}" for i in range(n_layers)])
     config = _activation_config(g, n_layers, where)
     logs: dict[str, np.ndarray] = {}
     for key in g:
-        ds = g.get(key)
+        ds = h5guard.get_member(g, key, where)
         if key in _DATA_NAMES or not isinstance(ds, h5py.Dataset) or ds.ndim != 1:
             continue
         if ds.dtype.kind not in "fiu":
             continue
+        h5guard.check_dataset(ds, where, key, limits)
         values = np.asarray(ds[:epochs], dtype=np.float64)
         if len(values) < epochs:
             values = np.concatenate([values, np.full(epochs - len(values), np.nan)])
         logs[key] = values
-    has_val = "val_inputs" in g and "val_targets" in g
+    has_val = h5guard.has_member(g, "val_inputs") and h5guard.has_member(g, "val_targets")
     return RunData(
         name=name,
-        inputs=_float_array(g["inputs"]),
-        targets=_targets(g["targets"]),
-        val_inputs=_float_array(g["val_inputs"]) if has_val else None,
-        val_targets=_targets(g["val_targets"]) if has_val else None,
+        inputs=_float_array(_checked(g, "inputs", where, limits)),
+        targets=_targets(_checked(g, "targets", where, limits)),
+        val_inputs=_float_array(_checked(g, "val_inputs", where, limits)) if has_val else None,
+        val_targets=_targets(_checked(g, "val_targets", where, limits)) if has_val else None,
         weights=weights,
         layer_names=layer_names,
         activation_config=config,
@@ -1148,10 +1210,13 @@ def _read_group(g: h5py.Group, name: str, display: str) -> RunData:
 def validate_file(path: str | os.PathLike, display_name: str | None = None) -> list[str]:
     """Check that ``path`` is a run file replay can read; return its run names.
 
-    Checks the HDF5 signature, that the file opens, that it holds at least one run, and
-    for each run: inputs 2-D numeric and finite, targets of the same length, the layer
-    groups and weight datasets (at least one epoch row, Dense kernels chaining from the
-    inputs' width), the activations, and our attributes when present.
+    The one validation of run files, ``upload.check_file`` with the default limits: the
+    HDF5 signature, that the file opens and stays inside itself (no links, external
+    storage or virtual datasets), its structure and declared sizes, that it holds at
+    least one run, and for each run: inputs 2-D numeric and finite, targets class indices
+    of the output, the layer groups and weight datasets (at least one epoch row, Dense
+    kernels chaining from the inputs' width), the activations, and our attributes when
+    present.
 
     Parameters
     ----------
@@ -1165,153 +1230,23 @@ def validate_file(path: str | os.PathLike, display_name: str | None = None) -> l
         With one sentence saying what is wrong, e.g. ``'x.h5' is not an HDF5 file``,
         ``'x.h5' holds no runs``, ``'x.h5' run 'a': inputs has 3 rows but targets has 4``.
     """
-    display = display_name or _fname(path)
-    problem = _file_problem(path, display)
-    if problem is not None:
-        raise problem
-    with _open_read(path, display) as f:
-        try:
-            names = _run_names(f)
-            if not names:
-                raise RunFileError(f"{display!r} holds no runs{_why_no_runs(f)}")
-            for name in names:
-                _check_run(f[name], f"{display!r} run {name!r}")
-        except RunFileError:
-            raise
-        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-            raise RunFileError(f"{display!r} could not be read ({_reason(exc)})") from exc
-    return names
+    from replay_core import upload  # upload builds on this module's readers
+
+    return upload.check_file(path, display_name)
 
 
 def _why_no_runs(f: h5py.File) -> str:
     """Why the closest candidate group is not a run, for the 'holds no runs' message."""
     for key in f:
-        obj = f.get(key)
+        obj = h5guard.hard_member(f, key)
         if not isinstance(obj, h5py.Group):
             continue
-        missing = [k for k in ("inputs", "targets", "loss") if k not in obj]
-        if not isinstance(obj.get("layer0"), h5py.Group):
+        missing = [k for k in ("inputs", "targets", "loss") if not h5guard.has_member(obj, k)]
+        if not isinstance(h5guard.hard_member(obj, "layer0"), h5py.Group):
             missing.append("layer0")
         if len(missing) < 4:
             return f" (group {key!r} lacks {', '.join(missing)})"
     return " (a run is a group with inputs, targets, loss and layer0, layer1... groups)"
-
-
-def _numeric(ds: Any, what: str, where: str, ndims: Iterable[int]) -> None:
-    if not isinstance(ds, h5py.Dataset):
-        raise RunFileError(f"{where}: {what} is not a dataset")
-    if ds.dtype.kind not in "fiub":
-        raise RunFileError(f"{where}: {what} has dtype {ds.dtype}; it must be numeric")
-    ndims = tuple(ndims)
-    if ds.ndim not in ndims:
-        want = " or ".join(f"{n}-D" for n in ndims)
-        raise RunFileError(f"{where}: {what} has shape {ds.shape}; it must be {want}")
-
-
-def _check_data(g: h5py.Group, x_key: str, y_key: str, where: str) -> tuple[int, int]:
-    _numeric(g[x_key], x_key, where, (2,))
-    _numeric(g[y_key], y_key, where, (1, 2))
-    X = g[x_key][()]
-    rows, cols = X.shape
-    if rows == 0 or cols == 0:
-        raise RunFileError(f"{where}: {x_key} has shape {X.shape}; it needs samples and "
-                           "features")
-    if not np.isfinite(X).all():
-        bad = int(np.count_nonzero(~np.isfinite(X)))
-        raise RunFileError(f"{where}: {x_key} holds {bad} NaN or infinite values")
-    n_y = g[y_key].shape[0]
-    if n_y != rows:
-        raise RunFileError(f"{where}: {x_key} has {rows} rows but {y_key} has {n_y}")
-    if not np.isfinite(g[y_key][()]).all():
-        raise RunFileError(f"{where}: {y_key} holds NaN or infinite values")
-    return rows, cols
-
-
-def _check_run(g: h5py.Group, where: str) -> None:
-    from replay_core import activations
-
-    a = g.attrs
-    _, width = _check_data(g, "inputs", "targets", where)
-    if ("val_inputs" in g) != ("val_targets" in g):
-        raise RunFileError(f"{where}: has {'val_inputs' if 'val_inputs' in g else 'val_targets'}"
-                           " without the other")
-    if "val_inputs" in g:
-        _, val_width = _check_data(g, "val_inputs", "val_targets", where)
-        if val_width != width:
-            raise RunFileError(f"{where}: val_inputs has {val_width} columns but inputs has "
-                               f"{width}")
-    _numeric(g["loss"], "loss", where, (1,))
-    counted = _layer_count(g)
-    n_layers = counted
-    if "n_layers" in a:
-        n_layers = int(a["n_layers"])
-        if n_layers != counted:
-            raise RunFileError(f"{where}: n_layers is {n_layers} but the run has {counted} "
-                               "layer groups (layer0, layer1...)")
-    loss_len = g["loss"].shape[0]
-    if "epochs_done" in a:
-        done = int(a["epochs_done"])
-        if not 0 <= done <= loss_len:
-            raise RunFileError(f"{where}: epochs_done is {done} but loss holds {loss_len} "
-                               "epochs")
-    else:
-        done = loss_len
-    if "status" in a and _decode(a["status"]) not in STATUSES:
-        raise RunFileError(f"{where}: status {_decode(a['status'])!r} is not one of "
-                           f"{', '.join(STATUSES)}")
-    if "spec" in a:
-        try:
-            json.loads(_decode(a["spec"]))
-        except (TypeError, ValueError) as exc:
-            raise RunFileError(f"{where}: the spec attribute is not valid JSON") from exc
-    names = _decode(a["layer_names"]) if "layer_names" in a else None
-    if names is not None and (not isinstance(names, list) or len(names) != n_layers):
-        raise RunFileError(f"{where}: layer_names has {len(names) if isinstance(names, list) else 1}"
-                           f" entries for {n_layers} layers")
-
-    source = f"inputs has {width} columns"
-    for i in range(n_layers):
-        datasets = _weight_datasets(g[f"layer{i}"])
-        present = {ds.name.rsplit("/", 1)[-1] for ds in datasets}
-        if present != {f"weights{j}" for j in range(len(datasets))}:
-            raise RunFileError(f"{where}: layer{i} has weight datasets {sorted(present)}; "
-                               "they must be weights0, weights1... without gaps")
-        for ds in datasets:
-            label = f"layer{i}/{ds.name.rsplit('/', 1)[-1]}"
-            if not isinstance(ds, h5py.Dataset) or ds.dtype.kind != "f":
-                raise RunFileError(f"{where}: {label} must be a float dataset")
-            if ds.ndim == 0 or ds.shape[0] < 1:
-                raise RunFileError(f"{where}: {label} holds no epochs (its first axis is "
-                                   f"{ds.shape[0] if ds.ndim else 'missing'})")
-            if ds.shape[0] < done + 1:
-                raise RunFileError(f"{where}: {label} has {ds.shape[0]} epoch rows but the run "
-                                   f"records {done} epochs (it needs {done + 1})")
-        if not datasets:
-            continue
-        if len(datasets) > 2:
-            raise RunFileError(f"{where}: layer{i} holds {len(datasets)} weight arrays; replay "
-                               "reads Dense layers (kernel and bias) only")
-        kernel = datasets[0]
-        if kernel.ndim != 3:
-            raise RunFileError(f"{where}: layer{i} kernel has shape {kernel.shape[1:]} per "
-                               "epoch; replay reads Dense kernels (inputs, units) only")
-        k_in, k_out = kernel.shape[1], kernel.shape[2]
-        if k_in != width:
-            raise RunFileError(f"{where}: layer{i} kernel takes {k_in} inputs but {source}")
-        if len(datasets) == 2 and datasets[1].shape[1:] != (k_out,):
-            raise RunFileError(f"{where}: layer{i} bias has shape {datasets[1].shape[1:]} per "
-                               f"epoch but its kernel has {k_out} units")
-        width = k_out
-        source = f"layer{i} gives {width} outputs"
-
-    config = _activation_config(g, n_layers, where)
-    if len(config) != n_layers:
-        raise RunFileError(f"{where}: {len(config)} activations for {n_layers} layers")
-    for i, entry in enumerate(config):
-        try:
-            activations.get(entry)
-        except ValueError as exc:
-            raise RunFileError(f"{where}: layer{i}: {exc}") from exc
 
 
 # -- managing runs --------------------------------------------------------------------
@@ -1389,7 +1324,10 @@ def copy_runs(src: str | os.PathLike, dst: str | os.PathLike,
     with (_open_write(src) if same else _open_read(src)) as fs:
         chosen = _run_names(fs) if names is None else list(names)
         for name in chosen:
-            _get_run(fs, name, src_display)
+            run = _get_run(fs, name, src_display)
+            _contained(f"{src_display!r}",
+                       lambda run=run, name=name: h5guard.walk(
+                           run, f"{src_display!r} run {name!r}", depth=1))
         targets = [check_name(rename.get(name, name)) for name in chosen]
         dst_display = _fname(dst)
         seen: set[str] = set()

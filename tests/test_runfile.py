@@ -461,7 +461,7 @@ def test_validate_accepts_ours_deepreplay_and_userblock_files(tmp_path):
     (lambda g: _replace(g, "inputs", np.where(X > 1, np.nan, X)),
      f"run 'run': inputs holds {int(np.sum(X > 1))} NaN or infinite values"),
     (lambda g: _replace(g, "inputs", np.array([["a", "b"]] * 12, dtype="S1")),
-     "run 'run': inputs has dtype |S1; it must be numeric"),
+     "run 'run': inputs has dtype string; it must hold plain numbers"),
     (lambda g: _replace(g, "layer1/weights0", np.zeros((4, 3, 1), np.float32)),
      "run 'run': layer1 kernel takes 3 inputs but layer0 gives 2 outputs"),
     (lambda g: _replace(g, "layer0/weights0", np.zeros((4, 3, 2), np.float32)),
