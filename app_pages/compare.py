@@ -7,6 +7,7 @@ import streamlit as st
 from replay_core import presets
 from replay_core.compare import config_differences, key_figures
 from replay_core.errors import ReplayError, ServerBusyError
+from replay_core.spec import RunSpec
 from studio import capacity, player, session
 from studio.training import train_in_page
 
@@ -31,8 +32,9 @@ if "compare_pending" in ss:  # runs just trained by the button below; select the
 top = st.columns([3, 1.2], vertical_alignment="bottom")
 train_clicked = top[1].button(
     "Activation functions in action", icon=":material/science:", width="stretch",
-    help="Train the reference run (parabolas, 2 → 2 → 1, SGD lr 0.05, 150 epochs) with a "
-         "sigmoid, a tanh and a relu hidden layer, then compare them")
+    help="Train the reference run (parabolas, 2 → 2 → 1, SGD lr 0.05, 150 epochs, seed "
+         f"{presets.REFERENCE_SEED}) with a sigmoid, a tanh and a relu hidden layer, then "
+         "compare them")
 if train_clicked:
     made = []
     try:
@@ -139,6 +141,31 @@ def _player() -> None:
 
 
 st.fragment(_player)()
+
+
+def _is_activation_trio(names: list[str]) -> bool:
+    """Whether ``names`` are the reference run with each of the three activations."""
+    stored = [RunSpec.from_stored(summaries[n].spec) for n in names]
+    return None not in stored and sorted(s.to_json() for s in stored) == sorted(
+        presets.get(p).to_json() for p in ACTIVATION_PRESETS.values())
+
+
+def _sweep_the_trio() -> None:
+    # The same hand-over as "Sweep seeds for these runs", with the recorded sweep's seeds.
+    ss["sweep_configs"] = list(chosen)
+    ss["sweep_seeds"] = presets.reference_orders().seeds
+    ss["compare_playing"] = False
+
+
+# Under the three activations' figure: is their order the activations, or this seed's luck?
+if _is_activation_trio(chosen):
+    note_col, link_col = st.columns([5, 1.3], vertical_alignment="center")
+    note_col.caption(presets.reference_sweep_sentence())
+    if link_col.button("See the seed sweep", key="compare_trio_sweep", type="tertiary",
+                       icon=":material/scatter_plot:", on_click=_sweep_the_trio,
+                       help=f"Train these three runs over seeds 1 to "
+                            f"{presets.reference_orders().seeds} on the Seed sweep page"):
+        st.switch_page("app_pages/sweep.py")
 
 
 def _text(value) -> str:
