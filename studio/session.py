@@ -154,11 +154,19 @@ def keep_widget_state(keys) -> None:
     """Keep these widgets' values while their page or panel is not shown.
 
     Streamlit forgets a widget's value in any run that does not draw it (another page,
-    presentation mode); writing the value back makes it plain session state again.
+    presentation mode), so the value is written back as plain session state under its
+    key. Writing it back over the widget's key is not enough: Streamlit still files a
+    value written to a widget's key under the widget's id, and a fragment run (the
+    Replay slider) drops the values of every widget it no longer knows, which left the
+    Train form at each field's minimum. Deleting the key first unties it from the
+    widget, so the value survives any run until the widget is drawn again and adopts it.
     """
+    ss = st.session_state
     for key in keys:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
+        if key in ss:
+            value = ss[key]
+            del ss[key]
+            ss[key] = value
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
