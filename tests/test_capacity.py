@@ -173,6 +173,26 @@ def test_limits_follow_the_settings_and_the_machine(monkeypatch):
         capacity.acquire("workers", 2, minimum=3)
 
 
+@pytest.mark.parametrize("quota, memory_mb, cores, expected", [
+    ("7800 100000", 690, 8, (1, 1)),        # the smallest server: 0.078 CPUs, 690 MB
+    ("200000 100000", 2765, 8, (2, 2)),     # 2 CPUs, 2.7 GB
+    ("max 100000", 1000, 16, (3, 1)),       # no quota: memory decides
+])
+def test_limits_come_from_the_cpu_quota_and_the_memory(monkeypatch, quota, memory_mb, cores,
+                                                       expected):
+    files = {"/sys/fs/cgroup/cpu.max": quota,
+             "/proc/meminfo": f"MemAvailable: {memory_mb * 1024} kB"}
+    monkeypatch.setattr(sweep, "_read", lambda path: files.get(path))
+    monkeypatch.setattr(sweep.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setattr(capacity, "_hardware", {})  # read afresh, as a new server would
+    for name in ("DEEPREPLAY_MAX_TRAININGS", "DEEPREPLAY_MAX_WORKERS", sweep.WORKERS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    assert (capacity.limit("training"), capacity.limit("workers")) == expected
+    # Read once: the memory this server's own work takes later does not lower them.
+    files["/proc/meminfo"] = "MemAvailable: 1024 kB"
+    assert (capacity.limit("training"), capacity.limit("workers")) == expected
+
+
 # -- pages ---------------------------------------------------------------------------------
 
 
