@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -312,6 +314,26 @@ def canonical_name(name_or_config: str | Mapping[str, Any] | None) -> str:
     return key
 
 
+def _check_param(key: str, param: str, value: Any, default: Any) -> None:
+    """A stored parameter of the right kind, so the function cannot fail when called.
+
+    Configs come from run files, which may come from anywhere: ``axis`` must be an axis
+    of the (epochs, samples, units) arrays replay passes (-3 to 2), ``approximate`` a bool,
+    ``max_value`` None or a number, every other parameter a finite number.
+    """
+    if param == "axis":
+        ok, want = type(value) is int and -3 <= value <= 2, "a whole number from -3 to 2"
+    elif isinstance(default, bool):
+        ok, want = isinstance(value, bool), "true or false"
+    else:
+        ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+              and math.isfinite(value)) or (param == "max_value" and value is None)
+        want = "a finite number"
+    if not ok:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ValueError(f"activation {key!r} parameter {param} must be {want}, got {shown}")
+
+
 def get(name_or_config: str | Mapping[str, Any] | None) -> Activation:
     """The numpy activation for a name (``'relu'``) or config (``{"name": "elu", "alpha": 1.0}``).
 
@@ -338,6 +360,8 @@ def get(name_or_config: str | Mapping[str, Any] | None) -> Activation:
                and p not in params]
     if missing:
         raise ValueError(f"activation {key!r} needs parameter(s) {', '.join(missing)}")
+    for param, value in params.items():
+        _check_param(key, param, value, signature[param].default)
     if not params:
         return func
     bound = functools.partial(func, **params)

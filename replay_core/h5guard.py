@@ -198,9 +198,10 @@ def check_dataset(ds: h5py.Dataset, where: str, what: str, limits: Limits = DEFA
         raise RunFileError(f"{where}: {what} has {len(shape)} dimensions; a run file's arrays "
                            "have at most 3")
     elements = _prod(shape)
-    if elements > limits.weight_floats:
+    largest = max(limits.weight_floats, limits.samples * limits.features)
+    if elements > largest:
         raise RunFileError(f"{where}: {what} declares {elements:,} values; the limit is "
-                           f"{limits.weight_floats:,}")
+                           f"{largest:,}")
     if plist.get_layout() == h5py.h5d.CHUNKED:
         chunk_bytes = _prod(plist.get_chunk()) * dtype.itemsize
         if chunk_bytes > limits.chunk_bytes:

@@ -242,6 +242,22 @@ def _targets(values: Any, n: int, what: str, context: str) -> np.ndarray:
     return t
 
 
+def _check_classes(t: np.ndarray, units: int, what: str, context: str) -> None:
+    """Targets must be class indices of the output (0/1 for one unit), so every view can
+    index, count and colour by them."""
+    classes = 2 if units == 1 else units
+    bad = ~np.isfinite(t) | (t < 0) | (t >= classes) | (t != np.floor(t))
+    if bad.any():
+        raise RunFileError(f"{context}: {what} holds {int(bad.sum())} values that are not class "
+                           f"indices 0 to {classes - 1} (e.g. {t[np.argmax(bad)]:g})")
+
+
+def _check_finite(X: np.ndarray, what: str, context: str) -> None:
+    if not np.isfinite(X).all():
+        raise RunFileError(f"{context}: {what} holds {int(np.sum(~np.isfinite(X)))} NaN or "
+                           "infinite values")
+
+
 class Replay:
     """A recorded run, ready to replay: predictions and views for every epoch.
 
@@ -335,11 +351,20 @@ class Replay:
                 f"{self._context}: the inputs have {self.inputs.shape[1]} features but the "
                 f"network takes {self.network.input_dim}")
         self.targets = _targets(targets, len(self.inputs), "targets", self._context)
+        units = self.network.layers[-1].units
+        _check_finite(self.inputs, "inputs", self._context)
+        _check_classes(self.targets, units, "targets", self._context)
         self.val_inputs = self.val_targets = None
         if val_inputs is not None and val_targets is not None:
             self.val_inputs = _inputs(val_inputs, "val_inputs", self._context)
             self.val_targets = _targets(val_targets, len(self.val_inputs), "val_targets",
                                         self._context)
+            if self.val_inputs.shape[1] != self.network.input_dim:
+                raise RunFileError(
+                    f"{self._context}: the val_inputs have {self.val_inputs.shape[1]} features "
+                    f"but the network takes {self.network.input_dim}")
+            _check_finite(self.val_inputs, "val_inputs", self._context)
+            _check_classes(self.val_targets, units, "val_targets", self._context)
         self.spec = spec
         self.status = status
         self.message = message
