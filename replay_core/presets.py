@@ -190,17 +190,17 @@ PRESETS: dict[str, Preset] = {
         Preset("reference_relu", "Reference: relu",
                f"The reference run with a relu hidden layer: the first of the three to "
                f"classify every sample. {_SEED_NOTE}", _reference("relu")),
-        Preset("reference_seed42", "Reference (seed 42): sigmoid",
+        Preset("reference_seed42", "Seed 42: sigmoid",
                f"The reference run with the article's seed {ARTICLE_SEED}, which under Keras 3 "
                "draws other initial weights than the article's: sigmoid still classifies every "
                "sample, later than tanh, while relu never does.",
                _reference("sigmoid", ARTICLE_SEED)),
-        Preset("reference_tanh_seed42", "Reference (seed 42): tanh",
+        Preset("reference_tanh_seed42", "Seed 42: tanh",
                f"The reference run with a tanh hidden layer and the article's seed "
                f"{ARTICLE_SEED}: tanh classifies every sample, before sigmoid, while relu never "
                "does.",
                _reference("tanh", ARTICLE_SEED)),
-        Preset("reference_relu_seed42", "Reference (seed 42): relu",
+        Preset("reference_relu_seed42", "Seed 42: relu",
                f"The reference run with a relu hidden layer and the article's seed "
                f"{ARTICLE_SEED}: both hidden units end up positive on every sample, so the "
                "network stays linear and never classifies every sample (about 75 %). The "
