@@ -620,13 +620,13 @@ def _room(path: str | os.PathLike) -> int | None:
     return room
 
 
-def _release_failed_file(f: h5py.File) -> None:
-    """Close a file whose writes fail without HDF5 retrying them forever.
+def _divert_failed_writes(f: h5py.File) -> None:
+    """Let HDF5 give up the changes it could not write to a failing file.
 
-    HDF5 keeps the changes it could not write and tries again on every close, and at
-    interpreter exit, where h5py then crashes. Pointing the file's descriptor at
-    /dev/null lets those last writes (the failed ones) go nowhere and the close finish;
-    the file on disk keeps what was flushed before.
+    HDF5 keeps them and tries again whenever an object of the file is released, on
+    close, and at interpreter exit, where h5py then crashes. Pointing the file's
+    descriptor at /dev/null lets those writes (the failed ones) go nowhere, so every
+    release and the close finish; the file on disk keeps what was flushed before.
     """
     try:
         fd = f.id.get_vfd_handle()
@@ -636,10 +636,6 @@ def _release_failed_file(f: h5py.File) -> None:
         finally:
             os.close(null)
     except (OSError, RuntimeError, ValueError, TypeError, AttributeError):
-        pass
-    try:
-        f.close()
-    except (OSError, RuntimeError, ValueError):
         pass
 
 
@@ -901,12 +897,17 @@ class RunWriter(WriterState):
                                  f"stopped after epoch {done}; its finished epochs are kept")
         self._failure = error
         f, self._file = self._file, None
+        if f is not None:
+            _divert_failed_writes(f)  # before any object of the file is released
         self._group = None
         self._weights, self._logs = [], {}
         if f is not None:
             with _WRITING_LOCK:
                 _FAILED.add(_writer_key(self.filename))
-            _release_failed_file(f)
+            try:
+                f.close()
+            except (OSError, RuntimeError, ValueError):
+                pass
             _unregister(self.filename)
         return error
 

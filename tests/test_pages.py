@@ -195,7 +195,9 @@ def test_training_through_the_page_records_the_run_once(data_root, media):
     assert [(r.name, r.status, r.epochs_done, r.n_epochs, r.samples) for r in runs] == [
         (presets.PRESETS["reference"].title, "complete", 3, 3, SMALL_SAMPLES)]
     assert runs[0].spec["training"]["epochs"] == 3
-    assert runfile.read_run(ws.run_file, runs[0].name).weights[0][0].shape == (4, 2, 2)
+    assert runfile.read_run(ws.run_path(runs[0].name), runs[0].name).weights[0][0].shape == (
+        4, 2, 2)
+    assert runfile.list_runs(ws.run_path(runs[0].name)) == runs  # a file of its own
 
     # A rerun (any widget change, or none) must not train again.
     check(at.run())
@@ -365,7 +367,7 @@ def test_runs_delete_a_whole_sweep(data_root, prebuilt):
     import h5py
 
     sid = seed_workspace(data_root, prebuilt.small)
-    path = workspace_of(data_root, sid).run_file
+    path = workspace_of(data_root, sid).run_path(SMALL_RUN)
     with h5py.File(path, "a") as f:
         for seed in (1, 2):
             f.copy(SMALL_RUN, f"relu seed {seed}")
@@ -447,4 +449,6 @@ def test_two_sessions_do_not_see_each_others_runs(data_root, prebuilt):
     check(a.switch_page(REPLAY).run())
     assert a.selectbox(key="replay_run").value == SMALL_RUN
     assert workspace_of(data_root, sid_b).runs() == []
+    # Visiting pages writes nothing: a session's folder comes with its first run.
+    assert not (data_root / "sessions" / sid_b).exists()
     assert b.session_state["session_id"] == sid_b and a.session_state["session_id"] == sid_a

@@ -130,7 +130,7 @@ def test_a_good_csv_trains_through_the_page(data_root):
     ws = workspace_of(data_root, sid)
     run = ws.runs()[0]
     assert run.spec["dataset"]["name"] == "csv"
-    replay = Replay(ws.run_file, run.name)
+    replay = Replay(ws.run_path(run.name), run.name)
     assert replay.inputs.shape == (60, 2)
 
     # The same settings in another session: the data is not there, and the page says so.
