@@ -24,6 +24,15 @@ if notice:
     getattr(st, notice[0])(notice[1])
 
 runs = ws.runs()
+damaged = ws.damaged_files()
+if damaged:
+    c1, c2 = st.columns([3, 1], vertical_alignment="center")
+    c1.warning(f"{len(damaged)} run file(s) of this session cannot be read (a write failed, "
+               f"for instance on a full disk): {damaged[0]}")
+    if c2.button("Remove unreadable files", width="stretch"):
+        removed = ws.delete_damaged()
+        ss["runs_notice"] = ("success", f"Removed {removed} unreadable run file(s).")
+        st.rerun()
 if runs:
     rows = [describe_run(r) for r in runs]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={

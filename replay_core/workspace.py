@@ -300,6 +300,17 @@ class Workspace:
         """One sentence per run file of the session that cannot be read."""
         return self._listing()[1]
 
+    def delete_damaged(self) -> int:
+        """Remove the session's run files that cannot be read; return how many."""
+        removed = 0
+        for path, st in self._run_files():
+            if isinstance(_file_listing(path, st), RunFileError) and \
+                    not runfile.writer_alive(path):
+                path.unlink(missing_ok=True)
+                _forget(path)
+                removed += 1
+        return removed
+
     def run_names(self) -> list[str]:
         return [r.name for r in self.runs()]
 

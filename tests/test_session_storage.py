@@ -451,3 +451,52 @@ def test_a_full_disk_during_training_ends_it_with_one_error(root):
     assert runs["trained"].status == "stopped"
     assert 0 < runs["trained"].epochs_done < 400
     assert_same(runfile.read_run(ws.run_path("before"), "before"), before)
+
+
+def test_an_unreadable_run_file_is_reported_and_can_be_removed(root):
+    ws = Workspace.create(root)
+    write_run(ws.new_run_file(), "a")
+    write_run(ws.new_run_file(), "b")
+    damaged = ws.run_path("b")
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])  # cut short
+    assert ws.run_names() == ["a"]
+    [sentence] = ws.damaged_files()
+    assert sentence.startswith(f"{damaged.name!r} ") and "\n" not in sentence
+    assert ws.delete_damaged() == 1
+    assert not damaged.exists() and ws.damaged_files() == [] and ws.run_names() == ["a"]
+
+
+# -- the pages ----------------------------------------------------------------------------
+
+
+def test_runs_page_reports_an_unreadable_file_and_removes_it(data_root):
+    from test_pages import RUNS, button, check, open_app, texts
+
+    sid = new_session_id()
+    ws = Workspace.create(data_root / "sessions", sid)
+    write_run(ws.new_run_file(), "a")
+    ws.new_run_file().write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    at = open_app(sid, RUNS)
+    [warning] = texts(at.warning)
+    assert warning.startswith("1 run file(s) of this session cannot be read")
+    assert list(at.dataframe[0].value["name"]) == ["a"]
+    check(button(at, "Remove unreadable files").click().run())
+    assert not at.warning and texts(at.success) == ["Removed 1 unreadable run file(s)."]
+    assert [p.name for p in ws.folder.iterdir()] == [ws.run_path("a").name]
+
+
+def test_train_page_over_the_session_quota_says_so_once(data_root, monkeypatch):
+    from test_pages import button, check, open_app, texts
+
+    monkeypatch.setenv("DEEPREPLAY_SESSION_QUOTA_MB", "1")
+    sid = new_session_id()
+    ws = Workspace.create(data_root / "sessions", sid)
+    write_run(ws.new_run_file(), "a")
+    fill(ws.folder, 1)
+    at = open_app(sid)
+    check(button(at, "Train").click().run())
+    errors = texts(at.error)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("Training did not start: this session's runs take 1.0 MB of "
+                                "its 1.0 MB; delete some on the Runs page")
+    assert ws.run_names() == ["a"] and not at.success
