@@ -584,7 +584,7 @@ def mark_interrupted(filename: str | os.PathLike, run_name: str, message: str) -
 
     Raises ``RunFileError`` when the file cannot be opened for writing.
     """
-    if writer_alive(filename):
+    if not os.path.exists(filename) or writer_alive(filename):
         return False
     display = _fname(filename)
     try:

@@ -576,7 +576,8 @@ def total_bytes(root: str | os.PathLike) -> int:
 
 def _busy(folder: Path) -> bool:
     """Whether a writer of this process has a file of ``folder`` open."""
-    return any(Path(p).parent == folder for p in runfile.open_for_writing())
+    real = os.path.realpath(folder)
+    return any(os.path.dirname(p) == real for p in runfile.open_for_writing())
 
 
 def remove_expired(root: str | os.PathLike, keep: str | None = None,

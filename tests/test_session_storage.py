@@ -275,6 +275,23 @@ def test_total_quota_removes_the_oldest_idle_sessions_first_never_the_current_on
     assert sorted(p.name for p in root.iterdir()) == sorted([current, busy])
 
 
+def test_no_quota_or_expiry_removes_a_session_whose_run_is_being_written(root, monkeypatch):
+    current = make_session(root, 0.1, age_s=60)
+    writing = make_session(root, 1, age_s=0)
+    ws = Workspace.create(root, writing)
+    writer = _helpers()["open_run"](ws.new_run_file(), "live")
+    long_ago = time.time() - 30 * 24 * 3600
+    os.utime(ws.folder, (long_ago, long_ago))  # idle and expired, yet its run is training
+    monkeypatch.setenv("DEEPREPLAY_TOTAL_QUOTA_MB", "0.5")
+    try:
+        assert workspace.remove_expired(root, keep=current) == []
+        workspace.trim_to_total_quota(root, keep=current)
+        assert ws.run_names() == ["live"]
+    finally:
+        writer.close()
+    assert workspace.remove_expired(root, keep=current) == [writing]
+
+
 # -- no folder before the first write; clean-up on a timer -------------------------------
 
 
