@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from studio import session
+from studio import page_guard, session
 
 st.set_page_config(
     page_title="DeepReplay Studio",
@@ -20,5 +20,13 @@ pages = [
     st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
 ]
 page = st.navigation(pages)
-session.keep_page_state()
-page.run()
+
+
+def _run_page() -> None:
+    session.keep_page_state()
+    page.run()
+
+
+# Every page body is guarded here, once: an exception becomes one sentence on the page and
+# a traceback in the server's log.
+page_guard.run_guarded(_run_page, where=f"page {page.url_path or 'train'!r}")

@@ -6,9 +6,10 @@ import streamlit as st
 
 from replay_core import presets
 from replay_core.compare import config_differences, key_figures
-from replay_core.errors import ReplayError, ServerBusyError
+from replay_core.errors import ReplayError, RunFileError, ServerBusyError
 from replay_core.spec import RunSpec
-from studio import capacity, player, session
+from studio import capacity, page_guard, player, session
+from studio.damaged import deleted_notice, show_damaged_run
 from studio.training import train_in_page
 
 ss = st.session_state
@@ -66,6 +67,21 @@ if len(chosen) < 2:
 summaries = {r.name: r for r in runs}
 keys = {name: session.run_key(ws, summaries[name]) for name in chosen}
 theme = "dark" if getattr(st.context.theme, "type", None) == "dark" else "light"
+deleted_notice()
+# A damaged run says so, with its Delete button, and the others are compared without it.
+for name in list(keys):
+    try:
+        session.replay_views(keys[name], None)
+    except RunFileError as exc:
+        st.markdown(f"**{name}**")
+        show_damaged_run(ws, name, exc, key="compare_delete_damaged")
+        del keys[name]
+    except ReplayError:
+        pass  # said below, for the selection as a whole
+chosen = [name for name in chosen if name in keys]
+if len(chosen) < 2:
+    st.info("Choose at least two runs that can be replayed.")
+    st.stop()
 
 
 def compare_renderer(keys: dict[str, tuple], theme: str):
@@ -140,7 +156,7 @@ def _player() -> None:
     st.rerun()
 
 
-st.fragment(_player)()
+st.fragment(page_guard.guarded(_player))()
 
 
 def _is_activation_trio(names: list[str]) -> bool:

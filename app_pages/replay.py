@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from replay_core.errors import ReplayError
+from replay_core.errors import ReplayError, RunFileError
 from replay_core.spec import RunSpec
-from studio import layer_controls, player, session
+from replay_core.trainer import training_cost
+from studio import damaged, layer_controls, page_guard, player, session
 from studio.classes import confusion_table
 from studio.export_panel import export_panel
-from studio.form import spec_from_query
+from studio.form import query_text, spec_from_query
 from studio.training import train_in_page
 
 ss = st.session_state
@@ -36,21 +37,59 @@ PRESENTATION_CSS = """<style>
  max-width: 100% !important;}
 </style>"""
 
+# Seconds of training per unit of ``trainer.training_cost`` (the reference run, 2.4e7
+# units, trains in about 2 s), plus loading TensorFlow the first time.
+SECONDS_PER_COST = 2.0 / 2.4e7
+STARTUP_S = 8.0
+
+
+def _estimated_time(spec: RunSpec) -> str:
+    """About how long training ``spec`` takes here, in words."""
+    try:
+        seconds = STARTUP_S + training_cost(spec).total * SECONDS_PER_COST
+    except (ReplayError, ValueError, KeyError, OSError):  # data only the session knows
+        return "unknown (the data is an uploaded file)"
+    if seconds < 90:
+        return f"about {max(10, round(seconds, -1)):.0f} seconds"
+    return f"about {round(seconds / 60):.0f} minutes"
+
+
+def _offer_presentation(spec: RunSpec) -> bool:
+    """Show what a presentation link would train and a "Train and present" button; True
+    once it is clicked. A link never trains without a click."""
+    ds = spec.dataset
+    try:
+        network = spec.model.describe(ds.input_dim, ds.n_classes)
+    except (ReplayError, ValueError, KeyError, OSError):
+        network = spec.model.describe()
+    st.title("Present a run")
+    st.markdown("This link presents a run that this session does not hold yet. It is "
+                "trained here first, on this server, when you click the button.")
+    st.table({"": ["dataset", "network", "optimizer", "epochs", "estimated time"],
+              "this link": [ds.name, network, spec.training.describe(),
+                            str(spec.training.epochs), _estimated_time(spec)]})
+    return st.button("Train and present", type="primary", icon=":material/slideshow:",
+                     key="present_train")
+
+
 ws = session.workspace()
 runs = ws.runs()
+damaged.deleted_notice()
 
-if "presenting" not in ss and st.query_params.get("present") == "1":
+if "presenting" not in ss and query_text(st.query_params, "present", 8) == "1":
     # A prepared presentation link carries the run's spec: reproduce it (same seed, same
-    # run) unless this session already holds it.
+    # run) unless this session already holds it, but only once the visitor clicks.
     linked, problem = spec_from_query(st.query_params.get("spec"))
     if problem:
         st.warning(problem.capitalize() + ".")
     elif linked is not None:
         match = next((r.name for r in runs if _spec_json(r.spec) == linked.to_json()), None)
         if match is None:
+            if not _offer_presentation(linked):
+                st.stop()
             st.markdown(f"**Preparing the presentation** — training {linked.model.describe()} "
                         f"on {linked.dataset.name}, {linked.training.epochs} epochs")
-            wanted = st.query_params.get("run") or "Presented run"
+            wanted = query_text(st.query_params, "run") or "Presented run"
             try:
                 match = ws.unique_name(wanted)
             except ValueError:
@@ -74,8 +113,8 @@ if not runs:
 names = [r.name for r in runs]
 if "presenting" not in ss:
     # A prepared link (?present=1&run=NAME) opens straight into presentation mode.
-    ss["presenting"] = st.query_params.get("present") == "1"
-    linked_run = st.query_params.get("run")
+    ss["presenting"] = query_text(st.query_params, "present", 8) == "1"
+    linked_run = query_text(st.query_params, "run")
     if linked_run in names:
         ss["replay_run"] = linked_run
         ss["epoch"] = 0 if ss["presenting"] else next(
@@ -110,8 +149,20 @@ if presenting:
 elif "present" in st.query_params:
     del st.query_params["present"]
 
+def _damaged(exc: BaseException) -> None:
+    """The chosen run cannot be read: say so, offer to delete it, end the page here (the
+    run picker above stays, so another run can be chosen)."""
+    if presenting:
+        st.button("Leave presentation mode", key="exit_present_damaged",
+                  on_click=_set_presenting, args=(False,))
+    damaged.show_damaged_run(ws, summary.name, exc)
+    st.stop()
+
+
 try:
     layer_units, default_layer, inputs_2d = session.feature_layers(key)
+except RunFileError as exc:
+    _damaged(exc)
 except ReplayError as exc:
     st.error(f"This run cannot be replayed: {exc}")
     st.stop()
@@ -132,6 +183,11 @@ theme = "dark" if getattr(st.context.theme, "type", None) == "dark" else "light"
 try:
     renderer = session.frame_renderer(key, layer, size, theme, dpi=dpi,
                                       projection=projection, fit_epoch=fit_epoch)
+    if presenting:  # the caption line reads the run once more; read it here, not per frame
+        session.run_caption(key)
+        session.lr_text(key, 1)
+except RunFileError as exc:
+    _damaged(exc)
 except ReplayError as exc:
     st.error(f"This run cannot be replayed: {exc}")
     st.stop()
@@ -223,6 +279,6 @@ def _player() -> None:
     st.rerun()
 
 
-st.fragment(_player)()
+st.fragment(page_guard.guarded(_player))()
 if summary.status in ("diverged", "stopped", "failed") and summary.message:
     st.caption(f"Run status: {summary.status} — {summary.message}")

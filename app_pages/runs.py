@@ -7,8 +7,9 @@ import re
 import pandas as pd
 import streamlit as st
 
-from replay_core.errors import ReplayError
+from replay_core.errors import ReplayError, RunFileError
 from studio import session
+from studio.damaged import deleted_notice, is_known_damaged, show_damaged_run
 from studio.describe import describe_run
 
 ss = st.session_state
@@ -22,6 +23,24 @@ st.caption("The runs of this browser session. Nobody else can see them; download
 notice = ss.pop("runs_notice", None)
 if notice:
     getattr(st, notice[0])(notice[1])
+deleted_notice()
+
+
+def _row(summary) -> dict:
+    """The table row of a run; a run another page could not read says ``damaged``."""
+    try:
+        row = describe_run(summary)
+    except Exception:  # odd stored values: the row still names the run
+        row = {"name": summary.name, "status": "damaged"}
+    if is_known_damaged(summary.name):
+        row["status"] = "damaged"
+    return row
+
+
+def _sweep_id(summary) -> str | None:
+    sweep = summary.sweep if isinstance(summary.sweep, dict) else {}
+    return sweep.get("id") if isinstance(sweep.get("id"), str) else None
+
 
 runs = ws.runs()
 damaged = ws.damaged_files()
@@ -33,11 +52,15 @@ if damaged:
         removed = ws.delete_damaged()
         ss["runs_notice"] = ("success", f"Removed {removed} unreadable run file(s).")
         st.rerun()
-if runs:
-    rows = [describe_run(r) for r in runs]
+if runs or damaged:
+    # A file that cannot be read lists none of its runs: it is one "damaged" row.
+    rows = [_row(r) for r in runs] + [
+        {"name": f"unreadable run file {i}", "status": "damaged"}
+        for i, _ in enumerate(damaged, start=1)]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
         "final accuracy": st.column_config.NumberColumn(format="percent"),
     })
+if runs:
     names = [r.name for r in runs]
     # A rename or an upload picks its run for the next run of the page: the selectbox's
     # state cannot change once the selectbox exists.
@@ -53,6 +76,8 @@ if runs:
         st.switch_page("app_pages/replay.py")
     try:
         data = ws.export_run(selected)
+    except RunFileError as exc:
+        show_damaged_run(ws, selected, exc, key="runs_delete_damaged", container=c3)
     except (ReplayError, OSError) as exc:
         c3.error(f"Cannot export {selected!r}: {exc}")
     else:
@@ -82,8 +107,8 @@ if runs:
             else:
                 ss["runs_notice"] = ("success", f"Deleted {selected!r}.")
             st.rerun()
-        sweep_id = (next(r for r in runs if r.name == selected).sweep or {}).get("id")
-        siblings = [r.name for r in runs if (r.sweep or {}).get("id") == sweep_id] if sweep_id else []
+        sweep_id = _sweep_id(next(r for r in runs if r.name == selected))
+        siblings = [r.name for r in runs if _sweep_id(r) == sweep_id] if sweep_id else []
         if len(siblings) > 1:
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
             sure = c1.checkbox(f"Yes, delete all {len(siblings)} runs of the seed sweep "
@@ -97,7 +122,7 @@ if runs:
                     ss["runs_notice"] = ("success",
                                          f"Deleted the {len(siblings)} runs of the sweep.")
                 st.rerun()
-else:
+elif not damaged:
     st.info("No runs yet: train one on the Train page or upload a run file below.")
     st.page_link("app_pages/train.py", label="Train a network", icon=":material/model_training:")
 

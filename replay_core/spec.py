@@ -33,6 +33,10 @@ MONITORS = ("loss", "acc", "val_loss", "val_acc")
 MAX_LAYERS = 6
 MAX_UNITS = 64
 MAX_EPOCHS = 2000
+# A spec's JSON is about 700 characters and 3 levels deep; anything far beyond is refused
+# before it is parsed (deep nesting would exhaust the JSON parser's recursion).
+MAX_SPEC_CHARS = 8192
+MAX_SPEC_DEPTH = 8
 
 
 def _number(path: str, value: Any, low: float, high: float, *, integer: bool = False,
@@ -72,6 +76,31 @@ def _bool(path: str, value: Any) -> bool:
 
 def _set(obj: Any, name: str, value: Any) -> None:
     object.__setattr__(obj, name, value)
+
+
+def json_depth(text: str) -> int:
+    """How deeply ``[`` and ``{`` nest in ``text`` (brackets inside strings do not count).
+
+    One pass, no recursion, so it is safe on any input, e.g. a link of 100,000 ``[``.
+    """
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def _from_mapping(cls: type, data: Any, path: str) -> Any:
@@ -453,16 +482,39 @@ class RunSpec:
             return None
         try:
             return cls.from_dict(data)
-        except ValueError:
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             return None
 
     @classmethod
     def from_json(cls, text: str | bytes) -> RunSpec:
+        """Parse and validate a spec's JSON (from a link, a file, a form).
+
+        Raises ``ValueError`` with one sentence for anything that is not a valid spec:
+        over ``MAX_SPEC_CHARS`` characters or ``MAX_SPEC_DEPTH`` levels of nesting (both
+        refused before parsing), not JSON, or not a valid spec.
+        """
+        if isinstance(text, (bytes, bytearray)):
+            # json.loads finds the encoding itself; brackets are single bytes in any of
+            # them, so a byte-wise scan bounds the nesting.
+            scanned, limit = bytes(text).decode("latin-1"), 4 * MAX_SPEC_CHARS
+        elif isinstance(text, str):
+            scanned, limit = text, MAX_SPEC_CHARS
+        else:
+            raise ValueError(f"spec must be text, got {type(text).__name__}")
+        if len(scanned) > limit:
+            raise ValueError(f"spec is longer than {MAX_SPEC_CHARS} characters")
+        if json_depth(scanned) > MAX_SPEC_DEPTH:
+            raise ValueError(f"spec nests deeper than {MAX_SPEC_DEPTH} levels")
         try:
             data = json.loads(text)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ValueError(f"spec is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ValueError:
+            raise
+        except (TypeError, KeyError, AttributeError, RecursionError, OverflowError) as exc:
+            raise ValueError(f"spec is not a valid run spec ({type(exc).__name__})") from None
 
     def replace(self, **changes: Any) -> RunSpec:
         """A copy with dotted fields changed, e.g. ``replace(**{"training.epochs": 5})``."""

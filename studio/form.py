@@ -12,6 +12,7 @@ from typing import Any
 from replay_core import csv_data, datasets
 from replay_core.spec import (
     MAX_LAYERS,
+    MAX_SPEC_CHARS,
     DatasetSpec,
     EarlyStoppingSpec,
     LayerSpec,
@@ -118,20 +119,44 @@ def state_to_spec(state: dict[str, Any]) -> RunSpec:
     return RunSpec(dataset, model, training)
 
 
-def spec_from_query(value: str | None) -> tuple[RunSpec | None, str]:
+def spec_from_query(value: object) -> tuple[RunSpec | None, str]:
     """The spec carried by a link's ``spec`` query parameter, or None and why not.
 
     A tampered or outdated link never raises: the caller falls back to the defaults and
-    shows the returned message.
+    shows the returned message. Over-long or deeply nested values are refused before any
+    parsing.
     """
     if not value:
         return None, ""
-    if len(value) > 8000:
+    if not isinstance(value, str) or len(value) > MAX_SPEC_CHARS:
         return None, "the link's settings are too long to be real; using the defaults"
     try:
         return RunSpec.from_json(value), ""
     except ValueError as exc:
-        return None, f"the link's settings were not valid ({exc}); using the defaults"
+        return None, f"the link's settings were not valid ({_short(exc)}); using the defaults"
+    except Exception:  # whatever a hostile link provokes, the page falls back to defaults
+        return None, "the link's settings were not valid; using the defaults"
+
+
+def _short(exc: Exception, limit: int = 160) -> str:
+    """The reason, cut to one short line (a link's bad value is echoed in it)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def query_text(params, name: str, max_chars: int = 80) -> str | None:
+    """Query parameter ``name`` as text, or None when absent, empty or over ``max_chars``.
+
+    ``params`` is ``st.query_params`` (or any mapping); a parameter given several times
+    counts by its last value, as Streamlit's does.
+    """
+    try:
+        value = params.get(name)
+    except Exception:
+        return None
+    if not isinstance(value, str) or not value or len(value) > max_chars:
+        return None
+    return value
 
 
 _DEFAULT_STATE = spec_to_state(RunSpec())

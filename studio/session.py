@@ -51,7 +51,7 @@ def workspace() -> Workspace:
     root = data_root() / "sessions"
     ws = Workspace.create(root, sid)
     ws.touch()
-    clean_up(root, keep=sid)
+    clean_up(root, keep=sid, background=True)
     return ws
 
 
