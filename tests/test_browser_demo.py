@@ -107,6 +107,11 @@ def presenting(browser, app_url):
             f"&spec={quote(_spec().to_json())}")
     start = time.perf_counter()
     page.goto(link)
+    # The link shows what it would train; only the click trains.
+    train = page.get_by_role("button", name="Train and present")
+    expect(train).to_be_visible(timeout=90_000)
+    expect(page.get_by_text("Preparing the presentation")).to_have_count(0)
+    train.click()
     preparing = page.get_by_text(re.compile(r"^Preparing the presentation — training "
                                             rf"2 → 2 sigmoid → 1 sigmoid on parabola, "
                                             rf"{N_EPOCHS} epochs"))
