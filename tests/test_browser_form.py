@@ -34,12 +34,12 @@ def prebuilt(tmp_path_factory):
     return session_prebuilt_runs(tmp_path_factory)
 
 
-@pytest.fixture
-def served(tmp_path):
-    """The app on its own data folder, so the test can read the session's runs."""
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The app on its own data folder, so the tests can read the sessions' runs."""
     from browser_support import serve_app
 
-    data = tmp_path / "app-data"
+    data = tmp_path_factory.mktemp("form-app-data")
     with serve_app(data) as (url, _proc):
         yield url, data
 
@@ -77,6 +77,11 @@ def _url_spec_when(page, wanted, timeout_s: float = 10.0) -> RunSpec:
             assert wanted(spec), spec
             return spec
         page.wait_for_timeout(100)
+
+
+def _session_folders(data: Path) -> list[Path]:
+    sessions = Path(data) / "sessions"
+    return sorted(p for p in sessions.iterdir() if p.is_dir()) if sessions.exists() else []
 
 
 def _no_error(page) -> None:
@@ -135,7 +140,8 @@ def test_train_form_survives_a_replay_slider_step_and_trains_what_it_shows(
         expect(page.get_by_role("button", name="Open in Replay ▶")).to_be_visible(
             timeout=180_000)
         wait_for_idle(page)
-        folders = [p for p in (Path(data) / "sessions").iterdir() if p.is_dir()]
+        folders = [p for p in _session_folders(data)
+                   if any(r.name == SMALL_RUN for r in Workspace(p).runs())]
         assert len(folders) == 1, folders
         deadline = time.monotonic() + 10
         while True:
@@ -149,4 +155,35 @@ def test_train_form_survives_a_replay_slider_step_and_trains_what_it_shows(
         _no_error(page)
     finally:
         page.screenshot(path=str(tmp_path / "last_page.png"), full_page=True)
+        context.close()
+
+
+def test_hostile_links_show_a_notice_or_an_offer_and_no_traceback(browser, served, tmp_path):
+    from urllib.parse import quote
+
+    from prebuilt_runs import small_spec
+
+    url, data = served
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{url}/?spec={quote('[' * 3900)}")
+        notice = page.get_by_test_id("stAlert").filter(has_text="using the defaults")
+        expect(notice).to_be_visible(timeout=60_000)
+        expect(page.locator(".st-key-epochs input")).to_have_value("150")
+        _no_error(page)
+
+        before = _session_folders(data)
+        spec = small_spec(epochs=3)
+        page.goto(f"{url}/replay?present=1&spec={quote(spec.to_json())}")
+        expect(page.get_by_role("button", name="Train and present")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^about \d+ seconds$"))).to_be_visible()
+        page.wait_for_timeout(1000)
+        expect(page.get_by_text("Preparing the presentation")).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "presentation_offer.png"), full_page=True)
+        # Nothing was trained: no session folder appeared.
+        assert _session_folders(data) == before
+        _no_error(page)
+    finally:
         context.close()
