@@ -4,6 +4,7 @@ presentation link that trains only on a click (AppTest through the router)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -19,6 +20,7 @@ from test_pages import REPLAY, RUNS, TRAIN, button, check, workspace_of
 
 from replay_core import presets
 from replay_core.spec import MAX_SPEC_CHARS, RunSpec, json_depth
+from studio import page_guard
 from studio.damaged import DAMAGED
 from studio.form import spec_from_query
 from studio.page_guard import UNEXPECTED
@@ -169,9 +171,19 @@ def _guarded_script() -> None:
     ("rerun", [], True),
 ])
 def test_page_guard_shows_one_sentence_and_lets_control_flow_pass(what, errors, after):
-    at = AppTest.from_function(_guarded_script, default_timeout=30)
-    at.session_state["raise"] = what
-    at.run()
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    page_guard.log.addHandler(handler)
+    try:
+        at = AppTest.from_function(_guarded_script, default_timeout=30)
+        at.session_state["raise"] = what
+        at.run()
+    finally:
+        page_guard.log.removeHandler(handler)
+    # The server's log has what the page does not: the traceback of an unexpected error.
+    assert [r.exc_info is not None for r in records] == (
+        [True] if what == "bug" else [False] if what == "library" else [])
     assert not at.exception
     assert _texts(at.error) == errors
     assert ("after" in _texts(at.markdown)) == after
