@@ -280,3 +280,16 @@ def test_presentation_link_to_a_run_the_session_holds_opens_directly(data_root, 
     at = _app(sid, {"present": "1", "run": SMALL_RUN}, REPLAY)
     assert at.session_state["presenting"] and at.session_state["replay_run"] == SMALL_RUN
     assert not [b for b in at.button if b.label == "Train and present"]
+
+
+def test_damaged_run_in_presentation_mode_can_be_left_or_deleted(data_root, prebuilt):
+    sid = seed_workspace(data_root, prebuilt.small)
+    ws = workspace_of(data_root, sid)
+    _odd_run(ws.folder, prebuilt.small)
+    at = _app(sid, {"present": "1", "run": ODD_RUN}, REPLAY)
+    assert at.session_state["presenting"] and _texts(at.error) == [DAMAGED]
+    check(button(at, "Leave presentation mode").click().run())
+    assert not at.session_state["presenting"]
+    assert at.selectbox(key="replay_run").value == ODD_RUN and _texts(at.error) == [DAMAGED]
+    check(button(at, "Delete this run").click().run())
+    assert ws.run_names() == [SMALL_RUN] and not at.error
