@@ -56,6 +56,8 @@ class Limits:
         layers: model layers (``layer0``, ``layer1``...).
         units: outputs of one layer.
         epochs: epochs stored (rows of ``loss``; weight rows minus one).
+        epoch_samples: weight states times samples (training plus validation): the size
+            of each per-sample array replay computes for every epoch.
         weight_floats: floats of every weight array of a run over every epoch.
         depth: group nesting below the file's root (a weight array is at depth 3).
         objects: groups and datasets in the file.
@@ -85,6 +87,8 @@ class Limits:
     # DeepReplay's examples used 100-unit layers; the app trains up to 64.
     units: int = 2 * spec.MAX_UNITS
     epochs: int = 5 * spec.MAX_EPOCHS
+    # The app's longest run over its largest dataset: 2001 states x 10,000 samples.
+    epoch_samples: int = (spec.MAX_EPOCHS + 1) * csv_data.MAX_ROWS
     # The app's largest run (6 x 64 units over 30 features, 2000 epochs) stores ~46 million.
     weight_floats: int = 50_000_000
     depth: int = 4

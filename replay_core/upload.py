@@ -80,11 +80,12 @@ def check_file(path: str | os.PathLike, display_name: str | None = None,
         One sentence naming the file, the run and what is wrong (with the limit), e.g.
         ``'x.h5': 'run/inputs' keeps its data in an external file; ...``.
     """
-    display = repr(display_name or Path(path).name)
-    problem = runfile._file_problem(path, display.strip("'\""))
+    name = display_name or Path(path).name
+    display = repr(name)
+    problem = runfile._file_problem(path, name)
     if problem is not None:
         raise problem
-    with runfile._open_read(path, display_name or Path(path).name) as f:
+    with runfile._open_read(path, name) as f:
         return _guarded(display, lambda: _check_open(f, display, limits))
 
 
@@ -306,6 +307,11 @@ def _check_layout(g: h5py.Group, where: str, limits: Limits) -> _Layout:
     if floats > limits.weight_floats:
         raise RunFileError(f"{where}: its weights over {done} epochs hold {floats:,} values; "
                            f"the limit is {limits.weight_floats:,}")
+    samples = rows + (val_inputs.shape[0] if has_val[0] else 0)
+    if (done + 1) * samples > limits.epoch_samples:
+        raise RunFileError(f"{where}: {done + 1:,} weight states of {samples:,} samples would "
+                           f"be replayed ({(done + 1) * samples:,}); the limit is "
+                           f"{limits.epoch_samples:,}")
     classes = 2 if out_units == 1 else out_units
     if classes > limits.classes:
         raise RunFileError(f"{where}: the output layer has {out_units} units; the limit is "

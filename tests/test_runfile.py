@@ -654,3 +654,110 @@ def test_append_epochs_writes_the_rows_of_one_append_epoch_each(tmp_path):
                     np.testing.assert_array_equal(a[key][w][()], b[key][w][()])
         assert np.isnan(b["val_loss"][:2]).all() and b["val_loss"][2] == np.float32(2 / 3)
         assert b.attrs["epochs_done"] == 7
+
+
+# -- the read path on files it did not write ---------------------------------------------
+
+
+def _padding_by_rows(loss, weights, epochs):
+    """The zero-padding rule applied one epoch at a time, as a reference."""
+    while epochs > 0 and loss[epochs - 1] == 0 and not any(np.any(w[epochs]) for w in weights):
+        epochs -= 1
+    return epochs
+
+
+@pytest.mark.parametrize("scan_floats", [1, 7, 2_000_000])
+def test_deepreplay_padding_is_found_block_by_block_as_row_by_row(tmp_path, monkeypatch,
+                                                                   scan_floats):
+    # Blocks of 1 row, of a few rows and of every row give the row-by-row answer, also
+    # when a trailing epoch has a zero loss but weights (a trained epoch), or the reverse.
+    monkeypatch.setattr(runfile, "_SCAN_FLOATS", scan_floats)
+    rng = np.random.default_rng(4)
+    for case in range(12):
+        path = tmp_path / f"dr{case}.h5"
+        trained = int(rng.integers(0, 6))
+        states, _, _ = _deepreplay(path, epochs=trained, n_epochs=trained + int(
+            rng.integers(0, 9)))
+        with h5py.File(path, "a") as f:
+            g = f["deepreplay"]
+            for _ in range(int(rng.integers(0, 3))):  # zero losses among trained epochs
+                if trained:
+                    g["loss"][int(rng.integers(0, trained))] = 0
+            if rng.random() < 0.3 and g["loss"].shape[0] > trained:  # weights, no loss
+                g["layer1/weights1"][trained + 1] = 1.0
+            loss = g["loss"][()]
+            weights = [g[f"layer{i}/weights{j}"][()] for i in (0, 1) for j in (0, 1)]
+        expected = _padding_by_rows(loss, weights, len(loss))
+        assert runfile.read_run(path, "deepreplay").epochs_done == expected, case
+        assert runfile.list_runs(path)[0].epochs_done == expected
+
+
+def test_readers_follow_no_link_and_read_no_data_kept_elsewhere(tmp_path):
+    path = tmp_path / "runs.h5"
+    _write(path, "a")
+    other = tmp_path / "other.h5"
+    _write(other, "private")
+    with h5py.File(path, "a") as f:
+        f["elsewhere"] = h5py.ExternalLink(str(other), "/private")
+        f["alias"] = h5py.SoftLink("/a")
+        f["dangling"] = h5py.ExternalLink(str(tmp_path / "missing.h5"), "/x")
+    # Runs reached through links are not runs of this file.
+    assert [s.name for s in runfile.list_runs(path)] == ["a"]
+    for name in ("elsewhere", "alias", "dangling"):
+        with pytest.raises(RunNotFoundError, match=rf"^no run '{name}' in 'runs.h5'; it "
+                                                   r"holds 'a'$"):
+            runfile.read_run(path, name)
+    with h5py.File(path, "a") as f:
+        del f["a/acc"]
+        f["a/acc"] = h5py.ExternalLink(str(other), "/private/acc")
+    with pytest.raises(RunFileError, match=r"^run 'a' in 'runs.h5': acc is an external link; "
+                                           r"a run file may not point elsewhere$"):
+        runfile.read_run(path, "a")
+
+
+def test_a_dataset_with_an_unknown_filter_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "runs.h5"
+    _write(path, "a")
+    with h5py.File(path, "a") as f:
+        del f["a/lr"]
+        plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        plist.set_chunk((3,))
+        plist.set_filter(32001, h5py.h5z.FLAG_OPTIONAL)  # blosc, not registered here
+        space = h5py.h5s.create_simple((3,))
+        h5py.h5d.create(f["a"].id, b"lr", h5py.h5t.NATIVE_FLOAT, space, dcpl=plist)
+    for read in (lambda: runfile.read_run(path, "a"), lambda: runfile.validate_file(path)):
+        with pytest.raises(RunFileError, match="lr uses HDF5 filter 32001; a run file may "
+                                               "use only deflate"):
+            read()
+
+
+def test_odd_attribute_values_are_run_file_errors(tmp_path):
+    path = tmp_path / "runs.h5"
+    _write(path, "a")
+    with h5py.File(path, "a") as f:
+        f["a"].attrs["epochs_done"] = "three"
+    for read in (lambda: runfile.read_run(path, "a"), lambda: runfile.list_runs(path)):
+        with pytest.raises(RunFileError, match="the epochs_done attribute must be a whole "
+                                               "number"):
+            read()
+    with h5py.File(path, "a") as f:
+        f["a"].attrs["epochs_done"] = 3
+        f["a"].attrs["activation_config"] = "[" * 30 + "]" * 30
+    with pytest.raises(RunFileError, match="the activation_config attribute nests 30 levels "
+                                           "deep; the limit is 20"):
+        runfile.read_run(path, "a")
+
+
+def test_copy_runs_carries_no_link_or_external_data_along(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("tangerine " * 10)
+    src = tmp_path / "runs.h5"
+    _write(src, "a")
+    with h5py.File(src, "a") as f:
+        del f["a/lr"]
+        f["a"].create_dataset("lr", shape=(3,), dtype="f4",
+                              external=[(str(secret), 0, h5py.h5f.UNLIMITED)])
+    with pytest.raises(RunFileError, match=r"^'runs.h5' run 'a': lr keeps its data in an "
+                                           r"external file"):
+        runfile.copy_runs(src, tmp_path / "export.h5")
+    assert not (tmp_path / "export.h5").exists()

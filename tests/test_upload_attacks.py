@@ -330,6 +330,23 @@ def test_100000_units_are_refused(tmp_path):
     _refused(src, tmp_path, "run 'dr': layer0 has 100,000 units; a layer may have 1 to 128")
 
 
+def test_epochs_times_samples_over_the_budget_are_refused(tmp_path):
+    # 5000 epochs of 10,000 samples: a small file, but 5001 x 10,000 probabilities per view.
+    src = _deepreplay_run(tmp_path / "src.h5")
+    rng = np.random.default_rng(0)
+    with h5py.File(src, "a") as f:
+        g = f["dr"]
+        _replace(g, "inputs", data=rng.normal(size=(10_000, 2)))
+        _replace(g, "targets", data=(rng.random((10_000, 1)) > 0.5).astype(np.float32))
+        _replace(g, "loss", data=np.full(5000, 0.5, np.float32))
+        _replace(g, "acc", data=np.full(5000, 0.5, np.float32))
+        for key, shape in (("layer0/weights0", (2, 2)), ("layer0/weights1", (2,)),
+                           ("layer1/weights0", (2, 1)), ("layer1/weights1", (1,))):
+            _replace(g, key, data=rng.normal(size=(5001, *shape)).astype(np.float32))
+    _refused(src, tmp_path, "run 'dr': 5,001 weight states of 10,000 samples would be "
+                            "replayed (50,010,000); the limit is 20,010,000")
+
+
 def test_weights_over_the_float_budget_are_refused(tmp_path):
     limits = upload.Limits(weight_floats=20)
     src = _our_run(tmp_path / "src.h5")
