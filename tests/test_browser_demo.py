@@ -411,7 +411,7 @@ def test_train_link_fills_the_controls(browser, app_url):
     try:
         expect(page.locator(".st-key-epochs input")).to_have_value("40")
         expect(page.locator(".st-key-lr input")).to_have_value("0.1000")
-        expect(page.get_by_text("SGD lr 0.1 · batch 16 · 40 epochs", exact=True)).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^SGD lr 0\.1 · batch 16 · 40 epochs\b"))).to_be_visible()
         expect(page).to_have_url(re.compile(r"[?&]spec="))
         assert _url_spec(page) == shared
         expect(page.get_by_test_id("stAlert").filter(has_text="not valid")).to_have_count(0)
