@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from replay_core import activations
-from replay_core.errors import RunFileError
+from replay_core.errors import RunFileError, ViewUnavailableError
 
 # Elements of the widest intermediate array ``forward`` keeps at once (float64: 16 MB);
 # above it the epochs are processed in chunks, which bounds memory and stays cache-sized.
@@ -263,7 +263,10 @@ class Network:
         return self.input_dim if start == 0 else self.layers[start - 1].units
 
     def _check_input(self, X: np.ndarray, start: int) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ViewUnavailableError(f"the network takes numeric inputs ({exc})") from exc
         width = self._input_width(start)
         if X.ndim == 2:
             ok = X.shape[1] == width
@@ -273,7 +276,7 @@ class Network:
             ok = False
         if not ok:
             where = "the network" if start == 0 else f"layer {self.layers[start].name!r}"
-            raise ValueError(
+            raise ViewUnavailableError(
                 f"{where} takes inputs of shape (N, {width}) or ({self.n_states}, N, {width}); "
                 f"got {X.shape}")
         return X

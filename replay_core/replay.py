@@ -436,7 +436,7 @@ class Replay:
         if X is None:
             out = self._train_output
         else:
-            out = self.network.forward(np.asarray(X, dtype=np.float64))
+            out = self.network.forward(X)  # which refuses non-numeric or mis-shaped X
         return out[..., 0] if kind == "sigmoid" else out
 
     @cached_property

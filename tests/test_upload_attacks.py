@@ -465,3 +465,11 @@ def test_every_refusal_is_a_replay_error_from_the_public_readers(tmp_path):
                  runfile.validate_file, lambda p: Replay(p, "run").views()):
         with pytest.raises(ReplayError):
             read(src)
+
+
+def test_replay_refuses_points_it_cannot_run_with_a_replay_error(tmp_path):
+    replay = Replay(_our_run(tmp_path / "src.h5"), "run")
+    for X in ("abc", [[1.0, 2.0, 3.0]], np.zeros((2, 2, 2, 2)), [["a", "b"]]):
+        with pytest.raises(ReplayError):
+            replay.predict_proba(X)
+    assert replay.predict_proba(np.zeros((5, 2))).shape == (4, 5)
