@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from replay_core import runfile
+from replay_core import runfile, upload
 from replay_core.errors import RunFileError, RunNotFoundError
 
 if TYPE_CHECKING:
@@ -477,7 +477,7 @@ class Workspace:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            names = _import_file(tmp, dst, filename, taken)
+            names = upload.import_file(tmp, dst, filename, taken=taken)
             if len(taken) + len(names) > MAX_RUNS:
                 raise RunFileError(
                     f"{filename!r} holds {len(names)} runs; with them this session would hold "
@@ -502,28 +502,6 @@ class Workspace:
             return Path(tmp).read_bytes()
         finally:
             Path(tmp).unlink(missing_ok=True)
-
-
-def _import_file(src: str, dst: Path, display_name: str, taken: list[str]) -> list[str]:
-    """Check ``src`` and write its runs into the new file ``dst``; return their names there."""
-    try:
-        from replay_core import upload
-    except ImportError:
-        upload = None
-    if upload is not None and hasattr(upload, "import_file"):
-        return list(upload.import_file(src, dst, display_name, taken=taken))
-    names = runfile.validate_file(src, display_name=display_name)
-    rename: dict[str, str] = {}
-    used = set(taken)
-    for name in names:
-        new, i = name, 2
-        while new in used:
-            new = f"{name} ({i})"
-            i += 1
-        used.add(new)
-        if new != name:
-            rename[name] = new
-    return runfile.copy_runs(src, dst, names=names, rename=rename)
 
 
 def _mb(n: int) -> str:
