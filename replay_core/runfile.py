@@ -1104,7 +1104,10 @@ def _contained(what: str, read: Any) -> Any:
 
 def _summary(g: h5py.Group, name: str) -> RunSummary:
     where = repr(name)
-    a = h5guard.read_attrs(g, where)
+    # Only the attributes a summary shows: a run list is read on every page.
+    a = {key: value for key in ("n_layers", "status", "samples", "n_epochs", "created",
+                                "format", "message")
+         if (value := h5guard.read_attr(g, key, where)) is not None}
     n_layers = _whole(a["n_layers"], "n_layers", where) if "n_layers" in a else _layer_count(g)
     epochs = _stored_epochs(g, n_layers)
     status = str(a.get("status", "complete"))
