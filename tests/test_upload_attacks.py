@@ -473,3 +473,18 @@ def test_replay_refuses_points_it_cannot_run_with_a_replay_error(tmp_path):
         with pytest.raises(ReplayError):
             replay.predict_proba(X)
     assert replay.predict_proba(np.zeros((5, 2))).shape == (4, 5)
+
+
+def test_the_limits_admit_the_largest_run_the_app_trains():
+    from replay_core import csv_data, spec
+
+    limits = upload.DEFAULT
+    # 30 features -> 6 hidden layers of 64 -> a 2-unit bottleneck -> 10 classes, 2000 epochs.
+    widths = ([csv_data.MAX_FEATURES] + [spec.MAX_UNITS] * spec.MAX_LAYERS + [2]
+              + [csv_data.MAX_CLASSES])
+    per_epoch = sum(a * b + b for a, b in zip(widths, widths[1:]))
+    assert (spec.MAX_EPOCHS + 1) * per_epoch <= limits.weight_floats
+    assert (spec.MAX_EPOCHS + 1) * csv_data.MAX_ROWS <= limits.epoch_samples
+    assert len(widths) - 1 <= limits.layers and spec.MAX_UNITS <= limits.units
+    assert spec.MAX_EPOCHS <= limits.epochs and csv_data.MAX_CLASSES <= limits.classes
+    assert csv_data.MAX_FEATURES <= limits.features and csv_data.MAX_ROWS <= limits.samples
