@@ -389,43 +389,36 @@ class Workspace:
         A file that held only that run is removed; otherwise the file is rewritten
         without it (HDF5 never shrinks a file in place) and swapped in atomically.
         """
-        path, summary, in_file = self._summary(name)
-        if summary.status == "running":
-            raise RunFileError(f"run {name!r} is still being written; stop it before deleting it")
-        if in_file == [name]:
-            path.unlink(missing_ok=True)
-            _forget(path)
-            return
-        fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".h5", dir=self.folder)
-        os.close(fd)
-        try:
-            Path(tmp).unlink()
-            runfile.copy_runs(path, tmp, names=[n for n in in_file if n != name])
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise RunFileError(f"run {name!r} could not be deleted ({exc.strerror or exc})") \
-                from exc
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-            _forget(path)
+        self.delete_many([name])
 
     def delete_many(self, names: Iterable[str]) -> None:
-        """Delete several runs (e.g. a seed sweep's), rewriting each file once."""
-        wanted = set(names)
+        """Delete several runs (e.g. a seed sweep's), rewriting each file once.
+
+        Refused, before anything changes, for a run still being written and for a file
+        a writer still has open (a seed sweep's other runs).
+        """
+        wanted = list(dict.fromkeys(names))
         runs = self._listing()[0]
-        missing = wanted - {s.name for _, s in runs}
+        held = {s.name for _, s in runs}
+        missing = [n for n in wanted if n not in held]
         if missing:
-            raise RunNotFoundError(f"this session has no run {sorted(missing)[0]!r}")
+            raise RunNotFoundError(f"this session has no run {missing[0]!r}")
         by_file: dict[Path, list[str]] = {}
         for path, summary in runs:
             by_file.setdefault(path, []).append(summary.name)
             if summary.name in wanted and summary.status == "running":
                 raise RunFileError(f"run {summary.name!r} is still being written; stop it "
                                    "before deleting it")
-        for path, in_file in by_file.items():
-            keep = [n for n in in_file if n not in wanted]
-            if len(keep) == len(in_file):
-                continue
+        changes = [(path, [n for n in in_file if n not in wanted], in_file)
+                   for path, in_file in by_file.items()]
+        changes = [(path, keep, in_file) for path, keep, in_file in changes
+                   if len(keep) < len(in_file)]
+        for path, _, in_file in changes:
+            if runfile.writer_alive(path):
+                name = next(n for n in wanted if n in in_file)
+                raise RunFileError(f"run {name!r} shares its file with runs still being "
+                                   "written; delete it once they have finished")
+        for path, keep, _ in changes:
             if not keep:
                 path.unlink(missing_ok=True)
                 _forget(path)

@@ -377,6 +377,28 @@ def test_a_writer_of_this_process_keeps_its_run_running_until_it_closes(root):
         "stopped", "interrupted: its writer stopped after epoch 1")
 
 
+def test_a_finished_run_sharing_a_file_with_a_run_being_written_is_kept_until_it_ends(root):
+    # A seed sweep writes its runs into one file: one finished, the next still training.
+    ws = Workspace.create(root)
+    path = ws.new_run_file()
+    write_run(path, "seed 1")
+    h = _helpers()
+    writer = h["open_run"](path, "seed 2", epochs=5)
+    h["append"](writer, 1)
+    try:
+        with pytest.raises(RunFileError, match=r"^run 'seed 1' shares its file with runs still "
+                                               "being written; delete it once they have"):
+            ws.delete("seed 1")
+        assert ws.run_names() == ["seed 1", "seed 2"]
+        h["append"](writer, 2)
+        writer.set_status("complete")
+    finally:
+        writer.close()
+    ws.delete("seed 1")
+    assert ws.run_names() == ["seed 2"] and ws.run_path("seed 2") == path
+    assert runfile.read_run(path, "seed 2").epochs_done == 2
+
+
 # -- a full disk ---------------------------------------------------------------------------
 
 FULL_DISK = '''
