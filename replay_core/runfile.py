@@ -883,18 +883,19 @@ class RunWriter(WriterState):
                             f"({_reason(exc)})")
 
     def _write_failed(self, exc: BaseException) -> RunFileError:
-        """Give up the file after a failed write; the error says what is kept.
+        """Give up the file after a write failed midway; the error says so.
 
-        The epochs flushed before stay readable; the file is released (its status stays
-        ``running`` on disk, which readers show as stopped once no writer holds it).
+        HDF5 may have written part of the failed flush, so the file may not open again
+        (readers then report it damaged); the file is released, and other files are
+        untouched. ``_stop_for_room`` avoids getting here when the disk fills up.
         """
         done = self._epochs_done
         if _is_disk_full(exc):
-            error = RunFileError(f"the disk is full: the run stopped after epoch {done}; its "
-                                 "finished epochs are kept")
+            error = RunFileError(f"the disk is full: the run stopped after epoch {done}; a "
+                                 "write failed midway, so its file may not be readable")
         else:
             error = RunFileError(f"could not write run {self.name!r} ({_reason(exc)}): the run "
-                                 f"stopped after epoch {done}; its finished epochs are kept")
+                                 f"stopped after epoch {done}; its file may not be readable")
         self._failure = error
         f, self._file = self._file, None
         if f is not None:
@@ -962,8 +963,8 @@ class RunWriter(WriterState):
         if self._failure is None and self._file is not None and \
                 _writer_key(self.filename) in _FAILED:
             self._failure = RunFileError(
-                f"the disk is full: the run stopped after epoch {self._epochs_done}; its "
-                "finished epochs are kept")
+                f"the disk is full: the run stopped after epoch {self._epochs_done}; a write "
+                "to its file failed midway, so the file may not be readable")
             self._file, self._group = None, None
             _unregister(self.filename)
         if self._failure is not None:
