@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from replay_core import presets
-from replay_core.compare import config_differences, key_figures
+from replay_core.data import presets
+from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError, RunFileError, ServerBusyError
-from replay_core.spec import RunSpec
+from replay_core.replay.compare import config_differences, key_figures
 from studio import capacity, page_guard, player, session
 from studio.damaged import deleted_notice, show_damaged_run
 from studio.training import train_in_page
@@ -86,7 +86,7 @@ if len(chosen) < 2:
 
 def compare_renderer(keys: dict[str, tuple], theme: str):
     """The session's comparison renderer for this selection, built once and reused."""
-    from replay_core.render_compare import CompareRenderer
+    from replay_core.render.compare import CompareRenderer
 
     wanted = (tuple(keys.items()), FRAME_SIZE, theme)
     slot = ss.get("_compare_renderer")

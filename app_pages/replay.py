@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError, RunFileError
-from replay_core.spec import RunSpec
-from replay_core.trainer import training_cost
+from replay_core.train.trainer import training_cost
 from studio import damaged, layer_controls, page_guard, player, session
 from studio.classes import confusion_table
 from studio.export_panel import export_panel

@@ -6,10 +6,12 @@ import threading
 
 import streamlit as st
 
-from replay_core import presets, sweep
+from replay_core.data import presets
+from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError, ServerBusyError
-from replay_core.spec import RunSpec
-from replay_core.workspace import estimate_file_bytes
+from replay_core.store.names import unique_name
+from replay_core.store.workspace import estimate_file_bytes
+from replay_core.train import sweep
 from studio import capacity, session
 from studio.sweep_view import (
     final_loss_chart,
@@ -92,10 +94,7 @@ def _configurations(choice: list[str]) -> dict[str, RunSpec]:
             label, spec = name, presets.get(REFERENCE[name])
         else:
             label, spec = name, specs[name]
-        base, k = label, 2
-        while label in out:
-            label, k = f"{base} ({k})", k + 1
-        out[label] = spec
+        out[unique_name(label, out)] = spec
     return out
 
 

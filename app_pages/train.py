@@ -8,11 +8,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from replay_core import csv_data, datasets, presets
+from replay_core.data import csv_data, datasets, presets
+from replay_core.data.spec import ACTIVATIONS, INITIALIZERS, MAX_LAYERS, MONITORS, OPTIMIZERS
 from replay_core.errors import ReplayError
-from replay_core.render_mpl import CLASS_PALETTE
-from replay_core.spec import ACTIVATIONS, INITIALIZERS, MAX_LAYERS, MONITORS, OPTIMIZERS
-from replay_core.trainer import training_cost
+from replay_core.render.frame import CLASS_PALETTE
+from replay_core.train.trainer import training_cost
 from studio import csv_upload, session
 from studio.form import dataset_param_key, spec_from_query, spec_to_state, state_to_spec
 from studio.training import train_in_page

@@ -1,7 +1,7 @@
 """How long exporting the reference run's 151 epochs takes, as MP4 and as GIF, at 1280x720.
 
 Trains the reference run (parabola, 2 -> 2 sigmoid -> 1, 150 epochs) with the fast trainer
-into a temporary file, replays its views, then times :func:`replay_core.export.
+into a temporary file, replays its views, then times :func:`replay_core.render.export.
 export_animation` end to end (renderer construction, 151 frames rendered, encoding,
 file renamed into place) for ``.mp4`` and ``.gif``. Rendering and ffmpeg's encoding run
 concurrently, so MP4 time is close to the larger of the two, not their sum; the CPU time
@@ -25,16 +25,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from replay_core.export import export_animation  # noqa: E402
+from replay_core.render.export import export_animation  # noqa: E402
 
 SIZE = (1280, 720)
 FPS = 10
 
 
 def _reference_views(folder: Path):
-    from replay_core import presets
-    from replay_core.replay import Replay
-    from replay_core.trainer import train
+    from replay_core.data import presets
+    from replay_core.replay.replayer import Replay
+    from replay_core.train.trainer import train
 
     path = folder / "reference.h5"
     start = time.perf_counter()

@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from replay_core.render_mpl import FrameRenderer  # noqa: E402
+from replay_core.render.frame import FrameRenderer  # noqa: E402
 from tests.synthetic_views import synthetic_views  # noqa: E402
 
 SIZES = [(1280, 720), (1920, 1080)]

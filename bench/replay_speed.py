@@ -24,10 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from replay_core.replay import Replay  # noqa: E402
+from replay_core.replay.replayer import Replay  # noqa: E402
 
 try:
-    from replay_core import runfile
+    from replay_core.store import runfile
 except ImportError:  # runfile.py not written yet: replay from arrays
     runfile = None
 

@@ -290,8 +290,8 @@ def _server_side(run_file: Path, run: str, epochs: int) -> None:
     """Time, in this process, what the server does per step, on the same run file."""
     from PIL import Image
 
-    from replay_core.render_mpl import FrameRenderer
-    from replay_core.replay import Replay
+    from replay_core.render.frame import FrameRenderer
+    from replay_core.replay.replayer import Replay
 
     t = time.perf_counter()
     replay = Replay(str(run_file), run)
@@ -403,7 +403,7 @@ def main() -> None:
                   f"(sampled RSS {memory.peak_rss_kb / 1024:.0f} MB, VmHWM "
                   + ", ".join(f"pid {p}: {kb / 1024:.0f} MB" for p, kb in memory.hwm_kb.items())
                   + ")")
-        from replay_core.workspace import Workspace
+        from replay_core.store.workspace import Workspace
 
         for folder in sorted((data / "sessions").glob("*")):
             ws = Workspace(folder)  # one file per run: the run's own file

@@ -28,7 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from replay_core import presets, sweep  # noqa: E402
+from replay_core.data import presets
+from replay_core.train import sweep  # noqa: E402
 
 CONFIGS = {"sigmoid": "reference", "tanh": "reference_tanh", "relu": "reference_relu"}
 
@@ -46,7 +47,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         import keras  # noqa: F401 - TensorFlow's import is not part of the figure
 
-        from replay_core.trainer import train
+        from replay_core.train.trainer import train
 
         start = time.perf_counter()
         for task in tasks:

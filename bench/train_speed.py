@@ -1,7 +1,7 @@
 """How fast the reference run trains and records, three ways, in one process.
 
 1. ``model.fit`` with Keras defaults and the ``ReplayData`` recorder;
-2. ``replay_core.trainer.train`` (one compiled call per epoch) with the same recorder;
+2. ``replay_core.train.trainer.train`` (one compiled call per epoch) with the same recorder;
 3. a hand-written numpy SGD loop of the same network, same initial weights and batch
    order, keeping every epoch's weights in memory: the floor to compare against.
 
@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from replay_core import datasets, presets  # noqa: E402
+from replay_core.data import datasets, presets  # noqa: E402
 
 
 def numpy_sgd(X: np.ndarray, y: np.ndarray, weights: list[np.ndarray], *, lr: float,
@@ -80,9 +80,9 @@ def main() -> None:
 
     import keras
 
-    from replay_core.model_builder import build_model, compile_model
-    from replay_core.recorder import ReplayData
-    from replay_core.trainer import train
+    from replay_core.train.model_builder import build_model, compile_model
+    from replay_core.train.recorder import ReplayData
+    from replay_core.train.trainer import train
 
     spec = presets.get("reference")
     t = spec.training

@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from replay_core import presets
+from replay_core.data import presets
+from replay_core.data.spec import ACTIVATIONS, RunSpec
 from replay_core.errors import ReplayError
-from replay_core.spec import ACTIVATIONS, RunSpec
-from replay_core.sweep import MAX_SEEDS
+from replay_core.train.sweep import MAX_SEEDS
 
 
 def _leaves(data: dict, prefix: str = "") -> list[tuple[str, Any]]:
@@ -234,7 +234,7 @@ class _ProgressBar:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     bar = None if args.quiet else _ProgressBar(spec.training.epochs)
     try:
@@ -269,7 +269,8 @@ def sweep_configs(args: argparse.Namespace) -> dict[str, RunSpec]:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from replay_core import runfile, sweep
+    from replay_core.store import runfile
+    from replay_core.train import sweep
 
     configs = sweep_configs(args)
     taken = [r.name for r in runfile.list_runs(args.file)]
@@ -311,7 +312,7 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from replay_core import runfile
+    from replay_core.store import runfile
 
     names = runfile.validate_file(args.file)
     rows = [("run", "status", "epochs", "final loss", "final acc")]
@@ -344,14 +345,14 @@ def _projection(text: str | None):
 
 
 def _views(args: argparse.Namespace):
-    from replay_core.replay import Replay
+    from replay_core.replay.replayer import Replay
 
     return Replay(args.file, args.run).views(
         layer=args.layer, projection=_projection(args.projection), fit_epoch=args.fit_epoch)
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from replay_core.render_mpl import FrameRenderer
+    from replay_core.render.frame import FrameRenderer
 
     views = _views(args)
     epoch = views.n_epochs if args.epoch is None else args.epoch
@@ -393,7 +394,7 @@ def _number(text: str, flag: str, kind: type = float) -> Any:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from replay_core import export
+    from replay_core.render import export
 
     out = Path(args.out)
     fmt = out.suffix.lower()

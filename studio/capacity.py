@@ -31,8 +31,8 @@ import os
 import threading
 from collections.abc import Iterator
 
-from replay_core import sweep
 from replay_core.errors import ServerBusyError
+from replay_core.train import sweep
 
 __all__ = ["KINDS", "ServerBusyError", "acquire", "limit", "release", "running", "slot"]
 

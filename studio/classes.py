@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from replay_core.views import ReplayViews
+from replay_core.replay.views import ReplayViews
 
 
 def confusion_frame(views: ReplayViews, epoch: int) -> pd.DataFrame | None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from replay_core import csv_data
-from replay_core.csv_data import CsvDataError
-from replay_core.workspace import Workspace
+from replay_core.data import csv_data
+from replay_core.data.csv_data import CsvDataError
+from replay_core.store.workspace import Workspace
 from studio.form import dataset_param_key
 
 TITLE = "Upload CSV…"

@@ -16,7 +16,7 @@ import logging
 import streamlit as st
 
 from replay_core.errors import ReplayError
-from replay_core.workspace import Workspace
+from replay_core.store.workspace import Workspace
 from studio.page_guard import sentence
 
 DAMAGED = "This run is damaged and cannot be replayed."

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from replay_core.runfile import RunSummary
-from replay_core.spec import RunSpec
+from replay_core.data.spec import RunSpec
+from replay_core.store.runfile import RunSummary
 
 
 def describe_run(summary: RunSummary) -> dict:

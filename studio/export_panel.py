@@ -9,10 +9,10 @@ from pathlib import Path
 import streamlit as st
 
 from replay_core.errors import ReplayError
-from replay_core.export import export_animation, export_frame
-from replay_core.render_mpl import PANELS
-from replay_core.views import ReplayViews
-from replay_core.workspace import Workspace
+from replay_core.render.export import export_animation, export_frame
+from replay_core.render.frame import PANELS
+from replay_core.replay.views import ReplayViews
+from replay_core.store.workspace import Workspace
 
 SIZES = {"1280×720": (1280, 720), "1920×1080": (1920, 1080), "960×540": (960, 540)}
 FORMATS = ("MP4", "GIF", "PNG (this epoch)")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from replay_core import csv_data, datasets
-from replay_core.spec import (
+from replay_core.data import csv_data, datasets
+from replay_core.data.spec import (
     MAX_LAYERS,
     MAX_SPEC_CHARS,
     DatasetSpec,

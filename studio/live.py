@@ -13,16 +13,16 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from replay_core.datasets import PreparedData
-from replay_core.forward import Network
-from replay_core.render_mpl import (
+from replay_core.data.datasets import PreparedData
+from replay_core.data.spec import RunSpec
+from replay_core.render.frame import (
     CLASS_PALETTE,
     class_lut,
     class_regions_rgba,
     probability_colormap,
 )
-from replay_core.replay import class_margins
-from replay_core.spec import RunSpec
+from replay_core.replay.forward import Network
+from replay_core.replay.replayer import class_margins
 
 PREVIEW_EVERY_S = 0.5
 GRID = 60

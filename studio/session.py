@@ -14,10 +14,10 @@ from pathlib import Path
 import streamlit as st
 
 from replay_core.errors import ReplayError
-from replay_core.replay import Replay
-from replay_core.runfile import RunSummary
-from replay_core.views import ReplayViews
-from replay_core.workspace import Workspace, clean_up
+from replay_core.replay.replayer import Replay
+from replay_core.replay.views import ReplayViews
+from replay_core.store.runfile import RunSummary
+from replay_core.store.workspace import Workspace, clean_up
 from studio import layer_controls
 
 APP_ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +87,7 @@ def replay_views(key: tuple, layer: str | None, projection=None,
 def frame_renderer(key: tuple, layer: str | None, size: tuple[int, int], theme: str,
                    dpi: int = 100, projection=None, fit_epoch: int | None = None):
     """The session's renderer for this run, built once and reused for every epoch."""
-    from replay_core.render_mpl import FrameRenderer
+    from replay_core.render.frame import FrameRenderer
 
     wanted = (key, layer, size, theme, dpi, projection, fit_epoch)
     slot = st.session_state.get("_renderer")
@@ -107,7 +107,7 @@ def unit_maps(key: tuple, layer: str):
 
 def unit_strip(key: tuple, layer: str, width: int, theme: str):
     """The session's strip of unit maps for this run and layer, built once."""
-    from replay_core.render_units import UnitStripRenderer
+    from replay_core.render.units import UnitStripRenderer
 
     wanted = (key, layer, width, theme)
     slot = st.session_state.get("_unit_strip")
@@ -172,8 +172,8 @@ def keep_widget_state(keys) -> None:
 @st.cache_data(max_entries=32, show_spinner=False)
 def run_caption(key: tuple) -> str:
     """Dataset, architecture and optimizer of a run, for the presentation caption."""
-    from replay_core.runfile import read_run
-    from replay_core.spec import RunSpec
+    from replay_core.data.spec import RunSpec
+    from replay_core.store.runfile import read_run
 
     run = read_run(key[0], key[1])
     spec = RunSpec.from_stored(run.spec)
@@ -191,7 +191,7 @@ def run_caption(key: tuple) -> str:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _learning_rates(key: tuple) -> list[float]:
-    from replay_core.runfile import read_run
+    from replay_core.store.runfile import read_run
 
     lr = read_run(key[0], key[1]).logs.get("lr")
     return [] if lr is None else [float(v) for v in lr]

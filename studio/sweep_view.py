@@ -1,6 +1,6 @@
 """What the Seed sweep page shows of a sweep: a table, a sentence, two strip plots.
 
-Pure functions of ``replay_core.sweep`` results (no Streamlit): the page hands the
+Pure functions of ``replay_core.train.sweep`` results (no Streamlit): the page hands the
 charts to ``st.altair_chart``. A dot is one seed's run; clicking it selects the run's
 name through the selection parameter ``PICK``.
 """
@@ -15,7 +15,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from replay_core.sweep import ConfigSummary, SweepRun
+from replay_core.train.sweep import ConfigSummary, SweepRun
 
 PICK = "pick"
 NEVER = "never"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from replay_core import csv_data, datasets
+from replay_core.data import csv_data, datasets
+from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError, ServerBusyError
-from replay_core.spec import RunSpec
-from replay_core.workspace import Workspace, estimate_file_bytes
+from replay_core.store.workspace import Workspace, estimate_file_bytes
 from studio import capacity, session
 from studio.live import LivePreview
 
@@ -20,7 +20,7 @@ def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, previe
     a server already running all the trainings it can hold a warning; the run file keeps
     every epoch that finished.
     """
-    from replay_core import trainer
+    from replay_core.train import trainer
 
     keep_reruns_light()
     try:

@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from replay_core import datasets, presets, runfile
-from replay_core.spec import RunSpec
+from replay_core.data import datasets, presets
+from replay_core.data.spec import RunSpec
+from replay_core.store import runfile
 
 SMALL_EPOCHS = 5
 SMALL_SAMPLES = 200
@@ -47,7 +48,7 @@ def small_spec(epochs: int = SMALL_EPOCHS, **changes) -> RunSpec:
 def write_small_run(path: str | os.PathLike, name: str = SMALL_RUN,
                     epochs: int = SMALL_EPOCHS):
     """Train the reference network for ``epochs`` epochs on 200 samples into ``path``."""
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     result = train(small_spec(epochs), path, name)
     assert (result.status, result.epochs_done) == ("complete", epochs), result
@@ -57,7 +58,7 @@ def write_small_run(path: str | os.PathLike, name: str = SMALL_RUN,
 def write_no_feature_run(path: str | os.PathLike, name: str = NO_FEATURE_RUN,
                          epochs: int = SMALL_EPOCHS):
     """Like ``write_small_run`` with hidden layers 4-4 relu: no 2-unit layer."""
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     layers = [{"units": 4, "activation": "relu"}, {"units": 4, "activation": "relu"}]
     result = train(small_spec(epochs, **{"model.layers": layers}), path, name)

@@ -14,7 +14,7 @@ from dataclasses import replace
 import contourpy
 import numpy as np
 
-from replay_core.views import (
+from replay_core.replay.views import (
     DecisionBoundaryView,
     FeatureSpaceView,
     LossAndMetricView,

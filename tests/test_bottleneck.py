@@ -9,10 +9,11 @@ import keras
 import numpy as np
 import pytest
 
-from replay_core import presets, runfile
-from replay_core.model_builder import build_model
-from replay_core.replay import Replay
-from replay_core.spec import ModelSpec, RunSpec
+from replay_core.data import presets
+from replay_core.data.spec import ModelSpec, RunSpec
+from replay_core.replay.replayer import Replay
+from replay_core.store import runfile
+from replay_core.train.model_builder import build_model
 
 EPOCHS = 4
 
@@ -45,7 +46,7 @@ def test_model_has_the_linear_bottleneck_before_the_output():
 
 @pytest.fixture(scope="module")
 def ball_runs(tmp_path_factory):
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     base = presets.get("reference").replace(**{
         "dataset.name": "ball", "dataset.params": {"n_samples": 200, "dims": 5},
@@ -109,7 +110,7 @@ def test_without_bottleneck_a_five_feature_run_says_why(ball_runs):
 
 
 def test_latent_panel_is_titled_as_latent_space(ball_runs):
-    from replay_core.render_mpl import FrameRenderer
+    from replay_core.render.frame import FrameRenderer
 
     path, _ = ball_runs
     renderer = FrameRenderer(Replay(path, "with").views(), size=(1180, 560))
@@ -119,7 +120,7 @@ def test_latent_panel_is_titled_as_latent_space(ball_runs):
     first, last = renderer.rgb(0), renderer.rgb(EPOCHS)
     assert first.shape == (560, 1180, 3) and not np.array_equal(first, last)
 
-    from replay_core.render_compare import CompareRenderer
+    from replay_core.render.compare import CompareRenderer
 
     both = {"with": Replay(path, "with").views(), "without": Replay(path, "without").views()}
     compare = CompareRenderer(both, size=(1000, 600))
@@ -128,7 +129,7 @@ def test_latent_panel_is_titled_as_latent_space(ball_runs):
 
 
 def test_three_class_latent_space_matches_the_keras_decoder(tmp_path):
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     spec = presets.get("reference").replace(**{
         "dataset.name": "iris", "dataset.params": {}, "dataset.standardize": True,

@@ -46,7 +46,7 @@ SHOWN_EPOCH_JS = """() => {
 
 
 def _spec(**changes):
-    from replay_core import presets
+    from replay_core.data import presets
 
     return presets.get("reference").replace(**{"training.epochs": N_EPOCHS, **changes})
 
@@ -398,7 +398,7 @@ def _open_train(browser, app_url, query: str):
 
 
 def _url_spec(page):
-    from replay_core.spec import RunSpec
+    from replay_core.data.spec import RunSpec
 
     values = parse_qs(urlparse(page.url).query).get("spec")
     assert values, f"no spec= in {page.url}"

@@ -18,8 +18,8 @@ import pytest
 from browser_support import epoch_slider, go_to_page, wait_for_frame, wait_for_idle
 from prebuilt_runs import SMALL_EPOCHS, SMALL_RUN, session_prebuilt_runs
 
-from replay_core.spec import RunSpec
-from replay_core.workspace import Workspace
+from replay_core.data.spec import RunSpec
+from replay_core.store.workspace import Workspace
 
 pytestmark = pytest.mark.browser
 

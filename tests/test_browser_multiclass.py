@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from browser_support import FRAME_SELECTOR, epoch_slider, wait_for_frame, wait_for_idle
 
-from replay_core import presets
+from replay_core.data import presets
 
 pytestmark = pytest.mark.browser
 

@@ -28,7 +28,7 @@ SWEEP_TIMEOUT_MS = 400_000  # two workers each start their own TensorFlow
 @pytest.fixture(scope="module")
 def run_file(tmp_path_factory):
     """Two runs of the small reference network with a tanh and a relu hidden layer."""
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     path = tmp_path_factory.mktemp("browser-sweep") / "two runs.h5"
     for act in RUNS:

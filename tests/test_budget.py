@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replay_core import presets, sweep, trainer
+from replay_core.data import presets
+from replay_core.data.spec import RunSpec
 from replay_core.errors import TrainingLimitError
-from replay_core.spec import RunSpec
-from replay_core.trainer import DEFAULT_MAX_COST, STEP_COST, estimate_cost, training_cost
+from replay_core.train import sweep, trainer
+from replay_core.train.trainer import DEFAULT_MAX_COST, STEP_COST, estimate_cost, training_cost
 
 ROOT = Path(__file__).resolve().parent.parent
 # The run that cost a shared server minutes of CPU per click under a budget of epochs x
@@ -90,7 +91,7 @@ def test_the_refusal_comes_before_tensorflow_is_loaded(tmp_path):
         "import sys\n"
         "from replay_core import trainer\n"
         "from replay_core.errors import TrainingLimitError\n"
-        "from replay_core.spec import RunSpec\n"
+        "from replay_core.data.spec import RunSpec\n"
         f"spec = RunSpec.from_json({MOONS_10K.to_json()!r})\n"
         "try:\n"
         f"    trainer.train(spec, {str(tmp_path / 'runs.h5')!r}, 'moons',\n"

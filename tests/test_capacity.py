@@ -11,9 +11,9 @@ from prebuilt_runs import new_session_id
 from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, StopException
 from streamlit.testing.v1 import AppTest
 
-from replay_core import sweep
 from replay_core.errors import ReplayError, ServerBusyError
-from replay_core.workspace import Workspace
+from replay_core.store.workspace import Workspace
+from replay_core.train import sweep
 from studio import capacity
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from replay_core import cli
-from replay_core.render_mpl import FrameRenderer
-from replay_core.replay import Replay
+from replay_core.render.frame import FrameRenderer
+from replay_core.replay.replayer import Replay
 from tests.prebuilt_runs import small_spec
 
 
 @pytest.fixture(scope="module")
 def wide_run(tmp_path_factory):
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     path = tmp_path_factory.mktemp("cli") / "wide.h5"
     spec = small_spec(4, **{"model.layers": [{"units": 10, "activation": "tanh"}]})

@@ -10,11 +10,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 from prebuilt_runs import seed_workspace
 from streamlit.testing.v1 import AppTest
 
-from replay_core import presets
-from replay_core.compare import config_differences, key_figures
-from replay_core.render_compare import CompareRenderer
-from replay_core.replay import Replay
-from replay_core.views import LossAndMetricView
+from replay_core.data import presets
+from replay_core.render.compare import CompareRenderer
+from replay_core.replay.compare import config_differences, key_figures
+from replay_core.replay.replayer import Replay
+from replay_core.replay.views import LossAndMetricView
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
@@ -33,7 +33,7 @@ def small_spec(activation: str = "sigmoid", epochs: int = LONG):
 @pytest.fixture(scope="module")
 def run_file(tmp_path_factory) -> Path:
     """Runs "sigmoid" (8 epochs) and "tanh" (5 epochs) of the small reference network."""
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     path = tmp_path_factory.mktemp("compare") / "runs.h5"
     train(small_spec(), path, "sigmoid")
@@ -197,7 +197,7 @@ def test_compare_page_shows_the_image_and_the_table(data_root, run_file):
 
 
 def test_compare_page_with_one_run_asks_for_two(data_root, run_file, tmp_path):
-    from replay_core import runfile
+    from replay_core.store import runfile
 
     single = tmp_path / "single.h5"
     runfile.copy_runs(run_file, single, ["sigmoid"])

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replay_core import csv_data, datasets, presets
-from replay_core.csv_data import CsvDataError, parse
+from replay_core.data import csv_data, datasets, presets
+from replay_core.data.csv_data import CsvDataError, parse
+from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError
-from replay_core.replay import Replay
-from replay_core.spec import RunSpec
+from replay_core.replay.replayer import Replay
 
 
 def _csv(rows: list[list], header=("a", "b", "label")) -> bytes:
@@ -133,7 +133,7 @@ def test_spec_refers_to_stored_data_and_another_session_gets_a_clear_message(tmp
 
 
 def test_a_good_file_trains_and_replays(tmp_path):
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     rows = _good_rows(120, seed=3)
     data = parse(_csv(rows, header=("height", "weight", "fit")), "people.csv")

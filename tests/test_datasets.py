@@ -1,6 +1,6 @@
 """Toy datasets: the reference parabolas, the registry's contract, validation, splitting.
 
-Expected values are computed here independently of ``replay_core.datasets`` (the parabola
+Expected values are computed here independently of ``replay_core.data.datasets`` (the parabola
 from DESIGN.md's definition, curves from their geometry, statistics with plain numpy).
 """
 
@@ -13,9 +13,9 @@ import math
 import numpy as np
 import pytest
 
-from replay_core import datasets
-from replay_core.datasets import REGISTRY, check_params, load, prepare, split_and_standardize
-from replay_core.spec import DatasetSpec
+from replay_core.data import datasets
+from replay_core.data.datasets import REGISTRY, check_params, load, prepare, split_and_standardize
+from replay_core.data.spec import DatasetSpec
 
 ALL = sorted(REGISTRY)
 # Datasets whose size is a parameter (the others have a fixed number of samples).

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from replay_core import presets
 from replay_core.cli import main
-from replay_core.export import (
+from replay_core.data import presets
+from replay_core.render.export import (
     check_size,
     export_animation,
     export_bytes,
@@ -17,8 +17,8 @@ from replay_core.export import (
     parse_panels,
     parse_size,
 )
-from replay_core.render_mpl import FrameRenderer
-from replay_core.replay import Replay
+from replay_core.render.frame import FrameRenderer
+from replay_core.replay.replayer import Replay
 
 EPOCHS = 12
 SIZE = (640, 360)
@@ -27,7 +27,7 @@ SIZE = (640, 360)
 @pytest.fixture(scope="module")
 def run_file(tmp_path_factory):
     """A real, small run: the reference network trained 12 epochs on 200 samples."""
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     path = tmp_path_factory.mktemp("export-run") / "run.h5"
     spec = presets.get("reference").replace(

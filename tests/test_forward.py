@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from replay_core import activations, forward
+from replay_core.data import activations
 from replay_core.errors import RunFileError
-from replay_core.forward import Network
+from replay_core.replay import forward
+from replay_core.replay.forward import Network
 
 keras = pytest.importorskip("keras")
 

@@ -27,10 +27,10 @@ from deepreplay_fixture import write_deepreplay_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from replay_core import runfile, upload
 from replay_core.errors import ReplayError
-from replay_core.replay import Replay
-from replay_core.runfile import RunWriter
+from replay_core.replay.replayer import Replay
+from replay_core.store import runfile, upload
+from replay_core.store.runfile import RunWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 RNG = np.random.default_rng(5)

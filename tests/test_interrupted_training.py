@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from replay_core import runfile
-from replay_core.replay import Replay
+from replay_core.replay.replayer import Replay
+from replay_core.store import runfile
 
 ROOT = Path(__file__).resolve().parent.parent
 

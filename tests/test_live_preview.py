@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from replay_core import datasets, presets
-from replay_core.replay import Replay
-from replay_core.runfile import read_run
+from replay_core.data import datasets, presets
+from replay_core.replay.replayer import Replay
+from replay_core.store.runfile import read_run
 from studio.live import GRID, LivePreview
 
 
@@ -31,7 +31,7 @@ class _Slot:
 
 @pytest.mark.parametrize("dataset", ["parabola", "blobs"])
 def test_preview_of_a_bottleneck_run_equals_its_replay(tmp_path, dataset):
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     spec = presets.get("reference").replace(**{
         "model.bottleneck": True, "training.epochs": 3, "dataset.name": dataset,
@@ -56,7 +56,7 @@ def test_preview_of_a_bottleneck_run_equals_its_replay(tmp_path, dataset):
     assert [c["name"] for c in live.activations] == [c["name"] for c in stored]
 
     # The preview's network at the last epoch predicts what Replay predicts there.
-    from replay_core.forward import Network
+    from replay_core.replay.forward import Network
 
     last = [[np.asarray(w)[None] for w in layer] for layer in records[-1].weights]
     preview_out = Network.from_weights(last, live.activations).forward(live.grid)[0]

@@ -14,17 +14,18 @@ keras = pytest.importorskip("keras")
 
 from sklearn.metrics import confusion_matrix  # noqa: E402
 
-from replay_core import datasets, runfile  # noqa: E402
-from replay_core.model_builder import build_model  # noqa: E402
-from replay_core.render_mpl import CLASS_PALETTE, FrameRenderer, compose  # noqa: E402
-from replay_core.replay import Replay, class_margins  # noqa: E402
-from replay_core.spec import RunSpec  # noqa: E402
-from replay_core.trainer import DEFAULT_MAX_COST, train  # noqa: E402
-from replay_core.views import (  # noqa: E402
+from replay_core.data import datasets  # noqa: E402
+from replay_core.data.spec import RunSpec  # noqa: E402
+from replay_core.render.frame import CLASS_PALETTE, FrameRenderer, compose  # noqa: E402
+from replay_core.replay.replayer import Replay, class_margins  # noqa: E402
+from replay_core.replay.views import (  # noqa: E402
     ClassLossHistogramView,
     ClassProbabilityHistogramView,
     ProbabilityHistogramView,
 )
+from replay_core.store import runfile  # noqa: E402
+from replay_core.train.model_builder import build_model  # noqa: E402
+from replay_core.train.trainer import DEFAULT_MAX_COST, train  # noqa: E402
 
 EPOCHS = 6
 
@@ -296,7 +297,7 @@ def test_class_colours_are_distinct_and_too_many_classes_is_a_clear_message():
     from matplotlib.colors import to_rgb
 
     from replay_core.errors import ReplayError
-    from replay_core.render_mpl import DARK, LIGHT, class_colours
+    from replay_core.render.frame import DARK, LIGHT, class_colours
 
     assert class_colours(LIGHT, 2) == [LIGHT.class0, LIGHT.class1]
     colours = class_colours(LIGHT, 10)  # an uploaded CSV may have up to 10 classes
@@ -342,7 +343,7 @@ def test_ten_classes_from_arrays_replay_and_render():
 
 def test_budget_counts_the_real_features_classes_and_samples(tmp_path):
     from replay_core.errors import TrainingLimitError
-    from replay_core.trainer import STEP_COST, estimate_cost
+    from replay_core.train.trainer import STEP_COST, estimate_cost
 
     # Iris: 150 samples of 4 features; 4 -> 4 tanh -> 3 softmax has 4*4+4 + 4*3+3 weights;
     # batches of 16: 10 steps an epoch, and all 150 samples evaluated every epoch.
@@ -376,7 +377,7 @@ def test_every_dataset_trains_and_replays_at_its_defaults(tmp_path, name):
 def test_draw_functions_take_the_k_class_views(runs):
     from matplotlib.figure import Figure
 
-    from replay_core.render_mpl import (
+    from replay_core.render.frame import (
         ClassLossHistogramArtists,
         ClassProbabilityHistogramArtists,
         draw_loss_histogram,

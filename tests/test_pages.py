@@ -26,9 +26,10 @@ from prebuilt_runs import (
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from replay_core import presets, runfile
-from replay_core.replay import Replay
-from replay_core.workspace import Workspace
+from replay_core.data import presets
+from replay_core.replay.replayer import Replay
+from replay_core.store import runfile
+from replay_core.store.workspace import Workspace
 from studio import session
 from studio.form import dataset_param_key, spec_to_state
 

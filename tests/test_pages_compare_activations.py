@@ -9,7 +9,7 @@ import pytest
 from prebuilt_runs import seed_workspace
 from streamlit.testing.v1 import AppTest
 
-from replay_core import presets
+from replay_core.data import presets
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
@@ -21,7 +21,7 @@ TRIO = {"sigmoid": "reference", "tanh": "reference_tanh", "relu": "reference_rel
 def trio(tmp_path_factory) -> Path:
     """The three reference presets trained whole (runs "sigmoid", "tanh", "relu"), and
     "relu 42", the relu preset with the article's seed."""
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     path = tmp_path_factory.mktemp("trio") / "runs.h5"
     for name, preset in TRIO.items():

@@ -18,8 +18,8 @@ from prebuilt_runs import SMALL_RUN, seed_workspace, session_prebuilt_runs, smal
 from streamlit.testing.v1 import AppTest
 from test_pages import REPLAY, RUNS, TRAIN, button, check, workspace_of
 
-from replay_core import presets
-from replay_core.spec import MAX_SPEC_CHARS, RunSpec, json_depth
+from replay_core.data import presets
+from replay_core.data.spec import MAX_SPEC_CHARS, RunSpec, json_depth
 from studio import page_guard
 from studio.damaged import DAMAGED
 from studio.form import spec_from_query

@@ -12,9 +12,9 @@ from prebuilt_runs import seed_workspace, write_small_run
 from sklearn.metrics import confusion_matrix
 from test_pages import REPLAY, TRAIN, button, check, epoch_caption, open_app, texts
 
-from replay_core import datasets, presets
-from replay_core.replay import Replay
-from replay_core.spec import RunSpec
+from replay_core.data import datasets, presets
+from replay_core.data.spec import RunSpec
+from replay_core.replay.replayer import Replay
 from studio.form import dataset_param_key
 
 EPOCHS = 3
@@ -30,7 +30,7 @@ def _spec(dataset: dict, layers: list) -> RunSpec:
 
 @pytest.fixture(scope="module")
 def run_file(tmp_path_factory):
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     path = tmp_path_factory.mktemp("pages_multiclass") / "runs.h5"
     train(_spec({"name": "spiral", "params": {"n_samples": 150, "arms": 3}},

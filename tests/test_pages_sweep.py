@@ -13,8 +13,9 @@ import pytest
 from prebuilt_runs import PrebuiltRuns, seed_workspace, session_prebuilt_runs, small_spec
 from streamlit.testing.v1 import AppTest
 
-from replay_core import runfile, sweep, workspace
-from replay_core.replay import Replay
+from replay_core.replay.replayer import Replay
+from replay_core.store import runfile, workspace
+from replay_core.train import sweep
 from studio import session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +50,7 @@ def swept(tmp_path_factory) -> tuple[Path, str]:
 @pytest.fixture(scope="module")
 def short_runs(tmp_path_factory) -> Path:
     """Runs "short sigmoid" and "short tanh": 3 epochs each, to sweep from the page."""
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     path = tmp_path_factory.mktemp("short") / "runs.h5"
     train(small_spec(3), path, "short sigmoid")

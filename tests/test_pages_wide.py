@@ -8,8 +8,8 @@ from prebuilt_runs import new_session_id, seed_workspace, small_spec
 from streamlit.testing.v1 import AppTest
 from test_pages import APP, REPLAY, button, check, open_app, texts, workspace_of
 
-from replay_core import csv_data
-from replay_core.replay import Replay
+from replay_core.data import csv_data
+from replay_core.replay.replayer import Replay
 
 EPOCHS = 3
 WIDE_RUN, BOTTLENECK_RUN = "ten units", "bottleneck"
@@ -18,7 +18,7 @@ WIDE_RUN, BOTTLENECK_RUN = "ten units", "bottleneck"
 @pytest.fixture(scope="module")
 def wide_runs(tmp_path_factory):
     """A 2 -> 10 tanh -> 1 run, and a 4-feature run with the 2-unit bottleneck."""
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     folder = tmp_path_factory.mktemp("wide-runs")
     wide = small_spec(EPOCHS, **{"model.layers": [{"units": 10, "activation": "tanh"}]})

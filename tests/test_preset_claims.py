@@ -13,10 +13,10 @@ import re
 import numpy as np
 import pytest
 
-from replay_core import presets
-from replay_core.compare import key_figures
-from replay_core.replay import Replay
-from replay_core.runfile import RunData, read_run
+from replay_core.data import presets
+from replay_core.replay.compare import key_figures
+from replay_core.replay.replayer import Replay
+from replay_core.store.runfile import RunData, read_run
 
 pytest.importorskip("keras")
 
@@ -33,7 +33,7 @@ class TrainedPresets:
         self.done: set[str] = set()
 
     def run(self, name: str) -> RunData:
-        from replay_core.trainer import DEFAULT_MAX_COST, train
+        from replay_core.train.trainer import DEFAULT_MAX_COST, train
 
         if name not in self.done:
             train(presets.get(name), self.path, name, max_budget=DEFAULT_MAX_COST)

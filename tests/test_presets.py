@@ -7,9 +7,9 @@ import doctest
 import numpy as np
 import pytest
 
-from replay_core import datasets, presets
-from replay_core.presets import PRESETS
-from replay_core.spec import LayerSpec, ReduceLROnPlateauSpec, RunSpec
+from replay_core.data import datasets, presets
+from replay_core.data.presets import PRESETS
+from replay_core.data.spec import LayerSpec, ReduceLROnPlateauSpec, RunSpec
 
 REFERENCE = {"reference": "sigmoid", "reference_tanh": "tanh", "reference_relu": "relu"}
 # The same runs with the article's seed, which under Keras 3 starts elsewhere.
@@ -204,7 +204,7 @@ def test_notebook_preset_data_is_split_60_40_stratified_and_standardised(name):
 
 @pytest.mark.parametrize(("name", "expected"), MULTICLASS.items())
 def test_multiclass_presets_end_in_a_softmax_within_the_app_budget(name, expected):
-    from replay_core.trainer import DEFAULT_MAX_COST, estimate_cost
+    from replay_core.train.trainer import DEFAULT_MAX_COST, estimate_cost
 
     dataset, k, d = expected
     s = presets.get(name)

@@ -8,7 +8,7 @@ import pytest
 from sklearn.decomposition import PCA
 
 from replay_core.errors import NoFeatureLayerError
-from replay_core.replay import Replay
+from replay_core.replay.replayer import Replay
 
 N_STATES = 6
 UNITS = 10
@@ -167,8 +167,8 @@ def test_pca_of_a_two_unit_layer_keeps_an_exact_boundary(two_unit):
 
 
 def test_panels_name_the_projection(wide):
-    from replay_core.render_compare import CompareRenderer
-    from replay_core.render_mpl import FrameRenderer
+    from replay_core.render.compare import CompareRenderer
+    from replay_core.render.frame import FrameRenderer
 
     replay, *_ = wide
     views = replay.views(projection=("units", 7, 2), fit_epoch=1)

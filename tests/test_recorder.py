@@ -14,10 +14,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from replay_core import runfile  # noqa: E402
 from replay_core.errors import RunExistsError, RunFileError  # noqa: E402
-from replay_core.forward import Network  # noqa: E402
-from replay_core.recorder import (  # noqa: E402
+from replay_core.replay.forward import Network  # noqa: E402
+from replay_core.store import runfile  # noqa: E402
+from replay_core.train.recorder import (  # noqa: E402
     EpochRecord,
     ReplayData,
     activation_config,
@@ -109,7 +109,7 @@ def test_validation_data_and_spec_are_stored(tmp_path):
 
 
 def test_spec_object_is_stored_as_its_json(tmp_path):
-    from replay_core import presets
+    from replay_core.data import presets
 
     spec = presets.get("reference")
     recorder = ReplayData(X, Y, tmp_path / "runs.h5", "spec", spec=spec)
@@ -273,7 +273,7 @@ def test_close_with_a_status(tmp_path):
 
 
 def test_a_manual_callback_list_with_settings_from_kwargs(tmp_path):
-    # The way a custom loop (like replay_core.trainer) drives the recorder.
+    # The way a custom loop (like replay_core.train.trainer) drives the recorder.
     path = tmp_path / "runs.h5"
     model = _model()
     recorder = ReplayData(X, Y, path, "manual", batch_size=10, epochs=2)

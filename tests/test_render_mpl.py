@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 
-from replay_core.render_mpl import (
+from replay_core.render.frame import (
     DARK,
     PANELS,
     FrameRenderer,

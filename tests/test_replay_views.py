@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from replay_core.errors import NoFeatureLayerError, ReplayError
-from replay_core.replay import FEATURE_BOUNDARY_GRID, Replay, ViewUnavailableError
+from replay_core.replay.replayer import FEATURE_BOUNDARY_GRID, Replay, ViewUnavailableError
 
 keras = pytest.importorskip("keras")
 
@@ -447,7 +447,7 @@ def test_output_without_probabilities_is_refused():
 # --- through a run file ----------------------------------------------------------------
 
 def test_replay_from_a_run_file(tmp_path, reference_like):
-    runfile = pytest.importorskip("replay_core.runfile")
+    runfile = pytest.importorskip("replay_core.store.runfile")
     import h5py
 
     _, weights, X, y, Xv, yv, expected = reference_like
@@ -479,7 +479,7 @@ def test_replay_from_a_run_file(tmp_path, reference_like):
 
 
 def test_replay_of_a_deepreplay_file(tmp_path, reference_like):
-    pytest.importorskip("replay_core.runfile")
+    pytest.importorskip("replay_core.store.runfile")
     from deepreplay_fixture import write_deepreplay_run
 
     _, weights, X, y, *_ = reference_like

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from deepreplay_fixture import write_deepreplay_run
 
-from replay_core import runfile
 from replay_core.errors import RunExistsError, RunFileError, RunNotFoundError
-from replay_core.runfile import RunWriter
+from replay_core.store import runfile
+from replay_core.store.runfile import RunWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 RNG = np.random.default_rng(0)

@@ -25,10 +25,11 @@ from prebuilt_runs import (
     small_spec,
 )
 
-from replay_core import presets, runfile, workspace
+from replay_core.data import presets
 from replay_core.errors import RunFileError, RunNotFoundError
-from replay_core.replay import Replay
-from replay_core.workspace import Workspace, estimate_file_bytes
+from replay_core.replay.replayer import Replay
+from replay_core.store import runfile, workspace
+from replay_core.store.workspace import Workspace, estimate_file_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 MB = 2**20
@@ -54,7 +55,7 @@ def quotas(monkeypatch):
 # A small numpy-built run: a 2-2-1 sigmoid network (what Replay's views need).
 WRITE_RUN = '''
 import numpy as np
-from replay_core.runfile import RunWriter
+from replay_core.store.runfile import RunWriter
 
 def open_run(path, name, epochs=3, width=2):
     rng = np.random.default_rng(len(name))
@@ -403,9 +404,9 @@ def test_a_finished_run_sharing_a_file_with_a_run_being_written_is_kept_until_it
 
 FULL_DISK = '''
 import resource, signal, sys
-from replay_core import runfile
+from replay_core.store import runfile
 from replay_core.errors import RunFileError
-from replay_core.workspace import Workspace
+from replay_core.store.workspace import Workspace
 {unchecked}
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
 ws = Workspace(__import__("pathlib").Path({folder!r}))
@@ -469,9 +470,9 @@ def test_a_full_disk_during_training_ends_it_with_one_error(root):
         from pathlib import Path
         sys.path.insert(0, {str(REPO / "tests")!r})
         from prebuilt_runs import small_spec
-        from replay_core import trainer
+        from replay_core.train import trainer
         from replay_core.errors import RunFileError
-        from replay_core.workspace import Workspace
+        from replay_core.store.workspace import Workspace
 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         ws = Workspace(Path({str(ws.folder)!r}))

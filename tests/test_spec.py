@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from replay_core import presets, spec
-from replay_core.spec import (
+from replay_core.data import presets, spec
+from replay_core.data.spec import (
     ACTIVATIONS,
     INITIALIZERS,
     OPTIMIZERS,

@@ -8,10 +8,12 @@ import h5py
 import numpy as np
 import pytest
 
-from replay_core import cli, runfile, sweep
+from replay_core import cli
 from replay_core.errors import TrainingLimitError
-from replay_core.replay import Replay
-from replay_core.trainer import DEFAULT_MAX_COST
+from replay_core.replay.replayer import Replay
+from replay_core.store import runfile
+from replay_core.train import sweep
+from replay_core.train.trainer import DEFAULT_MAX_COST
 from tests.prebuilt_runs import small_spec
 
 EPOCHS = 6
@@ -106,7 +108,8 @@ def test_sweep_records_every_run_complete_with_its_seed(swept):
         s = summaries[task.run_name]
         assert (s.status, s.epochs_done) == ("complete", EPOCHS)
         assert s.spec["training"]["seed"] == task.seed
-        assert s.sweep == {"id": task.sweep_id, "config": task.config, "seed": task.seed}
+        assert s.sweep == {"id": task.sweep_id, "config": task.config, "seed": task.seed,
+                           "index": task.index}
         seeds.add((task.config, task.seed))
     assert len(seeds) == 6
     assert sorted(runfile.validate_file(path)) == sorted(t.run_name for t in tasks)
@@ -121,7 +124,7 @@ def test_progress_counts_finished_runs(swept):
 
 
 def test_a_sweep_run_equals_the_same_spec_trained_alone(swept, tmp_path):
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     path, tasks, _, _ = swept
     for task in (tasks[1], tasks[4]):
@@ -260,7 +263,7 @@ def test_cli_sweep_bad_arguments_give_one_error(tmp_path, capsys, args, message)
 
 
 def test_a_sweep_trains_uploaded_csv_data_kept_beside_the_run_file(tmp_path):
-    from replay_core import csv_data, presets
+    from replay_core.data import csv_data, presets
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 3))
@@ -281,3 +284,20 @@ def test_a_sweep_trains_uploaded_csv_data_kept_beside_the_run_file(tmp_path):
     with pytest.raises(csv_data.CsvDataError, match="upload the same file"):
         sweep.run_sweep(sweep.plan({"csv": spec}, 1), tmp_path / "other.h5",
                         max_budget=DEFAULT_MAX_COST)
+
+
+def test_a_sweeps_runs_are_listed_in_planned_order_whatever_their_start_times():
+    from replay_core.store.runfile import RunSummary
+
+    def summary(name, index, created):
+        return RunSummary(name=name, status="complete", epochs_done=1, n_epochs=1, samples=1,
+                          final_loss=None, final_acc=None, spec=None, created=created,
+                          is_deepreplay=False, message="",
+                          sweep={"id": "s", "config": name.split()[0], "seed": index + 1,
+                                 "index": index})
+
+    # Two workers: seed 2 started before seed 1 finished its first epoch.
+    started = [summary("tanh seed 2", 1, "t1"), summary("tanh seed 1", 0, "t2"),
+               summary("relu seed 1", 2, "t3")]
+    grouped = sweep.group_sweeps(started)
+    assert [r.name for r in grouped["s"]] == ["tanh seed 1", "tanh seed 2", "relu seed 1"]

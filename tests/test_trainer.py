@@ -12,15 +12,17 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from replay_core import datasets, presets, runfile, trainer  # noqa: E402
+from replay_core.data import datasets, presets  # noqa: E402
+from replay_core.data.spec import RunSpec, TrainingSpec  # noqa: E402
 from replay_core.errors import RunExistsError, TrainingLimitError  # noqa: E402
-from replay_core.model_builder import (  # noqa: E402
+from replay_core.store import runfile  # noqa: E402
+from replay_core.train import trainer  # noqa: E402
+from replay_core.train.model_builder import (  # noqa: E402
     build_model,
     build_optimizer,
     compile_model,
 )
-from replay_core.spec import RunSpec, TrainingSpec  # noqa: E402
-from replay_core.trainer import STEP_COST, CompiledEpochs, estimate_cost, train  # noqa: E402
+from replay_core.train.trainer import STEP_COST, CompiledEpochs, estimate_cost, train  # noqa: E402
 
 SMALL = presets.get("reference").replace(**{
     "dataset.params": {"n_samples": 200, "noise": 0.0},
@@ -309,8 +311,8 @@ def test_build_optimizer(name, cls, extra):
 
 
 def test_every_activation_builds_and_is_described_for_replay():
-    from replay_core.recorder import activation_config
-    from replay_core.spec import ACTIVATIONS
+    from replay_core.data.spec import ACTIVATIONS
+    from replay_core.train.recorder import activation_config
 
     layers = [{"units": 3, "activation": name, "negative_slope": 0.1} for name in ACTIVATIONS]
     spec = RunSpec.from_dict({"model": {"layers": layers[:6]}})

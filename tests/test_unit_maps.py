@@ -6,19 +6,20 @@ import keras
 import numpy as np
 import pytest
 
-from replay_core import presets, runfile
+from replay_core.data import presets
+from replay_core.data.spec import RunSpec
 from replay_core.errors import ViewUnavailableError
-from replay_core.model_builder import build_model
-from replay_core.render_units import UnitStripRenderer, unit_colours
-from replay_core.replay import Replay
-from replay_core.spec import RunSpec
+from replay_core.render.units import UnitStripRenderer, unit_colours
+from replay_core.replay.replayer import Replay
+from replay_core.store import runfile
+from replay_core.train.model_builder import build_model
 
 EPOCHS = 3
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from replay_core.trainer import train
+    from replay_core.train.trainer import train
 
     spec = presets.get("reference").replace(**{
         "dataset.name": "moons", "dataset.params": {"n_samples": 120, "noise": 0.1},
@@ -99,7 +100,7 @@ def test_unit_maps_need_two_dimensional_inputs():
 
 
 def test_long_runs_of_wide_layers_get_coarser_maps():
-    from replay_core.replay import UNIT_MAP_ELEMENTS
+    from replay_core.replay.replayer import UNIT_MAP_ELEMENTS
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(30, 2)), rng.integers(0, 2, 30)

@@ -21,10 +21,10 @@ import pytest
 from deepreplay_fixture import write_deepreplay_run
 from prebuilt_runs import DEEPREPLAY_RUN, SMALL_RUN, session_prebuilt_runs
 
-from replay_core import runfile, upload
 from replay_core.errors import ReplayError, RunFileError
-from replay_core.replay import Replay
-from replay_core.runfile import RunWriter
+from replay_core.replay.replayer import Replay
+from replay_core.store import runfile, upload
+from replay_core.store.runfile import RunWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 RNG = np.random.default_rng(3)
@@ -257,7 +257,7 @@ def test_40000_nested_groups_are_refused_in_a_few_steps_without_crashing(tmp_pat
             group = h5py.h5g.create(group, b"g")
     # A crash of HDF5 would take pytest down with it: import in a child process.
     code = textwrap.dedent(f"""
-        from replay_core import upload
+        from replay_core.store import upload
         from replay_core.errors import RunFileError
         try:
             upload.import_file({str(src)!r}, {str(tmp_path / 'dst.h5')!r}, "upload.h5")
@@ -476,7 +476,7 @@ def test_replay_refuses_points_it_cannot_run_with_a_replay_error(tmp_path):
 
 
 def test_the_limits_admit_the_largest_run_the_app_trains():
-    from replay_core import csv_data, spec
+    from replay_core.data import csv_data, spec
 
     limits = upload.DEFAULT
     # 30 features -> 6 hidden layers of 64 -> a 2-unit bottleneck -> 10 classes, 2000 epochs.

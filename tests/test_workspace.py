@@ -23,10 +23,10 @@ from prebuilt_runs import (
     session_prebuilt_runs,
 )
 
-from replay_core import runfile, workspace
 from replay_core.errors import RunFileError
-from replay_core.replay import Replay
-from replay_core.workspace import Workspace
+from replay_core.replay.replayer import Replay
+from replay_core.store import runfile, workspace
+from replay_core.store.workspace import Workspace
 
 
 @pytest.fixture(scope="session")

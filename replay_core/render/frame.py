@@ -35,7 +35,7 @@ from matplotlib.patches import Patch
 from matplotlib.transforms import Bbox
 
 from replay_core.errors import ViewUnavailableError
-from replay_core.views import (
+from replay_core.replay.views import (
     ClassLossHistogramView,
     ClassProbabilityHistogramView,
     ConfusionView,

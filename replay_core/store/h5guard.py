@@ -37,7 +37,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from replay_core import csv_data, spec
+from replay_core.data import csv_data, spec
 from replay_core.errors import RunFileError
 
 __all__ = ["ALLOWED_FILTERS", "DEFAULT", "Limits", "check_dataset", "dumps_json", "get_member",

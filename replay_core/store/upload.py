@@ -37,9 +37,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from replay_core import activations, h5guard, runfile
+from replay_core.data import activations
 from replay_core.errors import ReplayError, RunFileError
-from replay_core.h5guard import DEFAULT, Limits
+from replay_core.store import h5guard, runfile
+from replay_core.store.h5guard import DEFAULT, Limits
+from replay_core.store.names import unique_name
 
 __all__ = ["DEFAULT", "Limits", "check_file", "import_file"]
 
@@ -428,13 +430,11 @@ def import_file(src: str | os.PathLike, dst: str | os.PathLike,
 
 
 def _new_names(names: list[str], taken: Collection[str], limits: Limits) -> list[str]:
-    from replay_core.sweep import _unique  # the one "name (2)" rule of the package
-
     used = set(taken)
     out = []
     for name in names:
         # Room for a " (999)" suffix within the name limit.
-        new = _unique(name if name not in used else name[: limits.name_length - 6], used)
+        new = unique_name(name if name not in used else name[: limits.name_length - 6], used)
         used.add(new)
         out.append(new)
     return out

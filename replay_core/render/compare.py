@@ -2,10 +2,10 @@
 
 Top row: each run's feature space; middle row: each run's decision boundary; bottom row:
 every run's accuracy curve overlaid (left) and loss curve overlaid (right), the current
-epoch marked. The panels are the artist classes of :mod:`replay_core.render_mpl`; a run
+epoch marked. The panels are the artist classes of :mod:`replay_core.render.frame`; a run
 shorter than the others stays on its last epoch.
 
-Like :class:`~replay_core.render_mpl.FrameRenderer`, everything that does not move is
+Like :class:`~replay_core.render.frame.FrameRenderer`, everything that does not move is
 drawn once into a cached background and each frame draws only the moving artists.
 """
 
@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from replay_core.render_mpl import (
+from replay_core.render.frame import (
     _SUPTITLE,
     _TICK,
     _TITLE,
@@ -37,7 +37,7 @@ from replay_core.render_mpl import (
     _style_axes,
     _theme,
 )
-from replay_core.views import LossAndMetricView, ReplayViews
+from replay_core.replay.views import LossAndMetricView, ReplayViews
 
 __all__ = ["RUN_COLOURS", "CompareRenderer", "OverlaidCurvesArtists"]
 

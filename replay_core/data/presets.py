@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from replay_core.spec import (
+from replay_core.data.spec import (
     DatasetSpec,
     LayerSpec,
     ModelSpec,
@@ -57,7 +57,7 @@ REFERENCE_SEED = 18
 # within its 150 epochs. Recorded with Keras 3.15 / TensorFlow 2.21 on CPU by
 #   python -m replay_core sweep --preset reference --activations sigmoid,tanh,relu \
 #       --seeds 20 --file sweep.h5 --workers 1
-# then read back with replay_core.sweep.read_sweep (first_perfect_epoch of each run).
+# then read back with replay_core.train.sweep.read_sweep (first_perfect_epoch of each run).
 REFERENCE_SWEEP: dict[int, tuple[int | None, int | None, int | None]] = {
     1: (72, 19, 24), 2: (None, 23, 17), 3: (68, 22, 25), 4: (88, 44, 22),
     5: (69, 21, 23), 6: (74, 20, 30), 7: (72, 18, 15), 8: (91, 28, 27),

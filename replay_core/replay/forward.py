@@ -14,7 +14,7 @@ Inputs are either shared by all epochs, ``(N, d)``, or given per epoch,
 Example
 -------
 >>> import numpy as np
->>> from replay_core.forward import Network
+>>> from replay_core.replay.forward import Network
 >>> kernel = np.ones((3, 2, 1))               # 3 weight states (epochs 0..2), 2 -> 1
 >>> bias = np.zeros((3, 1))
 >>> net = Network.from_weights([[kernel, bias]], [{"name": "linear"}])
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from replay_core import activations
+from replay_core.data import activations
 from replay_core.errors import RunFileError, ViewUnavailableError
 
 # Elements of the widest intermediate array ``forward`` keeps at once (float64: 16 MB);

@@ -44,8 +44,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from replay_core import h5guard
 from replay_core.errors import ReplayError, RunExistsError, RunFileError, RunNotFoundError
+from replay_core.store import h5guard
+from replay_core.store.names import MAX_NAME_LENGTH, check_name
 
 __all__ = [
     "FORMAT", "LOG_NAMES", "MAX_NAME_LENGTH", "STATUSES", "EpochRecord", "RunData",
@@ -56,7 +57,6 @@ __all__ = [
 
 FORMAT = "deepreplay-studio/1"
 STATUSES = ("running", "complete", "stopped", "diverged", "failed")
-MAX_NAME_LENGTH = 100
 
 LOG_NAMES = {"accuracy": "acc", "val_accuracy": "val_acc"}
 """Keras 3 log names -> the names stored in the run (DeepReplay's ``acc``)."""
@@ -185,28 +185,6 @@ class RunData:
 
 def _fname(path: str | os.PathLike) -> str:
     return Path(path).name
-
-
-def check_name(name: str) -> str:
-    """Return ``name`` if it can name a run, else raise ``RunFileError``.
-
-    A run name is a non-empty string of at most ``MAX_NAME_LENGTH`` characters without
-    ``/`` (HDF5's path separator); ``.`` and ``..`` are refused too.
-    """
-    if not isinstance(name, str):
-        raise RunFileError(f"a run name must be a string, got {type(name).__name__}")
-    if not name:
-        raise RunFileError("a run name cannot be empty")
-    if "/" in name:
-        raise RunFileError(f"run name {name!r} contains '/', which HDF5 reads as a path")
-    if "\x00" in name:
-        raise RunFileError(f"run name {name!r} contains a NUL character")
-    if name in (".", ".."):
-        raise RunFileError(f"run name {name!r} is reserved; pick another")
-    if len(name) > MAX_NAME_LENGTH:
-        raise RunFileError(f"run name {name[:20]!r}... is {len(name)} characters long; "
-                           f"the limit is {MAX_NAME_LENGTH}")
-    return name
 
 
 def stored_logs(logs: Mapping[str, Any]) -> dict[str, float]:
@@ -1235,7 +1213,7 @@ def validate_file(path: str | os.PathLike, display_name: str | None = None) -> l
         With one sentence saying what is wrong, e.g. ``'x.h5' is not an HDF5 file``,
         ``'x.h5' holds no runs``, ``'x.h5' run 'a': inputs has 3 rows but targets has 4``.
     """
-    from replay_core import upload  # upload builds on this module's readers
+    from replay_core.store import upload  # upload builds on this module's readers
 
     return upload.check_file(path, display_name)
 

@@ -40,9 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from replay_core import runfile
+from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError
-from replay_core.spec import RunSpec
+from replay_core.store import runfile
+from replay_core.store.names import unique_name
 
 __all__ = [
     "MAX_SEEDS", "ConfigSummary", "SweepProgress", "SweepResult", "SweepRun", "SweepTask",
@@ -270,7 +271,7 @@ def plan(configs: Mapping[str, RunSpec] | Sequence[RunSpec], seeds: int | Iterab
         data = spec.to_dict()
         for seed in seed_values:
             data["training"]["seed"] = seed
-            name = _unique(f"{label} seed {seed}", used)
+            name = unique_name(f"{label} seed {seed}", used)
             used.add(name)
             tasks.append(SweepTask(len(tasks), str(label), seed, name,
                                    RunSpec.from_dict(data).to_json(), sweep_id))
@@ -281,15 +282,8 @@ def _label(specs: list[RunSpec]) -> dict[str, RunSpec]:
     out: dict[str, RunSpec] = {}
     for spec in specs:
         base = "-".join(layer.activation for layer in spec.model.layers)
-        out[_unique(base, set(out))] = spec
+        out[unique_name(base, set(out))] = spec
     return out
-
-
-def _unique(base: str, used: set[str]) -> str:
-    name, k = base, 2
-    while name in used:
-        name, k = f"{base} ({k})", k + 1
-    return name
 
 
 def check_budget(tasks: Sequence[SweepTask], max_budget: float,
@@ -302,8 +296,9 @@ def check_budget(tasks: Sequence[SweepTask], max_budget: float,
     Costs are those of ``trainer.training_cost``; uploaded CSV data is looked up beside
     ``filename``, as the trainer does.
     """
-    from replay_core import csv_data, datasets, trainer
+    from replay_core.data import csv_data, datasets
     from replay_core.errors import TrainingLimitError
+    from replay_core.train import trainer
 
     costs: dict[str, int] = {}  # runs that differ only in their seed cost the same
     total = 0
@@ -397,7 +392,7 @@ def _worker(worker_id: int, tasks: Any, events: Any, stop: Any, max_budget: floa
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-        from replay_core import trainer
+        from replay_core.train import trainer
     except Exception as exc:  # noqa: BLE001 - reported to the parent as one message
         events.put(("broken", worker_id, f"{type(exc).__name__}: {exc}"))
         return
@@ -492,7 +487,8 @@ class _Sweep:
             try:
                 self.writers[index] = runfile.RunWriter(
                     self.filename, task.run_name, **msg[2],
-                    sweep={"id": task.sweep_id, "config": task.config, "seed": task.seed})
+                    sweep={"id": task.sweep_id, "config": task.config, "seed": task.seed,
+                           "index": task.index})
                 self.opened.add(index)
             except ReplayError as exc:
                 self.failures[index] = f"{task.run_name}: {exc}"
@@ -698,8 +694,8 @@ def run_sweep(tasks: Sequence[SweepTask], filename: str | os.PathLike, *,
 def describe_run(filename: str | os.PathLike, run_name: str,
                  task: SweepTask | None = None, sweep: Mapping | None = None) -> SweepRun:
     """A sweep run's figures, replayed from the file (numpy only)."""
-    from replay_core.compare import key_figures
-    from replay_core.replay import Replay
+    from replay_core.replay.compare import key_figures
+    from replay_core.replay.replayer import Replay
 
     replay = Replay(filename, run_name)
     figures = key_figures(replay)
@@ -727,7 +723,16 @@ def group_sweeps(summaries: Iterable[runfile.RunSummary]) -> dict[str, list[runf
         info = summary.sweep
         if info and isinstance(info.get("id"), str):
             out.setdefault(info["id"], []).append(summary)
+    for runs in out.values():
+        # In planned order (configuration, then seed): parallel workers start runs in any
+        # order, so their creation times are no order to show.
+        runs.sort(key=_planned_position)
     return out
+
+
+def _planned_position(summary: runfile.RunSummary) -> tuple[int, int]:
+    index = (summary.sweep or {}).get("index")
+    return (0, index) if isinstance(index, int) and not isinstance(index, bool) else (1, 0)
 
 
 def read_sweep(filename: str | os.PathLike, sweep_id: str) -> list[SweepRun]:

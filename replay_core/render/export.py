@@ -1,6 +1,6 @@
 """Export a replay as an animation (MP4, GIF) or one frame (PNG).
 
-Every frame comes from ONE :class:`~replay_core.render_mpl.FrameRenderer` built for the
+Every frame comes from ONE :class:`~replay_core.render.frame.FrameRenderer` built for the
 export and reused across frames (it only updates artists and blits), so a frame costs a
 few tens of milliseconds whatever the figure.
 
@@ -16,7 +16,7 @@ complete, so an interrupted export never leaves a half-written file under the fi
 
 Example
 -------
->>> from replay_core.replay import Replay                                   # doctest: +SKIP
+>>> from replay_core.replay.replayer import Replay                                   # doctest: +SKIP
 >>> views = Replay("runs.h5", "sigmoid").views()                            # doctest: +SKIP
 >>> export_animation(views, "sigmoid.mp4", epochs=parse_epochs("0:150", views.n_epochs),
 ...                  fps=10, size=(1280, 720))                              # doctest: +SKIP
@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from replay_core.errors import ReplayError
-from replay_core.render_mpl import PANELS, FrameRenderer
-from replay_core.views import ReplayViews
+from replay_core.render.frame import PANELS, FrameRenderer
+from replay_core.replay.views import ReplayViews
 
 __all__ = [
     "ANIMATION_FORMATS",
@@ -356,7 +356,7 @@ def export_animation(views: ReplayViews, out_path: str | os.PathLike[str], *,
     fps : frames per second, 1..60 (GIF: 1..50).
     size : (width, height) of the video in pixels, 320x180 .. 3840x2160; even for MP4;
         GIF at most 1920x1080.
-    theme, panels, dpi : as :class:`~replay_core.render_mpl.FrameRenderer`.
+    theme, panels, dpi : as :class:`~replay_core.render.frame.FrameRenderer`.
     progress : called as ``progress(done, total)`` after each frame; an exception it
         raises stops the export (no file is left behind).
 

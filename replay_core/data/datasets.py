@@ -276,7 +276,7 @@ def names() -> list[str]:
     return list(REGISTRY)
 
 
-EXTERNAL = {"csv": "replay_core.csv_data"}
+EXTERNAL = {"csv": "replay_core.data.csv_data"}
 """Datasets read from a session's folder rather than generated (an uploaded CSV file):
 name -> module with ``check_params(params)``, ``shape(params, what)`` and ``load(params)``."""
 
@@ -447,7 +447,7 @@ def _as32(a: np.ndarray | None) -> np.ndarray | None:
 
 
 def prepare(dataset_spec: Any) -> PreparedData:
-    """Arrays for a ``replay_core.spec.DatasetSpec``: generated, split, standardised."""
+    """Arrays for a ``replay_core.data.spec.DatasetSpec``: generated, split, standardised."""
     X, y = load(dataset_spec.name, seed=dataset_spec.seed, **dataset_spec.params)
     data = split_and_standardize(
         X, y, validation_split=dataset_spec.validation_split,

@@ -17,7 +17,7 @@ TensorFlow is imported only when :func:`train` runs.
 Example
 -------
 >>> from replay_core import presets                                  # doctest: +SKIP
->>> from replay_core.trainer import train                            # doctest: +SKIP
+>>> from replay_core.train.trainer import train                            # doctest: +SKIP
 >>> result = train(presets.get("reference"), "runs.h5", "sigmoid")   # doctest: +SKIP
 >>> result.status, result.epochs_done                                # doctest: +SKIP
 ('complete', 150)
@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from replay_core import csv_data, datasets
+from replay_core.data import csv_data, datasets
+from replay_core.data.spec import RunSpec
 from replay_core.errors import TrainingLimitError
-from replay_core.spec import RunSpec
 
 if TYPE_CHECKING:
     import keras
@@ -380,8 +380,8 @@ def train(
 
     import keras
 
-    from replay_core.model_builder import build_model, compile_model
-    from replay_core.recorder import ReplayData
+    from replay_core.train.model_builder import build_model, compile_model
+    from replay_core.train.recorder import ReplayData
 
     training = spec.training
     keras.utils.set_random_seed(training.seed)

@@ -6,7 +6,7 @@ epochs at once into the frozen dataclasses of ``views``. No TensorFlow is involv
 
 Example
 -------
->>> from replay_core.replay import Replay                  # doctest: +SKIP
+>>> from replay_core.replay.replayer import Replay                  # doctest: +SKIP
 >>> replay = Replay("runs.h5", "sigmoid")                  # doctest: +SKIP
 >>> replay.predict_proba().shape                           # doctest: +SKIP
 (151, 2000)
@@ -26,15 +26,15 @@ from typing import Any
 import contourpy
 import numpy as np
 
-from replay_core import activations, runfile
-from replay_core import projection as projections
+from replay_core.data import activations
 from replay_core.errors import (
     NoFeatureLayerError,
     RunFileError,
     ViewUnavailableError,
 )
-from replay_core.forward import CHUNK_ELEMENTS, Network
-from replay_core.views import (
+from replay_core.replay import projection as projections
+from replay_core.replay.forward import CHUNK_ELEMENTS, Network
+from replay_core.replay.views import (
     ClassLossHistogramView,
     ClassProbabilityHistogramView,
     ConfusionView,
@@ -46,6 +46,7 @@ from replay_core.views import (
     ReplayViews,
     UnitMapsView,
 )
+from replay_core.store import runfile
 
 EPSILON = 1e-7
 """Keras' clipping epsilon for binary cross-entropy on probabilities."""

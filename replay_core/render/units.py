@@ -20,8 +20,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
-from replay_core.render_mpl import _TICK, FrameOutput, Theme, _check_epoch, _style_axes, _theme
-from replay_core.views import UnitMapsView
+from replay_core.render.frame import _TICK, FrameOutput, Theme, _check_epoch, _style_axes, _theme
+from replay_core.replay.views import UnitMapsView
 
 MAX_COLUMNS = 16
 """Maps per row; wider layers wrap onto more rows."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from replay_core.views import LossAndMetricView
+from replay_core.replay.views import LossAndMetricView
 
 __all__ = ["MISSING", "config_differences", "flatten_spec", "key_figures"]
 

@@ -6,7 +6,7 @@ run's status says how training ended. All HDF5 work goes through ``runfile.RunWr
 
 Example
 -------
->>> from replay_core.recorder import ReplayData                      # doctest: +SKIP
+>>> from replay_core.train.recorder import ReplayData                      # doctest: +SKIP
 >>> recorder = ReplayData(X, y, "runs.h5", "sigmoid")                # doctest: +SKIP
 >>> model.fit(X, y, epochs=150, batch_size=16, callbacks=[recorder])  # doctest: +SKIP
 >>> recorder.status, recorder.epochs_done                           # doctest: +SKIP
@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from replay_core.errors import RunFileError
-from replay_core.runfile import EpochRecord, RunWriter, check_name, stored_logs
+from replay_core.store.runfile import EpochRecord, RunWriter, check_name, stored_logs
 
 __all__ = ["EpochRecord", "ReplayData", "activation_config", "describe_activation"]
 

@@ -37,11 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from replay_core import runfile, upload
 from replay_core.errors import RunFileError, RunNotFoundError
+from replay_core.store import runfile, upload
+from replay_core.store.names import check_run_name, unique_name
 
 if TYPE_CHECKING:
-    from replay_core.spec import RunSpec
+    from replay_core.data.spec import RunSpec
 
 __all__ = [
     "CLEAN_INTERVAL_S", "MAX_RUNS", "MAX_UPLOAD_BYTES", "Workspace", "check_run_name",
@@ -50,7 +51,6 @@ __all__ = [
 ]
 
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
-_RUN_NAME = re.compile(r"^[\w .:()+=,-]{1,80}$")
 # Run files the workspace wrote are ``run-<ns>-<hex>.h5``; a session folder from before
 # one file per run holds ``runs.h5``. Any visible ``.h5`` file in the folder is listed.
 _TEMP_PREFIX = ".tmp-"
@@ -92,17 +92,6 @@ def session_max_age_s() -> float:
     return _env_number("DEEPREPLAY_SESSION_MAX_AGE_H", 168) * 3600
 
 
-def check_run_name(name: str) -> str:
-    """Strip and check a run name typed by a user; return it or raise ``RunFileError``."""
-    name = (name or "").strip()
-    if not _RUN_NAME.fullmatch(name):
-        raise RunFileError(
-            "a run name needs 1 to 80 letters, digits, spaces or . _ - : ( ) + = , characters; "
-            f"got {name!r}"
-        )
-    return name
-
-
 def estimate_file_bytes(spec: RunSpec) -> int:
     """About how many bytes the run file of ``spec`` takes once trained.
 
@@ -110,7 +99,7 @@ def estimate_file_bytes(spec: RunSpec) -> int:
     ((epochs + 1) x parameters x 4 bytes), plus the data (float32 inputs and targets),
     the per-epoch logs and HDF5's own structure.
     """
-    from replay_core import datasets
+    from replay_core.data import datasets
 
     ds = spec.dataset
     epochs = int(spec.training.epochs)
@@ -331,14 +320,7 @@ class Workspace:
 
     def unique_name(self, base: str) -> str:
         """``base``, or ``base (2)``, ``base (3)``... whichever is free in the session."""
-        base = check_run_name(base[:70])
-        taken = set(self.run_names())
-        if base not in taken:
-            return base
-        i = 2
-        while f"{base} ({i})" in taken:
-            i += 1
-        return f"{base} ({i})"
+        return unique_name(check_run_name(base[:70]), self.run_names())
 
     # -- limits -----------------------------------------------------------------------
 

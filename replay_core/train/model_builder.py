@@ -8,8 +8,8 @@ state before.
 
 Example
 -------
->>> from replay_core.spec import RunSpec                          # doctest: +SKIP
->>> from replay_core.model_builder import build_model, compile_model  # doctest: +SKIP
+>>> from replay_core.data.spec import RunSpec                          # doctest: +SKIP
+>>> from replay_core.train.model_builder import build_model, compile_model  # doctest: +SKIP
 >>> spec = RunSpec()                                              # doctest: +SKIP
 >>> model = build_model(spec.model, input_dim=2, seed=42)         # doctest: +SKIP
 >>> compile_model(model, spec.training)                           # doctest: +SKIP
@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 
-from replay_core.spec import output_units
+from replay_core.data.spec import output_units
 
 if TYPE_CHECKING:
-    from replay_core.spec import LayerSpec, ModelSpec, TrainingSpec
+    from replay_core.data.spec import LayerSpec, ModelSpec, TrainingSpec
 
 _SEED_MODULUS = 2**31 - 1
 

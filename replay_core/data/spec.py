@@ -6,7 +6,7 @@ put in a URL.
 
 Example
 -------
->>> from replay_core.spec import RunSpec
+>>> from replay_core.data.spec import RunSpec
 >>> spec = RunSpec()                      # the seed article's reference run
 >>> RunSpec.from_json(spec.to_json()) == spec
 True
@@ -20,7 +20,7 @@ import numbers
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from replay_core import datasets
+from replay_core.data import datasets
 
 ACTIVATIONS = (
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softplus", "gelu", "swish", "linear",
@@ -118,7 +118,7 @@ class DatasetSpec:
     """Which dataset, its parameters, and how it is split and scaled.
 
     Args:
-        name: a key of ``replay_core.datasets.REGISTRY``.
+        name: a key of ``replay_core.data.datasets.REGISTRY``.
         params: the dataset's parameters; missing ones take their defaults.
         seed: seed of the data generation and of the validation split.
         standardize: scale every feature to zero mean and unit variance (training part).

@@ -1,0 +1,3 @@
+"""Training with Keras: the model builder, the fast trainer, the recording callback and
+seed sweeps. The only layer that imports TensorFlow or Keras (lazily); it hands every
+epoch to ``store``'s writer."""
