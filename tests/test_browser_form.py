@@ -54,6 +54,10 @@ def _number(page, key: str, value) -> None:
 def _numbers(page) -> dict[str, str]:
     """Every numeric field of the Train page, by widget key."""
     page.locator(".st-key-epochs input").wait_for()
+    wait_for_idle(page)
+    # A rerun may still be replacing the form: wait until its fields are current ones.
+    page.wait_for_function("""() => [...document.querySelectorAll('.st-key-epochs input')]
+        .some(i => !i.closest('[data-stale="true"]'))""", timeout=30_000, polling=100)
     return page.evaluate("""() => Object.fromEntries(
         [...document.querySelectorAll('[class*="st-key-"] input[type="number"]')]
           .filter(i => !i.closest('[data-stale="true"]'))
