@@ -32,6 +32,7 @@ from replay_core.errors import (
     RunFileError,
     ViewUnavailableError,
 )
+from replay_core.replay import events as run_events
 from replay_core.replay import projection as projections
 from replay_core.replay.forward import CHUNK_ELEMENTS, Network
 from replay_core.replay.views import (
@@ -998,16 +999,24 @@ class Replay:
             decision_boundary = self.decision_boundary()
         except ViewUnavailableError as exc:
             boundary_note = str(exc)
+        loss_and_metric = self.loss_and_metric()
         return ReplayViews(
             run_name=self.name,
             n_epochs=self.n_epochs,
             feature_space=feature_space,
             decision_boundary=decision_boundary,
             probability_histogram=self.probability_histogram(),
-            loss_and_metric=self.loss_and_metric(),
+            loss_and_metric=loss_and_metric,
             loss_histogram=self.loss_histogram(),
             feature_space_note=feature_note,
             decision_boundary_note=boundary_note,
             confusion=self.confusion(),
             n_classes=self.n_classes,
+            events=self.events(loss_and_metric),
         )
+
+    def events(self, loss_and_metric: LossAndMetricView | None = None,
+               settings: run_events.EventSettings | None = None) -> run_events.RunEvents:
+        """The run's events (first 100 % accuracy, the last crossing, learning-rate cuts,
+        plateaus...) and the per-epoch figures its narration reads; see ``events``."""
+        return run_events.run_events(self, loss_and_metric, settings)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from replay_core.replay.events import RunEvents
+
 
 @dataclass(frozen=True)
 class FeatureSpaceView:
@@ -208,6 +210,9 @@ class ReplayViews:
     """2 for a binary run; ``k > 2`` for a softmax run, whose ``probability_histogram``
     is a ``ClassProbabilityHistogramView`` and ``loss_histogram`` a
     ``ClassLossHistogramView``."""
+    events: RunEvents | None = None
+    """The run's events and the figures its narration reads (``replay.events``), or None
+    for views built without them."""
 
 
 @dataclass(frozen=True)
