@@ -35,6 +35,8 @@ from matplotlib.patches import Patch
 from matplotlib.transforms import Bbox
 
 from replay_core.errors import ViewUnavailableError
+from replay_core.replay.events import Event
+from replay_core.replay.narration import narration as epoch_sentences
 from replay_core.replay.views import (
     ClassLossHistogramView,
     ClassProbabilityHistogramView,
@@ -483,7 +485,8 @@ class LossAndMetricArtists(_ViewArtists):
     >>> artists.marker.get_xdata()                                       # doctest: +SKIP
     """
 
-    def __init__(self, ax: Axes, view: LossAndMetricView, epoch: int, theme: Theme) -> None:
+    def __init__(self, ax: Axes, view: LossAndMetricView, epoch: int, theme: Theme,
+                 events: Sequence[Event] = ()) -> None:
         self.ax, self.view = ax, view
         self.n_epochs = len(view.epochs) - 1
         e = _check_epoch(epoch, self.n_epochs)
@@ -512,6 +515,7 @@ class LossAndMetricArtists(_ViewArtists):
         _fix_limits(twin, (0.0, float(max(self.n_epochs, 1))), (0.0, 1.0))
         # The twin sits on top of ax and hides ax's patch; keep ax's curves visible.
         twin.patch.set_visible(False)
+        _draw_event_marks(ax, events, theme)
         if validation:
             handles = [Line2D([], [], color=theme.muted, linewidth=1.5, label="training"),
                        Line2D([], [], color=theme.muted, linewidth=1.2, linestyle=(0, (4, 2)),
@@ -535,6 +539,24 @@ class LossAndMetricArtists(_ViewArtists):
         self.marker.set_xdata([epoch, epoch])
         self.loss_dot.set_data([epoch], [self.view.loss[epoch]])
         self.accuracy_dot.set_data([epoch], [self.view.accuracy[epoch]])
+
+
+def _draw_event_marks(ax: Axes, events: Sequence[Event], theme: Theme) -> None:
+    """The run's events on the loss panel, static (they go into the cached background):
+    a triangle along the top and a dotted line per major event, a short tick along the
+    bottom for each new low of misclassified samples."""
+    on_x = ax.get_xaxis_transform()  # x in epochs, y in axes fraction
+    major = sorted({e.epoch for e in events if e.major})
+    minor = sorted({e.epoch for e in events if not e.major} - set(major))
+    if minor:
+        ax.vlines(minor, 0.0, 0.035, transform=on_x, colors=theme.muted, linewidths=0.8,
+                  zorder=3)
+    if major:
+        ax.vlines(major, 0.0, 1.0, transform=on_x, colors=theme.muted, linewidths=0.8,
+                  linestyles=(0, (1, 2)), alpha=0.8, zorder=1)
+        ax.plot(major, [0.985] * len(major), transform=on_x, linestyle="none", marker="v",
+                markersize=6, color=theme.text, markeredgecolor=theme.background,
+                markeredgewidth=0.6, zorder=6, clip_on=False)
 
 
 class LossHistogramArtists(_ViewArtists):
@@ -744,9 +766,11 @@ def draw_probability_histogram(
 
 
 def draw_loss_and_metric(ax: Axes, view: LossAndMetricView, epoch: int, *,
-                         theme: str | Theme = "light") -> LossAndMetricArtists:
-    """Draw loss (left) and accuracy (twin right axis, 0..1) with a marker at ``epoch``."""
-    return LossAndMetricArtists(ax, view, epoch, _theme(theme))
+                         theme: str | Theme = "light",
+                         events: Sequence[Event] = ()) -> LossAndMetricArtists:
+    """Draw loss (left) and accuracy (twin right axis, 0..1) with a marker at ``epoch``
+    and the run's ``events`` (``ReplayViews.events.events``) marked along the epochs."""
+    return LossAndMetricArtists(ax, view, epoch, _theme(theme), events)
 
 
 def draw_loss_histogram(ax: Axes, view: LossHistogramView | ClassLossHistogramView, epoch: int,
@@ -873,6 +897,8 @@ class FrameRenderer(FrameOutput):
     theme : "light" or "dark" (background #0e1117, like Streamlit's dark theme).
     panels : ordered subset of :data:`PANELS` laid out on a grid in that order
         ("probability_histogram" takes two cells); None = all five, 2 rows x 3 columns.
+    narration : a line under the panels with the epoch's plain-language sentence
+        (``replay.narration``; needs ``views.events``).
 
     Attributes
     ----------
@@ -892,7 +918,7 @@ class FrameRenderer(FrameOutput):
 
     def __init__(self, views: ReplayViews, *, size: Sequence[int] = (1280, 720),
                  dpi: float = 100, theme: str | Theme = "light",
-                 panels: Sequence[str] | None = None) -> None:
+                 panels: Sequence[str] | None = None, narration: bool = False) -> None:
         self.views = views
         self.n_epochs = int(views.n_epochs)
         self.size = _size(size)
@@ -910,6 +936,9 @@ class FrameRenderer(FrameOutput):
         self.axes: dict[str, Axes | tuple[Axes, Axes]] = {}
         self._build_panels()
         self._moving: list[Artist] = [a for art in self.artists.values() for a in art.dynamic]
+        self._sentences: list[str] = []
+        if narration and views.events is not None:
+            self._add_narration_line()
         self._title = self.figure.suptitle(self._title_text(self.n_epochs), color=self.theme.text,
                                            fontsize=_SUPTITLE, fontweight="bold")
         # Rendering text costs ~4 ms a frame; each epoch's title is rendered once and kept
@@ -974,7 +1003,9 @@ class FrameRenderer(FrameOutput):
                         ax, ax_pos, views.probability_histogram, e, theme)
             elif name == "loss_and_metric":
                 self.axes[name] = ax
-                self.artists[name] = LossAndMetricArtists(ax, views.loss_and_metric, e, theme)
+                self.artists[name] = LossAndMetricArtists(
+                    ax, views.loss_and_metric, e, theme,
+                    views.events.events if views.events is not None else ())
             else:
                 self.axes[name] = ax
                 if isinstance(views.loss_histogram, ClassLossHistogramView):
@@ -1008,11 +1039,24 @@ class FrameRenderer(FrameOutput):
     def _title_text(self, epoch: int) -> str:
         return f"Epoch {epoch} / {self.n_epochs}"
 
+    def _add_narration_line(self) -> None:
+        """A text line under the panels that ``_set_epoch`` fills with each epoch's
+        sentence, wrapped to the frame's width; the layout keeps room for the longest."""
+        width_pt = self.size[0] / self.figure.dpi * 72
+        chars = max(40, int(width_pt / (_LABEL * 0.52)))
+        self._sentences = [textwrap.fill(s, chars) for s in epoch_sentences(self.views.events)]
+        longest = max(self._sentences, key=lambda s: s.count("\n"))
+        self._narration = self.figure.supxlabel(longest, color=self.theme.text,
+                                                fontsize=_LABEL, ha="center", va="bottom")
+        self._moving.append(self._narration)
+
     # --- per frame ----------------------------------------------------------------------
     def _set_epoch(self, epoch: int) -> None:
         for artists in self.artists.values():
             artists.update(epoch)
         self._title.set_text(self._title_text(epoch))
+        if self._sentences:
+            self._narration.set_text(self._sentences[epoch])
         self._epoch = epoch
 
     def _render(self, epoch: int) -> None:
