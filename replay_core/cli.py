@@ -8,6 +8,7 @@ Examples
     python -m replay_core sweep --preset reference --activations sigmoid,tanh,relu --seeds 20 \\
         --file sweep.h5
     python -m replay_core info run.h5
+    python -m replay_core info run.h5 --events --run sigmoid
     python -m replay_core plot run.h5 --run sigmoid --epoch 80 --out frame.png
     python -m replay_core export run.h5 --run sigmoid --out sigmoid.mp4 --epochs 0:150 --fps 10
 """
@@ -100,8 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_arguments(sw)
     sw.set_defaults(func=_cmd_sweep)
 
-    info = sub.add_parser("info", help="list the runs in a file")
+    info = sub.add_parser("info", help="list the runs in a file (and their events)")
     info.add_argument("file")
+    info.add_argument("--events", action="store_true",
+                      help="after the table, each run's events: 100 %% accuracy, the last "
+                           "crossing, learning-rate cuts, plateaus, overfitting, early stop...")
+    info.add_argument("--run", default=None, help="only this run")
+    info.add_argument("--minor", action="store_true",
+                      help="with --events, also every new low of misclassified samples")
     info.set_defaults(func=_cmd_info)
 
     plot = sub.add_parser("plot", help="draw the five views of one epoch to a PNG")
@@ -138,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_feature_space_arguments(exp)
     exp.add_argument("--dpi", default="100", help="dots per inch: text size (default 100)")
     exp.add_argument("--quiet", action="store_true", help="no progress bar")
+    exp.add_argument("--narration", action="store_true",
+                     help="a line under the panels saying in words what happens at each epoch")
     exp.set_defaults(func=_cmd_export)
     return parser
 
@@ -315,6 +324,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from replay_core.store import runfile
 
     names = runfile.validate_file(args.file)
+    if getattr(args, "run", None) is not None:
+        if args.run not in names:
+            raise ValueError(f"{Path(args.file).name!r} holds no run {args.run!r} (runs: "
+                             f"{', '.join(map(repr, names))})")
+        names = [args.run]
     rows = [("run", "status", "epochs", "final loss", "final acc")]
     summaries = {s.name: s for s in runfile.list_runs(args.file)}
     for name in names:
@@ -324,7 +338,29 @@ def _cmd_info(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if getattr(args, "events", False):
+        _print_events(args.file, names, minor=args.minor)
     return 0
+
+
+def _print_events(path: str, names: list[str], *, minor: bool) -> None:
+    """Each run's events, one line each; a run that cannot be replayed says why."""
+    from replay_core.replay import events
+    from replay_core.replay.replayer import Replay
+
+    for name in names:
+        print()
+        try:
+            story = Replay(path, name).events()
+        except ReplayError as exc:
+            print(f"{name}: cannot be replayed: {exc}")
+            continue
+        lows = len(story.of_kind("fewer_wrong"))
+        note = (f"; {lows} new low{'s' if lows != 1 else ''} of misclassified samples"
+                + ("" if minor or not lows else " (--minor lists them)"))
+        print(f"{name}: {len(story.major)} event{'s' if len(story.major) != 1 else ''}{note}")
+        for line in events.describe(story, minor=minor):
+            print(line)
 
 
 def _projection(text: str | None):
@@ -424,7 +460,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         if not 0 <= epoch <= n:
             raise ValueError(f"--epoch {epoch} is outside 0..{n}")
         export.export_frame(views, out, epoch=epoch, size=size, theme=args.theme,
-                            panels=panels, dpi=dpi)
+                            panels=panels, dpi=dpi, narration=args.narration)
         print(f"wrote {out} (epoch {epoch} of {n}, {w}x{h})")
         return 0
     epochs = export.parse_epochs(":" if args.epochs is None else args.epochs, n)
@@ -432,7 +468,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         export.export_animation(views, out, epochs=epochs, fps=fps, size=size,
-                                theme=args.theme, panels=panels, dpi=dpi, progress=bar)
+                                theme=args.theme, panels=panels, dpi=dpi, progress=bar,
+                                narration=args.narration)
     finally:
         if bar is not None:
             bar.close()

@@ -342,7 +342,7 @@ def export_animation(views: ReplayViews, out_path: str | os.PathLike[str], *,
                      epochs: Iterable[int] | None = None, fps: float = 10,
                      size: Sequence[int] = (1280, 720), theme: str = "light",
                      panels: Sequence[str] | None = None, dpi: float = 100,
-                     progress: Progress | None = None) -> Path:
+                     progress: Progress | None = None, narration: bool = False) -> Path:
     """Write an animation of ``epochs`` to ``out_path`` (.mp4 or .gif) and return its path.
 
     Parameters
@@ -356,7 +356,8 @@ def export_animation(views: ReplayViews, out_path: str | os.PathLike[str], *,
     fps : frames per second, 1..60 (GIF: 1..50).
     size : (width, height) of the video in pixels, 320x180 .. 3840x2160; even for MP4;
         GIF at most 1920x1080.
-    theme, panels, dpi : as :class:`~replay_core.render.frame.FrameRenderer`.
+    theme, panels, dpi, narration : as :class:`~replay_core.render.frame.FrameRenderer`
+        (``narration``: each epoch's plain-language sentence as a line under the panels).
     progress : called as ``progress(done, total)`` after each frame; an exception it
         raises stops the export (no file is left behind).
 
@@ -369,7 +370,8 @@ def export_animation(views: ReplayViews, out_path: str | os.PathLike[str], *,
     w, h = check_size(size, fmt)
     frames = _check_epochs(epochs, int(views.n_epochs))
     rate = _check_fps(fps, fmt)
-    renderer = FrameRenderer(views, size=(w, h), dpi=dpi, theme=theme, panels=panels)
+    renderer = FrameRenderer(views, size=(w, h), dpi=dpi, theme=theme, panels=panels,
+                             narration=narration)
     write = _write_mp4 if fmt == ".mp4" else _write_gif
     with _atomic(out) as tmp:
         write(renderer, tmp, frames, rate, progress)
@@ -379,13 +381,15 @@ def export_animation(views: ReplayViews, out_path: str | os.PathLike[str], *,
 def export_frame(views: ReplayViews, out_path: str | os.PathLike[str], *,
                  epoch: int | None = None, size: Sequence[int] = (1280, 720),
                  theme: str = "light", panels: Sequence[str] | None = None,
-                 dpi: float = 100) -> Path:
-    """Write the frame of ``epoch`` (None = the last) as a PNG of exactly ``size``."""
+                 dpi: float = 100, narration: bool = False) -> Path:
+    """Write the frame of ``epoch`` (None = the last) as a PNG of exactly ``size``
+    (with the epoch's sentence under the panels when ``narration``)."""
     out = _out_path(out_path, (".png",), ".png")
     w, h = check_size(size, ".png")
     e = int(views.n_epochs) if epoch is None else epoch
     _check_epochs([e], int(views.n_epochs))
-    renderer = FrameRenderer(views, size=(w, h), dpi=dpi, theme=theme, panels=panels)
+    renderer = FrameRenderer(views, size=(w, h), dpi=dpi, theme=theme, panels=panels,
+                             narration=narration)
     data = renderer.png(e)
     with _atomic(out) as tmp:
         tmp.write_bytes(data)
