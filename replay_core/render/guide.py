@@ -50,8 +50,9 @@ GUIDES: dict[str, ViewGuide] = {
              "fitted once and then frozen). Each dot is a sample, coloured by its class; "
              "the grey lines are a square grid of the input space, bent by the same layers; "
              "the black line (white in the dark theme) is where the output is 0.5, the "
-             "decision boundary. The output layer can only draw a straight line here, so the hidden layer has to twist the "
-             "space until the classes can be cut apart by one.",
+             "decision boundary. The output layer can only draw a straight line here, so "
+             "the hidden layer has to twist the space until the classes can be cut apart "
+             "by one.",
         good="the grid folds and stretches until the two colours lie on either side of the "
              "straight line, with a clear gap between them.",
         bad="the colours stay mixed however long you scrub: the layer is too narrow, or its "
@@ -75,8 +76,8 @@ GUIDES: dict[str, ViewGuide] = {
         axes="how many samples (height) got each predicted probability of class 1 "
              "(across, 0 to 1), one histogram for the negatives and one for the positives. "
              "The hatched vermilion part of a bar counts the misclassified samples, on the "
-             "wrong side of 0.5. For more classes: the probability each sample gives its true class, one "
-             "band per class, beside the confusion matrix.",
+             "wrong side of 0.5. For more classes: the probability each sample gives its "
+             "true class, one band per class, beside the confusion matrix.",
         good="the negatives pile up near 0 and the positives near 1, with no vermilion left.",
         bad="both piles stay around 0.5 (the network is unsure of everything), or a vermilion "
             "pile sits confidently on the wrong end (sure and wrong: those samples are "
