@@ -7,7 +7,7 @@ import streamlit as st
 from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError, RunFileError
 from replay_core.train.trainer import training_cost
-from studio import damaged, layer_controls, page_guard, player, session
+from studio import damaged, layer_controls, page_guard, player, session, story
 from studio.classes import confusion_table
 from studio.export_panel import export_panel
 from studio.form import query_text, spec_from_query
@@ -217,21 +217,32 @@ def _toggle_play() -> None:
     ss["playing"] = not ss["playing"]
 
 
+def _jump(epoch: int) -> None:
+    """An event's button: stop playback and show its epoch."""
+    ss.pop("played_epoch", None)
+    ss["playing"] = False
+    ss["epoch"] = min(max(int(epoch), 0), n_epochs)
+
+
 def _show(image_slot, caption_slot, epoch: int) -> None:
     image_slot.image(renderer.jpeg(epoch), width="stretch", output_format="JPEG",
                      alt=f"Epoch {epoch} of {n_epochs}: {VIEW_NAMES}")
     text = session.caption(renderer.views, epoch)
+    told = story.narration_line(renderer.views, epoch)
     if presenting:
         caption_slot.markdown(f"**{session.run_caption(key)}** · {text}"
-                              f"{session.lr_text(key, epoch)}")
+                              f"{session.lr_text(key, epoch)}  \n{told}")
     elif show_units:  # the unit strip rides in the caption's slot, so it follows every frame
         strip = session.unit_strip(key, layer, size[0], theme)
         with caption_slot.container():
+            st.markdown(told)
             st.caption(text)
             st.image(strip.jpeg(epoch), output_format="JPEG", width="stretch",
                      alt=f"Every unit of {layer} over the input space at epoch {epoch}")
     else:
-        caption_slot.caption(text)
+        with caption_slot.container():
+            st.markdown(told)
+            st.caption(text)
 
 
 # Buttons live outside the fragment: a click there reruns the page, which interrupts a
@@ -243,12 +254,19 @@ if presenting:
                 on_click=_set_presenting, args=(False,), help="Leave presentation mode")
     play_col = c[0]
 else:
-    c = st.columns([0.5, 0.5, 1.1, 6.5], vertical_alignment="center")
+    c = st.columns([0.5, 0.5, 1.1, 4.1, 1.2, 1.2], vertical_alignment="center")
     c[0].button("", icon=":material/skip_previous:", key="prev_epoch", on_click=_step,
                 args=(-1,), help="Previous epoch")
     c[1].button("", icon=":material/skip_next:", key="next_epoch", on_click=_step,
                 args=(1,), help="Next epoch")
     play_col = c[2]
+    events = renderer.views.events
+    n_major = 0 if events is None else len(events.major)
+    with c[4].popover(f"Events ({n_major})", icon=":material/flag:", width="stretch",
+                      help="The moments of this run; click one to jump to its epoch"):
+        story.events_list(events, ss["epoch"], _jump)
+    with c[5].popover("How to read this", icon=":material/help:", width="stretch"):
+        story.reading_guide(renderer.panels)
 show_units = (not presenting
               and layer_controls.unit_strip_toggle(c[3], layer, inputs_2d))
 play_col.button("Pause" if ss["playing"] else "Play", key="play", width="stretch",

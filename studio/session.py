@@ -66,12 +66,23 @@ def run_key(ws: Workspace, summary: RunSummary) -> tuple:
     return (str(path), summary.name, summary.epochs_done, summary.status, mtime)
 
 
+def run_replay(key: tuple) -> Replay:
+    """The ``Replay`` of a run's stored state (``run_key``): the file is read once, and
+    every view of the run this session asks for, in this rerun and the next ones, comes
+    from the same object until the run changes. One per session, in its own state, so no
+    other session can reach it and a session holds at most one run's arrays."""
+    slot = st.session_state.get("_replay")
+    if slot is None or slot[0] != key:
+        slot = (key, Replay(key[0], key[1]))
+        st.session_state["_replay"] = slot
+    return slot[1]
+
+
 @st.cache_data(max_entries=12, show_spinner=False)
 def feature_layers(key: tuple) -> tuple[list[tuple[str, int]], str | None, bool]:
     """``([(name, units)...] of the hidden layers the feature space can show, the default
     layer, whether the inputs are 2-D)``."""
-    path, name = key[0], key[1]
-    replay = Replay(path, name)
+    replay = run_replay(key)
     units = dict(zip(replay.layer_names, replay.network.units))
     return ([(n, units[n]) for n in replay.feature_layers()], replay.default_feature_layer(),
             replay.inputs.shape[1] == 2)
@@ -80,8 +91,7 @@ def feature_layers(key: tuple) -> tuple[list[tuple[str, int]], str | None, bool]
 @st.cache_data(max_entries=12, show_spinner="Computing the five views for every epoch…")
 def replay_views(key: tuple, layer: str | None, projection=None,
                  fit_epoch: int | None = None) -> ReplayViews:
-    path, name = key[0], key[1]
-    return Replay(path, name).views(layer=layer, projection=projection, fit_epoch=fit_epoch)
+    return run_replay(key).views(layer=layer, projection=projection, fit_epoch=fit_epoch)
 
 
 def frame_renderer(key: tuple, layer: str | None, size: tuple[int, int], theme: str,
@@ -101,8 +111,7 @@ def frame_renderer(key: tuple, layer: str | None, size: tuple[int, int], theme: 
 
 @st.cache_data(max_entries=4, show_spinner="Computing every unit's map for every epoch…")
 def unit_maps(key: tuple, layer: str):
-    path, name = key[0], key[1]
-    return Replay(path, name).unit_maps(layer)
+    return run_replay(key).unit_maps(layer)
 
 
 def unit_strip(key: tuple, layer: str, width: int, theme: str):
@@ -173,27 +182,24 @@ def keep_widget_state(keys) -> None:
 def run_caption(key: tuple) -> str:
     """Dataset, architecture and optimizer of a run, for the presentation caption."""
     from replay_core.data.spec import RunSpec
-    from replay_core.store.runfile import read_run
 
-    run = read_run(key[0], key[1])
-    spec = RunSpec.from_stored(run.spec)
+    replay = run_replay(key)
+    spec = RunSpec.from_stored(replay.spec)
     if spec is not None:
-        k = int(run.weights[-1][0].shape[-1]) if run.weights and run.weights[-1] else 1
+        k = replay.network.layers[-1].units
         return (f"{spec.dataset.name} · "
-                f"{spec.model.describe(run.inputs.shape[1], max(k, 2))} · "
+                f"{spec.model.describe(replay.inputs.shape[1], max(k, 2))} · "
                 f"{spec.training.describe()}")
-    widths = [str(run.inputs.shape[1])] + [
-        f"{w[0].shape[-1]} {c.get('name') or 'linear'}"
-        for w, c in zip(run.weights, run.activation_config) if w
+    widths = [str(replay.inputs.shape[1])] + [
+        f"{layer.units} {layer.activation_config.get('name') or 'linear'}"
+        for layer in replay.network.layers if layer.has_weights
     ]
-    return f"{run.name} · " + " → ".join(widths)
+    return f"{replay.name} · " + " → ".join(widths)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _learning_rates(key: tuple) -> list[float]:
-    from replay_core.store.runfile import read_run
-
-    lr = read_run(key[0], key[1]).logs.get("lr")
+    lr = run_replay(key).logs.get("lr")
     return [] if lr is None else [float(v) for v in lr]
 
 
