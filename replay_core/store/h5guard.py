@@ -40,7 +40,7 @@ import numpy as np
 from replay_core.data import csv_data, spec
 from replay_core.errors import RunFileError
 
-__all__ = ["ALLOWED_FILTERS", "DEFAULT", "Limits", "check_dataset", "dumps_json", "get_member",
+__all__ = ["ALLOWED_FILTERS", "DEFAULT", "Limits", "check_dataset", "decode_attr", "dumps_json", "get_member",
            "hard_member", "has_member", "json_depth", "loads_json", "read_attr", "read_attrs",
            "walk"]
 
@@ -307,12 +307,12 @@ def walk(f: h5py.Group, where: str, limits: Limits = DEFAULT, depth: int = 0) ->
     return count
 
 
-def _decode(value: Any) -> Any:
+def decode_attr(value: Any) -> Any:
     """An attribute value as plain Python (bytes -> str, arrays -> lists)."""
     if isinstance(value, bytes | np.bytes_):
         return bytes(value).decode("utf-8", "replace")
     if isinstance(value, np.ndarray):
-        return [_decode(v) for v in value.tolist()] if value.dtype.kind in "SOU" else \
+        return [decode_attr(v) for v in value.tolist()] if value.dtype.kind in "SOU" else \
             value.tolist()
     if isinstance(value, np.generic):
         return value.item()
@@ -338,7 +338,7 @@ def read_attr(obj: h5py.HLObject, key: str, where: str, limits: Limits = DEFAULT
         return None
     label = f"attribute {_quote(key)}"
     _check_attr(h5py.h5a.open(obj.id, key.encode("utf-8")), where, label, limits)
-    value = _decode(obj.attrs[key])
+    value = decode_attr(obj.attrs[key])
     if _text_size(value) > limits.attr_bytes:
         raise RunFileError(f"{where}: {label} holds {_text_size(value):,} characters; the "
                            f"limit is {limits.attr_bytes:,}")

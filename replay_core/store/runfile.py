@@ -213,20 +213,8 @@ def stored_logs(logs: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def _decode(value: Any) -> Any:
-    """An HDF5 attribute as a plain Python value (bytes -> str, arrays -> lists)."""
-    if isinstance(value, bytes | np.bytes_):
-        return bytes(value).decode("utf-8", "replace")
-    if isinstance(value, np.ndarray):
-        return [_decode(v) for v in value.tolist()] if value.dtype.kind in "SOU" else \
-            value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _attrs(obj: h5py.HLObject) -> dict[str, Any]:
-    return {key: _decode(obj.attrs[key]) for key in obj.attrs}
+    return {key: h5guard.decode_attr(obj.attrs[key]) for key in obj.attrs}
 
 
 def _versions() -> str:
@@ -568,7 +556,7 @@ def mark_interrupted(filename: str | os.PathLike, run_name: str, message: str) -
     try:
         with _open_write(filename) as f:
             a = _get_run(f, run_name, display).attrs
-            if _decode(a.get("status", "complete")) != "running":
+            if h5guard.decode_attr(a.get("status", "complete")) != "running":
                 return False
             a["status"] = "stopped"
             a["message"] = str(message)
