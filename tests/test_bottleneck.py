@@ -97,14 +97,12 @@ def test_latent_space_views_match_keras(ball_runs):
     assert drawn > 0
 
 
-def test_without_bottleneck_a_five_feature_run_says_why(ball_runs):
+def test_without_bottleneck_a_five_feature_run_shows_the_inputs_pca_plane(ball_runs):
     path, _ = ball_runs
     views = Replay(path, "without").views()
-    assert views.decision_boundary is None
-    assert views.decision_boundary_note == (
-        "run 'without' in runs.h5 has 5 input features; the decision boundary is drawn for 2-D inputs "
-        "only, since a boundary in 5 dimensions has no faithful flat picture. Add the 2-unit "
-        "bottleneck before the output to see it in the network's learned 2-D latent space")
+    assert views.decision_boundary is not None and views.decision_boundary_note == ""
+    assert views.decision_boundary.space == "input_pca"
+    assert views.decision_boundary.inputs.shape[1] == 2
     fs = views.feature_space
     assert fs.layer_name == "dense_1" and fs.projection == "pca" and fs.n_units == 8
 

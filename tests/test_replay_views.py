@@ -393,12 +393,20 @@ def test_inputs_not_2d():
                                                           np.zeros((3, 1))]]
     X, y = _data(n=40, d=3)
     replay = Replay.from_arrays(w, ["tanh", "sigmoid"], X, y, name="three")
-    with pytest.raises(ViewUnavailableError, match="run 'three' has 3 input features") as info:
-        replay.decision_boundary()
-    assert isinstance(info.value, ValueError) and isinstance(info.value, ReplayError)
+    # More than 2 features: P(class 1) over the plane of the inputs' first two PCs,
+    # each grid point an input (the mean plus the two components) the network predicts.
+    db = replay.decision_boundary()
+    assert db.space == "input_pca" and db.inputs.shape == (40, 2)
+    mean = X.mean(axis=0)
+    _, _, vt = np.linalg.svd(X - mean, full_matrices=False)
+    np.testing.assert_allclose(np.abs(db.inputs), np.abs((X - mean) @ vt[:2].T), atol=1e-5)
     views = replay.views()
-    assert views.decision_boundary is None
-    assert views.decision_boundary_note == str(info.value)
+    assert views.decision_boundary is not None and views.decision_boundary_note == ""
+    one = Replay.from_arrays([[w[0][0][:, :1], w[0][1]], w[1]], ["tanh", "sigmoid"],
+                             X[:, :1], y, name="one")
+    with pytest.raises(ViewUnavailableError, match="1 input feature") as info:
+        one.decision_boundary()
+    assert isinstance(info.value, ValueError) and isinstance(info.value, ReplayError)
     fs = views.feature_space
     assert fs.features.shape == (3, 40, 2)
     assert fs.grid_lines.shape == (3, 0, 60, 2)

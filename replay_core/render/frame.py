@@ -297,9 +297,11 @@ class FeatureSpaceArtists(_ViewArtists):
                                    zorder=3)
         _fix_limits(ax, view.xlim, view.ylim)
         self.dynamic = [self.grid, *self.samples, self.boundary]
-        if view.boundary_note:
+        notes = [textwrap.fill(n, 44) for n in (view.boundary_note,
+                                                 getattr(view, "overflow_note", "")) if n]
+        if notes:
             # Redrawn every frame so the moving samples never cover it.
-            note = ax.text(0.02, 0.02, textwrap.fill(view.boundary_note, 44),
+            note = ax.text(0.02, 0.02, "\n".join(notes),
                            transform=ax.transAxes, ha="left", va="bottom", color=theme.muted,
                            fontsize=_TICK, zorder=4, linespacing=1.2,
                            bbox=dict(boxstyle="round,pad=0.25", facecolor=theme.background,
@@ -353,6 +355,8 @@ class DecisionBoundaryArtists(_ViewArtists):
         title = "Decision boundary"
         if view.space == "latent":
             title = f"Decision boundary in latent space ({view.latent_layer})"
+        elif view.space == "input_pca":
+            title = "P(class) on the inputs' PC 1-2 plane"
         _style_axes(ax, theme, title)
         ax.set_xlabel(view.axis_labels[0], labelpad=1)
         ax.set_ylabel(view.axis_labels[1], labelpad=1)

@@ -97,6 +97,48 @@ def _robust_range(values: np.ndarray, margin: float = 0.05) -> tuple[float, floa
     return lo - pad, hi + pad
 
 
+OVERFLOW = 1e6
+"""Values of larger magnitude mean the network blew up."""
+BLOW_UP = 20.0
+"""An epoch whose largest value is this many times the run's typical (median) epoch's
+has blown up too. Such epochs are left out when fitting projections and axis ranges, so
+the epochs before them stay readable."""
+
+
+def _epoch_scales(values: np.ndarray) -> np.ndarray:
+    """(E+1,) the largest magnitude of each epoch's values (first axis); inf when any is
+    not finite."""
+    v = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+    finite = np.isfinite(v).all(axis=1)
+    scale = np.abs(np.where(np.isfinite(v), v, 0.0)).max(axis=1, initial=0.0)
+    return np.where(finite, scale, np.inf)
+
+
+def tame_epochs(scales: np.ndarray) -> np.ndarray:
+    """(E+1,) bool: the epochs whose scale (see ``_epoch_scales``) is finite, within
+    ``OVERFLOW`` and within ``BLOW_UP`` times the median of those."""
+    scales = np.asarray(scales, dtype=np.float64)
+    ok = np.isfinite(scales) & (scales <= OVERFLOW)
+    if ok.any():
+        typical = float(np.median(scales[ok]))
+        if typical > 0:
+            ok &= scales <= BLOW_UP * typical
+    return ok
+
+
+def overflow_note(scales: np.ndarray) -> str:
+    """One sentence naming the epochs left out of the ranges, or empty when none are."""
+    scales = np.asarray(scales, dtype=np.float64)
+    bad = np.flatnonzero(~tame_epochs(scales))
+    if bad.size == 0:
+        return ""
+    shown = ", ".join(str(e) for e in bad[:4]) + (" and later" if bad.size > 4 else "")
+    top = scales[bad].max()
+    size = "values overflow" if not np.isfinite(top) else f"values up to {top:.1e}"
+    return (f"The network blew up at epoch{'s' if bad.size > 1 else ''} {shown} ({size}); "
+            "axes fit the other epochs")
+
+
 def clip_line(w: np.ndarray, b: float, xlim: Sequence[float],
               ylim: Sequence[float]) -> np.ndarray:
     """The part of the line ``w[0]*x + w[1]*y + b = 0`` inside a box.
@@ -585,16 +627,33 @@ class Replay:
     def fit_projection(self, layer: str | int | None = None, projection=None,
                        fit_epoch: int | None = None) -> projections.Projection:
         """The 2-D projection of a layer's feature space, fitted on the training inputs'
-        activations at ``fit_epoch`` (the last epoch when None).
+        activations at ``fit_epoch``; when None, the last epoch whose activations are
+        finite and within ``OVERFLOW`` (a run that blew up is fitted before it did).
 
         ``projection`` is ``"pca"``, ``("units", i, j)`` (0-based unit indices) or None
         (units 0 and 1 of a 2-unit layer, PCA of a wider one).
         """
         i = self._feature_layer(layer)
-        e = self._epoch(fit_epoch)
+        if fit_epoch is None:
+            tame = np.flatnonzero(tame_epochs(self._layer_scales(i)))
+            e = int(tame[-1]) if tame.size else self.n_epochs
+        else:
+            e = self._epoch(fit_epoch)
         acts = self._epoch_network(e).forward(self.inputs, stop=i + 1)[0]
         where = f"layer {self.network.layers[i].name!r} of {self._context}"
         return projections.fit(acts, projection, e, where=where)
+
+    def _layer_scales(self, i: int) -> np.ndarray:
+        """(E+1,) the largest magnitude of layer ``i``'s output over the training inputs
+        per epoch (inf when any is not finite), in row chunks like ``_projected``."""
+        n_states = self.network.n_states
+        units = max(self.network.layers[i].units or 1, 1)
+        rows = max(1, CHUNK_ELEMENTS // (n_states * units))
+        scales = np.zeros(n_states)
+        for r0 in range(0, len(self.inputs), rows):
+            out = self.network.forward(self.inputs[r0:r0 + rows], stop=i + 1)
+            scales = np.maximum(scales, _epoch_scales(out))
+        return scales
 
     def _projected(self, points: np.ndarray, stop: int,
                    proj: projections.Projection) -> np.ndarray:
@@ -714,12 +773,16 @@ class Replay:
             lines = mapped[:, n:].reshape(n_states, *grid.shape)
 
         bounds = self._layer_range(i) if proj.kind == "units" else None
+        scales = _epoch_scales(features)
+        tame = tame_epochs(scales)
+        # Epochs that blew up would stretch the axes until every other epoch is one dot.
+        kept = tame if tame.any() else np.ones_like(tame)
         if bounds is not None:
             pad = 0.05 * (bounds[1] - bounds[0])
             xlim = ylim = (bounds[0] - pad, bounds[1] + pad)
         else:
-            xlim, ylim = (_robust_range(np.concatenate([features[..., k].ravel(),
-                                                        lines[..., k].ravel()]))
+            xlim, ylim = (_robust_range(np.concatenate([features[kept][..., k].ravel(),
+                                                        lines[kept][..., k].ravel()]))
                           for k in (0, 1))
         note = ""
         if proj.is_identity:
@@ -745,6 +808,7 @@ class Replay:
             fit_epoch=proj.fit_epoch,
             n_units=proj.n_units,
             boundary_note=note,
+            overflow_note=overflow_note(scales),
             mean=proj.mean,
             components=proj.components,
         )
@@ -814,12 +878,11 @@ class Replay:
             latent = self.latent_layer()
             if latent is not None:
                 return self._latent_decision_boundary(latent, grid_size)
+            if d > 2:
+                return self._input_plane_decision_boundary(grid_size)
             raise ViewUnavailableError(
-                f"{self._context} has {d} input feature{'s' if d != 1 else ''}; the "
-                "decision boundary is drawn for 2-D inputs only, since a boundary in "
-                f"{d} dimension{'s' if d != 1 else ''} has no faithful flat picture. Add the "
-                "2-unit bottleneck before the output to see it in the network's learned 2-D "
-                "latent space")
+                "this run has 1 input feature; the decision boundary is drawn over a plane "
+                "of at least 2 features")
         xlim = _padded_range(self.inputs[:, 0], 0.1)
         ylim = _padded_range(self.inputs[:, 1], 0.1)
         return DecisionBoundaryView(
@@ -828,14 +891,16 @@ class Replay:
             n_classes=self.n_classes)
 
     def _grid_probabilities(self, xlim: tuple[float, float], ylim: tuple[float, float],
-                            grid_size: int, start: int = 0) -> dict[str, Any]:
+                            grid_size: int, start: int = 0, lift=None) -> dict[str, Any]:
         """The network from layer ``start`` on, over a grid of its 2-D input plane:
         ``xs``, ``ys``, ``probabilities`` (P(class 1), or the winner's for k classes),
-        ``winners`` (k classes only, else None) and the ``contours`` between classes."""
+        ``winners`` (k classes only, else None) and the ``contours`` between classes.
+        ``lift`` maps the plane's (M, 2) points into the network's input first."""
         xs = np.linspace(*xlim, grid_size)
         ys = np.linspace(*ylim, grid_size)
         gx, gy = np.meshgrid(xs, ys)
-        out = self.network.forward(np.c_[gx.ravel(), gy.ravel()], start=start)
+        plane = np.c_[gx.ravel(), gy.ravel()]
+        out = self.network.forward(plane if lift is None else lift(plane), start=start)
         winners = None
         if self.n_classes > 2:  # the winning class and its probability
             proba = out.reshape(-1, grid_size, grid_size, out.shape[-1])
@@ -845,6 +910,22 @@ class Replay:
             p = self._binary(out).reshape(-1, grid_size, grid_size)
         return {"xs": xs, "ys": ys, "probabilities": p.astype(np.float32),
                 "winners": winners, "contours": self._boundary_lines(out, xs, ys)}
+
+    def _input_plane_decision_boundary(self, grid_size: int) -> DecisionBoundaryView:
+        """Predicted probability over the plane of the inputs' first two principal
+        components, through their mean: every grid point is a real input (the other
+        directions at the data's mean), so the picture is exact on that plane. The
+        samples are drawn at their projection onto it."""
+        proj = projections.fit(self.inputs, "pca", 0, where="the inputs")
+        on_plane = proj.apply(self.inputs)
+        xlim, ylim = (_padded_range(on_plane[:, k], 0.1) for k in (0, 1))
+        labels = tuple(f"inputs' PC {k + 1} ({100 * v:.0f}% of variance)"
+                       for k, v in enumerate(proj.axis_variance))
+        return DecisionBoundaryView(
+            **self._grid_probabilities(xlim, ylim, grid_size,
+                                       lift=lambda z: z @ proj.components + proj.mean),
+            inputs=on_plane.astype(np.float32), targets=self.targets, xlim=xlim, ylim=ylim,
+            n_classes=self.n_classes, space="input_pca", axis_labels=labels)
 
     def latent_layer(self) -> str | None:
         """The 2-unit hidden layer named ``bottleneck``, if the network has one."""
@@ -857,7 +938,9 @@ class Replay:
         samples sit where the encoder puts them at each epoch."""
         i = self.network.index(layer)
         positions = self.network.forward(self.inputs, stop=i + 1)
-        xlim, ylim = (_robust_range(positions[..., k]) for k in (0, 1))
+        tame = tame_epochs(_epoch_scales(positions))
+        kept = positions[tame] if tame.any() else positions
+        xlim, ylim = (_robust_range(kept[..., k]) for k in (0, 1))
         positions = positions.astype(np.float32)
         return DecisionBoundaryView(
             **self._grid_probabilities(xlim, ylim, grid_size, start=i + 1),

@@ -43,6 +43,8 @@ class FeatureSpaceView:
     boundary_note : why ``boundary`` is empty at every epoch (a projection of a layer of
         more than 2 units has no exact boundary), else empty.
     mean, components : the projection ``(h - mean) @ components.T``; (U,) and (2, U).
+    overflow_note : which epochs blew up (values beyond ``replayer.OVERFLOW``) and were
+        left out of the fit and the limits, else empty.
     """
 
     layer_name: str
@@ -61,6 +63,7 @@ class FeatureSpaceView:
     boundary_note: str = ""
     mean: np.ndarray | None = None
     components: np.ndarray | None = None
+    overflow_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,11 @@ class DecisionBoundaryView:
     contours : tuple of E+1 arrays (M, 2): the 0.5 contour, NaN rows between pieces.
     inputs : (N, 2) the samples; targets : (N,) their 0/1 class.
     xlim, ylim : fixed limits (the grid's extent).
-    space : "input" (the grid covers the inputs), or "latent": the grid covers the 2-D
-        output of ``latent_layer`` (a bottleneck) and the rest of the network maps it.
+    space : "input" (the grid covers the inputs), "latent": the grid covers the 2-D
+        output of ``latent_layer`` (a bottleneck) and the rest of the network maps it, or
+        "input_pca": inputs of more than 2 features, the grid covers the plane of their
+        first two principal components through their mean (``inputs`` then holds the
+        samples' (N, 2) projections onto it).
     latent_layer : the layer whose output is the plane, for a latent space, else "".
     sample_positions : (E+1, N, 2) where the samples lie in a latent space at every
         epoch (they move with the encoder), else None (``inputs`` do not move).

@@ -1,0 +1,104 @@
+"""Runs that blow up stay readable, and inputs of more than 2 features get a faithful
+decision boundary: the exploding-gradient and Iris presets, trained for real."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from replay_core.data import presets
+from replay_core.replay.replayer import OVERFLOW, Replay, overflow_note, tame_epochs
+
+
+@pytest.fixture(scope="module")
+def exploding(tmp_path_factory):
+    from replay_core.train.trainer import train
+
+    path = tmp_path_factory.mktemp("exploding") / "runs.h5"
+    result = train(presets.get("exploding_gradient"), path, "Exploding gradient")
+    assert result.status == "diverged", result
+    return Replay(path, "Exploding gradient")
+
+
+@pytest.fixture(scope="module")
+def iris(tmp_path_factory):
+    from replay_core.train.trainer import train
+
+    spec = presets.get("iris").replace(**{"training.epochs": 20})
+    path = tmp_path_factory.mktemp("iris") / "runs.h5"
+    train(spec, path, "Iris")
+    return Replay(path, "Iris")
+
+
+def _inside(points: np.ndarray, xlim, ylim) -> np.ndarray:
+    """(E+1,) share of each epoch's points within the limits."""
+    x, y = points[..., 0], points[..., 1]
+    return ((x > xlim[0]) & (x < xlim[1]) & (y > ylim[0]) & (y < ylim[1])).mean(axis=1)
+
+
+def test_the_exploding_preset_shows_its_samples_at_every_epoch_before_it_blew_up(exploding):
+    layer = exploding.default_feature_layer()
+    i = exploding.network.index(layer)
+    raw = exploding.network.forward(exploding.inputs, stop=i + 1)
+    peak = np.abs(raw).reshape(len(raw), -1).max(axis=1)
+    assert peak.max() > OVERFLOW  # the preset does blow up within its stored epochs
+    view = exploding.views().feature_space
+    readable = tame_epochs(peak)
+    # Every epoch whose activations are within BLOW_UP of the typical epoch's: its
+    # samples lie in the panel, and they are not all squeezed into a dot.
+    share = _inside(view.features, view.xlim, view.ylim)
+    assert readable.sum() >= len(readable) - 3
+    assert (share[readable] >= 0.9).all(), share
+    width = view.xlim[1] - view.xlim[0]
+    spread = np.ptp(view.features[readable][..., 0], axis=1)
+    assert (spread > 0.005 * width).all()  # at least a few pixels of a 500-px panel
+    # The PCA is fitted at the last readable epoch, on its own activations.
+    assert view.fit_epoch == int(np.flatnonzero(readable)[-1])
+    pca = PCA(2).fit(raw[view.fit_epoch])
+    np.testing.assert_allclose(np.abs(view.components), np.abs(pca.components_), atol=1e-6)
+    assert view.overflow_note.startswith("The network blew up at epoch")
+
+
+def test_overflow_note_names_the_epochs_left_out():
+    scales = np.array([1.0, 2.0, 1.5, 2.0, 80.0, np.inf])
+    np.testing.assert_array_equal(tame_epochs(scales), [1, 1, 1, 1, 0, 0])
+    assert overflow_note(scales) == ("The network blew up at epochs 4, 5 (values overflow); "
+                                     "axes fit the other epochs")
+    assert overflow_note(np.ones(4)) == ""
+
+
+def test_the_iris_preset_shows_five_views_with_the_boundary_on_the_inputs_pca_plane(iris):
+    views = iris.views()
+    assert views.feature_space is not None and views.decision_boundary is not None
+    assert views.probability_histogram is not None and views.loss_and_metric is not None
+    assert views.loss_histogram is not None
+    assert views.decision_boundary_note == ""
+    db = views.decision_boundary
+    assert db.space == "input_pca"
+    assert db.axis_labels[0].startswith("inputs' PC 1 (")
+    pca = PCA(2).fit(iris.inputs)
+    # Samples at their projection on the plane (signs of components are a convention).
+    np.testing.assert_allclose(np.abs(db.inputs), np.abs(pca.transform(iris.inputs)),
+                               atol=1e-4)
+    # A grid point is the input mean + z1 PC1 + z2 PC2, predicted by the stored network.
+    e, gi, gj = iris.n_epochs, 37, 61
+    comps = _signed_components(db, pca, iris)
+    point = pca.mean_ + db.xs[gj] * comps[0] + db.ys[gi] * comps[1]
+    proba = iris.predict_proba(point[None])[e, 0]
+    assert db.probabilities[e, gi, gj] == pytest.approx(proba.max(), abs=1e-5)
+    assert db.winners[e, gi, gj] == int(np.argmax(proba))
+
+
+def _signed_components(db, pca, replay) -> np.ndarray:
+    """(2, d) scikit-learn's components with the view's signs."""
+    z = pca.transform(replay.inputs)
+    flip = np.sign(np.sum(z * db.inputs, axis=0))
+    return flip[:, None] * pca.components_
+
+
+def test_no_view_message_names_a_file(iris, exploding):
+    for replay in (iris, exploding):
+        views = replay.views()
+        for note in (views.feature_space_note, views.decision_boundary_note):
+            assert ".h5" not in note
