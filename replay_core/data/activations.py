@@ -282,6 +282,170 @@ OUTPUT_RANGES: dict[str, tuple[float, float]] = {
 """Bounded activations and the closed range their outputs lie in."""
 
 
+# -- derivatives ------------------------------------------------------------------------
+# d f / d x of every elementwise activation, as the TensorFlow backend's gradients give it
+# (at a kink the side TensorFlow picks: relu'(0) = 0, leaky_relu'(0) = negative_slope).
+# softmax and log_softmax are not elementwise: ``backprop`` gives their vector-Jacobian
+# product instead.
+
+
+def _ones(x: np.ndarray) -> np.ndarray:
+    return np.ones_like(x)
+
+
+def _d_sigmoid(x: np.ndarray) -> np.ndarray:
+    s = special.expit(x)
+    return s * (1.0 - s)
+
+
+def _d_tanh(x: np.ndarray) -> np.ndarray:
+    t = np.tanh(x)
+    return 1.0 - t * t
+
+
+def _step(mask: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    return mask.astype(dtype)
+
+
+def _d_relu(x: np.ndarray, negative_slope: float = 0.0, max_value: float | None = None,
+            threshold: float = 0.0) -> np.ndarray:
+    slope, thr = float(negative_slope), float(threshold)
+    if slope != 0.0 and max_value is None and thr == 0.0:
+        return _d_leaky_relu(x, slope)
+    above = x > (x.dtype.type(np.float32(thr)) if thr != 0.0 else 0.0)
+    if max_value is not None:
+        # the passed part is clipped to [0, max_value]: no gradient outside (a negative
+        # threshold passes values below 0, which the clip then stops)
+        above &= (x >= 0) & (x <= x.dtype.type(np.float32(max_value)))
+    out = _step(above, x.dtype)
+    if slope != 0.0:
+        out += slope * (x < thr)
+    return out
+
+
+def _d_leaky_relu(x: np.ndarray, negative_slope: float = 0.2) -> np.ndarray:
+    return np.where(x > 0, 1.0, float(negative_slope)).astype(x.dtype)
+
+
+def _d_relu6(x: np.ndarray) -> np.ndarray:
+    return _step((x > 0) & (x < 6), x.dtype)
+
+
+def _d_elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    return np.where(x > 0, 1.0, float(alpha) * np.exp(np.minimum(x, 0.0))).astype(x.dtype)
+
+
+def _d_selu(x: np.ndarray) -> np.ndarray:
+    return (SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0.0)))
+            ).astype(x.dtype)
+
+
+def _d_celu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0.0) / float(alpha))).astype(x.dtype)
+
+
+def _d_softplus(x: np.ndarray) -> np.ndarray:
+    return special.expit(x)
+
+
+def _d_softsign(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.abs(x)) ** 2
+
+
+def _d_gelu(x: np.ndarray, approximate: bool = False) -> np.ndarray:
+    if approximate:
+        t = np.tanh(_GELU_TANH_C * (x + 0.044715 * x**3))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_TANH_C * (
+            1.0 + 3 * 0.044715 * x * x)
+    return 0.5 * (1.0 + special.erf(x * _SQRT_HALF)) + x * np.exp(-0.5 * x * x) * (
+        _SQRT_HALF / math.sqrt(math.pi))
+
+
+def _d_silu(x: np.ndarray) -> np.ndarray:
+    s = special.expit(x)
+    return s * (1.0 + x * (1.0 - s))
+
+
+def _d_hard_sigmoid(x: np.ndarray) -> np.ndarray:
+    return _step((x > -3) & (x < 3), x.dtype) / 6.0
+
+
+def _d_hard_silu(x: np.ndarray) -> np.ndarray:
+    return hard_sigmoid(x) + x * _d_hard_sigmoid(x)
+
+
+def _d_hard_tanh(x: np.ndarray) -> np.ndarray:
+    return _step((x >= -1) & (x <= 1), x.dtype)
+
+
+def _d_mish(x: np.ndarray) -> np.ndarray:
+    t = np.tanh(softplus(x))
+    return t + x * (1.0 - t * t) * special.expit(x)
+
+
+def _d_log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return special.expit(-x)
+
+
+def _d_squareplus(x: np.ndarray, b: float = 4.0) -> np.ndarray:
+    return 0.5 * (1.0 + x / np.sqrt(x * x + float(b)))
+
+
+def _d_sparse_sigmoid(x: np.ndarray) -> np.ndarray:
+    return _step((x > -1) & (x < 1), x.dtype) * 0.5
+
+
+def _d_sparse_plus(x: np.ndarray) -> np.ndarray:
+    return np.where(x <= -1, 0.0, np.where(x < 1, 0.5 * (x + 1.0), 1.0)).astype(x.dtype)
+
+
+def _d_shrink(x: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    return _step(np.abs(x) > float(threshold), x.dtype)
+
+
+def _d_tanh_shrink(x: np.ndarray) -> np.ndarray:
+    t = np.tanh(x)
+    return t * t
+
+
+def _d_threshold(x: np.ndarray, threshold: float, default_value: float) -> np.ndarray:
+    return _step(x > float(threshold), x.dtype)
+
+
+DERIVATIVES: dict[str, Activation] = {
+    "linear": _ones,
+    "sigmoid": _d_sigmoid,
+    "tanh": _d_tanh,
+    "relu": _d_relu,
+    "leaky_relu": _d_leaky_relu,
+    "relu6": _d_relu6,
+    "elu": _d_elu,
+    "selu": _d_selu,
+    "celu": _d_celu,
+    "softplus": _d_softplus,
+    "softsign": _d_softsign,
+    "gelu": _d_gelu,
+    "silu": _d_silu,
+    "hard_sigmoid": _d_hard_sigmoid,
+    "hard_silu": _d_hard_silu,
+    "hard_tanh": _d_hard_tanh,
+    "mish": _d_mish,
+    "log_sigmoid": _d_log_sigmoid,
+    "exponential": exponential,
+    "squareplus": _d_squareplus,
+    "sparse_sigmoid": _d_sparse_sigmoid,
+    "sparse_plus": _d_sparse_plus,
+    "soft_shrink": _d_shrink,
+    "hard_shrink": _d_shrink,
+    "tanh_shrink": _d_tanh_shrink,
+    "threshold": _d_threshold,
+}
+"""The derivative of every elementwise activation, by its Keras 3 name."""
+
+NOT_ELEMENTWISE = frozenset({"softmax", "log_softmax"})
+"""Activations that mix the units of a sample (no elementwise derivative)."""
+
+
 def _split(name_or_config: str | Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
     if name_or_config is None:
         return "", {}
@@ -348,7 +512,11 @@ def get(name_or_config: str | Mapping[str, Any] | None) -> Activation:
     """
     name, params = _split(name_or_config)
     key = canonical_name(name)
-    func = ACTIVATIONS[key]
+    return _bind(ACTIVATIONS[key], key, params)
+
+
+def _bind(func: Activation, key: str, params: dict[str, Any]) -> Activation:
+    """``func`` with the checked ``params`` of activation ``key`` bound."""
     signature = inspect.signature(func).parameters
     accepted = [p for p in signature if p != "x"]
     unknown = sorted(set(params) - set(accepted))
@@ -372,3 +540,52 @@ def get(name_or_config: str | Mapping[str, Any] | None) -> Activation:
 def output_range(name_or_config: str | Mapping[str, Any] | None) -> tuple[float, float] | None:
     """The closed range of a bounded activation's outputs, or None when unbounded."""
     return OUTPUT_RANGES.get(canonical_name(name_or_config))
+
+
+def derivative(name_or_config: str | Mapping[str, Any] | None) -> Activation:
+    """The elementwise derivative ``f'(x)`` of an activation, parameters bound.
+
+    Raises
+    ------
+    ValueError
+        Unknown name or parameter (as :func:`get`), or softmax / log_softmax, which have
+        no elementwise derivative (see :func:`backprop`).
+    """
+    name, params = _split(name_or_config)
+    key = canonical_name(name)
+    if key in NOT_ELEMENTWISE:
+        raise ValueError(f"activation {key!r} mixes the units of a sample and has no "
+                         "elementwise derivative")
+    get(name_or_config)  # the same parameter checks as the activation itself
+    return _bind(DERIVATIVES[key], key, params)
+
+
+Backprop = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def backprop(name_or_config: str | Mapping[str, Any] | None) -> Backprop:
+    """``vjp(x, y, g)``: the gradient with respect to the input ``x`` of an activation,
+    given its output ``y = f(x)`` and the gradient ``g`` with respect to ``y``.
+
+    Elementwise activations give ``g * f'(x)``; softmax ``y * (g - sum(g * y))`` and
+    log_softmax ``g - softmax(x) * sum(g)`` along their axis.
+
+    Example
+    -------
+    >>> vjp = backprop("relu")
+    >>> vjp(np.array([-1.0, 2.0]), np.array([0.0, 2.0]), np.array([5.0, 5.0]))
+    array([0., 5.])
+    """
+    name, params = _split(name_or_config)
+    key = canonical_name(name)
+    get(name_or_config)
+    if key == "softmax":
+        axis = int(params.get("axis", -1))
+        return lambda x, y, g: y * (g - np.sum(g * y, axis=axis, keepdims=True))
+    if key == "log_softmax":
+        axis = int(params.get("axis", -1))
+        return lambda x, y, g: g - np.exp(y) * np.sum(g, axis=axis, keepdims=True)
+    if key == "linear":
+        return lambda x, y, g: g
+    d = _bind(DERIVATIVES[key], key, params)
+    return lambda x, y, g: g * d(x)
