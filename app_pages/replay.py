@@ -254,7 +254,7 @@ if presenting:
                 on_click=_set_presenting, args=(False,), help="Leave presentation mode")
     play_col = c[0]
 else:
-    c = st.columns([0.5, 0.5, 1.1, 4.1, 1.2, 1.2], vertical_alignment="center")
+    c = st.columns([0.5, 0.5, 1.1, 2.4, 1.5, 2.1], vertical_alignment="center")
     c[0].button("", icon=":material/skip_previous:", key="prev_epoch", on_click=_step,
                 args=(-1,), help="Previous epoch")
     c[1].button("", icon=":material/skip_next:", key="next_epoch", on_click=_step,

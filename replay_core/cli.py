@@ -148,6 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--narration", action="store_true",
                      help="a line under the panels saying in words what happens at each epoch")
     exp.set_defaults(func=_cmd_export)
+
+    code = sub.add_parser(
+        "code", help="print a standalone Keras script that trains a run again",
+        description="Write the run as plain Keras code: the dataset, the network, the "
+                    "optimizer and model.fit with the ReplayData callback, reproducing it.")
+    code.add_argument("file")
+    code.add_argument("--run", required=True)
+    code.add_argument("--out", default=None, help="write the script to this .py file "
+                      "(default: print it)")
+    code.add_argument("--record-to", default="run.h5", metavar="FILE",
+                      help="the run file the script records to (default run.h5)")
+    code.set_defaults(func=_cmd_code)
     return parser
 
 
@@ -478,6 +490,25 @@ def _cmd_export(args: argparse.Namespace) -> int:
     shown = f"{nbytes / 1e6:.1f} MB" if nbytes >= 1e6 else f"{nbytes / 1e3:.0f} kB"
     print(f"wrote {out} ({len(epochs)} frames, epochs {epochs[0]}..{epochs[-1]}, {w}x{h}, "
           f"{fps:g} fps, {shown}, {seconds:.1f} s)")
+    return 0
+
+
+def _cmd_code(args: argparse.Namespace) -> int:
+    from replay_core.data.as_code import stored_run_script
+    from replay_core.store.runfile import list_runs
+
+    summary = next((r for r in list_runs(args.file) if r.name == args.run), None)
+    if summary is None:
+        raise ValueError(f"{args.file} holds no run named {args.run!r}")
+    script = stored_run_script(summary.spec, summary.name, args.record_to)
+    if args.out is None:
+        sys.stdout.write(script)
+        return 0
+    out = Path(args.out)
+    if out.suffix.lower() != ".py":
+        raise ValueError(f"--out must end in .py, got {out.name!r}")
+    out.write_text(script, encoding="utf-8")
+    print(f"wrote {out} (run {summary.name!r}; it records to {args.record_to})")
     return 0
 
 

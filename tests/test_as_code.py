@@ -109,3 +109,18 @@ def test_uploaded_csv_data_has_no_script():
                                                  "n_classes": 2}}
     with pytest.raises(CodeUnavailableError, match="uploaded CSV"):
         run_script(RunSpec.from_dict(spec))
+
+
+def test_cli_writes_the_script_of_a_stored_run(recorded, tmp_path, capsys):
+    from replay_core.cli import main
+
+    out = tmp_path / "again.py"
+    assert main(["code", str(recorded / "app_reference.h5"), "--run", "app", "--out",
+                 str(out), "--record-to", "again.h5"]) == 0
+    assert out.read_text() == run_script(SPECS["reference"], "app", "again.h5")
+    assert main(["code", str(recorded / "app_reference.h5"), "--run", "app"]) == 0
+    assert capsys.readouterr().out.endswith(run_script(SPECS["reference"], "app"))
+    # A run recorded by the script itself stores its spec too; an unknown run is an error.
+    assert main(["code", str(recorded / "script_rich.h5"), "--run", "script"]) == 0
+    assert main(["code", str(recorded / "app_reference.h5"), "--run", "nope"]) == 2
+    assert "no run named 'nope'" in capsys.readouterr().err

@@ -26,7 +26,7 @@ import textwrap
 from replay_core.data.spec import RunSpec, output_units
 from replay_core.errors import ReplayError
 
-__all__ = ["CodeUnavailableError", "run_script", "script_name"]
+__all__ = ["CodeUnavailableError", "run_script", "script_name", "stored_run_script"]
 
 _INITIALIZERS = {
     "glorot_normal": "GlorotNormal",
@@ -249,3 +249,21 @@ def run_script(spec: RunSpec, run_name: str = "run", run_file: str = "run.h5") -
     add("    recorder.close()")
     add('print(f"{RUN_NAME}: {recorder.status}, {recorder.epochs_done} epochs in {RUN_FILE}")')
     return "\n".join(lines) + "\n"
+
+
+def stored_run_script(stored_spec: dict | None, run_name: str,
+                      run_file: str = "run.h5") -> str:
+    """:func:`run_script` of the spec stored with a run (``RunSummary.spec``).
+
+    Raises
+    ------
+    CodeUnavailableError
+        The run stores no valid spec (a run recorded by a plain ``model.fit``, or by the
+        original DeepReplay package), or it trained on uploaded CSV data.
+    """
+    spec = RunSpec.from_stored(stored_spec)
+    if spec is None:
+        raise CodeUnavailableError(
+            f"run {run_name!r} stores no settings it was trained with (it was recorded "
+            "outside the app's trainer), so it cannot be written as code")
+    return run_script(spec, run_name, run_file)
