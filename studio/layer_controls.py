@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 KEYS = ["replay_layer", "replay_projection", "replay_unit_x", "replay_unit_y",
-        "replay_fit_epoch", "show_units"]
+        "replay_fit_epoch", "show_units", "show_landscape"]
 PROJECTIONS = ("PCA", "Two units")
 
 
@@ -84,3 +84,10 @@ def unit_strip_toggle(col, layer: str | None, inputs_2d: bool) -> bool:
     return col.toggle(f"Units of {layer}", key="show_units",
                       help="Every unit of the layer as a small map of the input space, for "
                       "the epoch shown (white zero, blue positive, orange negative).")
+
+
+def landscape_toggle(col) -> bool:
+    """The "Loss landscape" switch; True when the landscape panel is wanted."""
+    return col.toggle("Loss landscape", key="show_landscape",
+                      help="The loss over the plane of the weights' path (its first two "
+                      "principal components), the path as a line and the epoch shown as a dot.")

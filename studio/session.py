@@ -209,3 +209,26 @@ def lr_text(key: tuple, epoch: int) -> str:
     if not rates:
         return ""
     return f" · lr {rates[min(max(epoch, 1), len(rates)) - 1]:.3g}"
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing the loss landscape around the path…")
+def landscape(key: tuple):
+    """The run's loss landscape (``replay.landscape.loss_landscape``), cached per run state."""
+    from replay_core.replay.landscape import loss_landscape
+
+    path, name = key[0], key[1]
+    return loss_landscape(Replay(path, name))
+
+
+def landscape_strip(keys: tuple, size: tuple[int, int], theme: str, slot: str):
+    """The renderer of these runs' landscapes side by side, kept in session state under
+    ``slot`` (one per page) and built once."""
+    from replay_core.render.landscape import LandscapeRenderer
+
+    wanted = (keys, size, theme)
+    kept = st.session_state.get(slot)
+    if kept is None or kept[0] != wanted:
+        strip = LandscapeRenderer([landscape(k) for k in keys], size=size, theme=theme)
+        st.session_state[slot] = (wanted, strip)
+        return strip
+    return kept[1]
