@@ -9,6 +9,7 @@ from replay_core.errors import ReplayError, RunFileError
 from replay_core.train.trainer import training_cost
 from studio import damaged, layer_controls, page_guard, player, session, story
 from studio.classes import confusion_table
+from studio.code_panel import code_panel
 from studio.export_panel import export_panel
 from studio.form import query_text, spec_from_query
 from studio.training import train_in_page
@@ -235,14 +236,14 @@ def _show(image_slot, caption_slot, epoch: int) -> None:
     elif show_units:  # the unit strip rides in the caption's slot, so it follows every frame
         strip = session.unit_strip(key, layer, size[0], theme)
         with caption_slot.container():
-            st.markdown(told)
             st.caption(text)
+            st.markdown(told)
             st.image(strip.jpeg(epoch), output_format="JPEG", width="stretch",
                      alt=f"Every unit of {layer} over the input space at epoch {epoch}")
     else:
         with caption_slot.container():
-            st.markdown(told)
             st.caption(text)
+            st.markdown(told)
 
 
 # Buttons live outside the fragment: a click there reruns the page, which interrupts a
@@ -269,9 +270,25 @@ else:
         story.reading_guide(renderer.panels)
 show_units = (not presenting
               and layer_controls.unit_strip_toggle(c[3], layer, inputs_2d))
+show_landscape = not presenting and layer_controls.landscape_toggle(c[3])
 play_col.button("Pause" if ss["playing"] else "Play", key="play", width="stretch",
                 icon=":material/pause:" if ss["playing"] else ":material/play_arrow:",
                 on_click=_toggle_play)
+
+
+def _show_landscape(slot, epoch: int) -> None:
+    """The loss landscape with the path and the dot at ``epoch``, under the frame."""
+    if not show_landscape:
+        return
+    width = size[0] // 2
+    try:
+        strip = session.landscape_strip((key,), (width, int(width * 0.6)), theme,
+                                        "_landscape_strip")
+    except ReplayError as exc:
+        slot.caption(f"No loss landscape: {exc}")
+        return
+    slot.image(strip.jpeg(epoch), output_format="JPEG", width=width,
+               alt=f"Loss landscape of {summary.name} with the path and epoch {epoch}")
 
 
 def _player() -> None:
@@ -280,8 +297,10 @@ def _player() -> None:
     slider_slot.slider("Epoch", 0, max(n_epochs, 1), key="epoch",
                        disabled=n_epochs == 0 or playing, label_visibility="collapsed")
     image_slot, caption_slot = st.empty(), st.empty()
+    landscape_slot = st.empty()
     epoch = ss["epoch"]
     _show(image_slot, caption_slot, epoch)
+    _show_landscape(landscape_slot, epoch)
     if not playing:
         if renderer.views.n_classes > 2:
             confusion_table(renderer.views, epoch)
@@ -289,6 +308,7 @@ def _player() -> None:
 
     def frame(e: int) -> None:
         _show(image_slot, caption_slot, e)
+        _show_landscape(landscape_slot, e)
         player.track(slider_slot, n_epochs, e)
 
     player.play(frame, first=epoch, last=n_epochs, speed=ss["speed"],
@@ -300,3 +320,5 @@ def _player() -> None:
 st.fragment(page_guard.guarded(_player))()
 if summary.status in ("diverged", "stopped", "failed") and summary.message:
     st.caption(f"Run status: {summary.status} — {summary.message}")
+if not presenting:
+    code_panel(summary, key="replay_code_download")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from replay_core.errors import ReplayError, RunFileError
 from studio import session
+from studio.code_panel import code_panel
 from studio.damaged import deleted_notice, is_known_damaged, show_damaged_run
 from studio.describe import describe_run
 
@@ -83,6 +84,7 @@ if runs:
     else:
         c3.download_button("Download .h5", data, file_name=re.sub(r'[\\/:*?"<>|]+', "-", selected) + ".h5",
                            mime="application/x-hdf5", width="stretch", on_click="ignore")
+    code_panel(next(r for r in runs if r.name == selected), key="runs_code_download")
     with st.expander("Rename or delete"):
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         new_name = c1.text_input("New name", value=selected, key=f"rename_{selected}")
