@@ -175,7 +175,8 @@ def test_dead_and_saturated_shares_against_a_direct_count():
         assert stats.dead_share[e, 0] == pytest.approx(dead)
         assert stats.saturated_share[e, 1] == pytest.approx(saturated)
         assert np.isnan(stats.dead_share[e, 1]) and np.isnan(stats.saturated_share[e, 0])
-        assert np.isnan(stats.dead_share[e, 2])  # sigmoid output: not a relu
+        # the output unit's confidence is not saturation
+        assert np.isnan(stats.dead_share[e, 2]) and np.isnan(stats.saturated_share[e, 2])
         np.testing.assert_allclose(stats.gradients_std[e],
                                    [g.std() for g in at.kernel_gradients], rtol=1e-4)
         np.testing.assert_allclose(stats.gradients_mean_abs[e],
@@ -198,10 +199,10 @@ def test_violins_follow_the_values():
                              ("weights", lambda at: at.kernels),
                              ("gradients", lambda at: at.kernel_gradients)):
         view = views.distribution(quantity)
-        assert view.density.shape == (3, 3, len(view.edges) - 1)
+        assert view.density.shape == (3, 2, len(view.edges) - 1)
         step = view.edges[1] - view.edges[0]
         for e in range(3):
-            for i, v in enumerate(values(inside.at(e))):
+            for i, v in enumerate(values(inside.at(e))[:2]):  # the hidden layers
                 fine = (v.max() - v.min()) / 256
                 if v.size >= 500:  # with few values numpy interpolates between them
                     q = np.quantile(v, [0.25, 0.5, 0.75])

@@ -124,7 +124,8 @@ class LayerDistributionsView:
     Attributes
     ----------
     quantity : one of ``QUANTITIES``; label : its title ("Z-values"...).
-    layer_names : (L,) the layers, in model order.
+    layer_names : (L,) the layers shown, in model order: the hidden layers (the output
+        too when there is no hidden layer).
     edges : (B+1,) the fixed bin edges (the y axis of the violins).
     density : (E+1, L, B) share of the layer's values per bin, scaled so each epoch's
         layer peaks at 1 (every violin as wide as the others, DeepReplay's ``scale='width'``).
@@ -156,9 +157,9 @@ class LayerStatsView:
     gradients_std : (E+1, L) standard deviation of d loss / d kernel.
     gradients_mean_abs : (E+1, L) mean |d loss / d kernel|.
     dead_share : (E+1, L) share of units never active on any training sample (z <= 0
-        everywhere), for relu/relu6 layers; NaN for the others.
+        everywhere), for hidden relu/relu6 layers; NaN for the others (and the output).
     saturated_share : (E+1, L) share of units with |z| > 4 on more than 90 % of the
-        samples, for sigmoid/tanh layers; NaN for the others.
+        samples, for hidden sigmoid/tanh layers; NaN for the others (and the output).
     loss : (E+1,) mean training loss per epoch (without penalty).
     learning_rate : (E,) rate in force during epochs 1..E, or None when not stored.
     """
@@ -481,6 +482,7 @@ class Internals:
             flat = block.kernel.reshape(n_states, -1)
             hists["weights"].add(slice(0, n_states), i, flat)
         step = self._chunk()
+        hidden = n_layers - 1  # the output unit's confidence is no saturation
         for e0 in range(0, n_states, step):
             sl = slice(e0, min(e0 + step, n_states))
             # float32: the drawings need 3 digits, and it halves the time (at() is float64)
@@ -496,16 +498,22 @@ class Internals:
                 hists["gradients"].add(sl, i, flat)
                 gstd[sl, i] = flat.std(axis=1)
                 gabs[sl, i] = np.abs(flat).mean(axis=1)
+                if i >= hidden:
+                    continue
                 if kinds[i] in DEAD_CAPABLE:
                     dead[sl, i] = (~(Z > 0).any(axis=1)).mean(axis=1)
                 elif kinds[i] in SATURATING:
                     share = (np.abs(Z) > SATURATION_Z).mean(axis=1)
                     saturated[sl, i] = (share > SATURATED_SHARE).mean(axis=1)
         names = self.layer_names
-        dists = {q: hists[q].view(q, names) for q in QUANTITIES}
+        # The violins show the hidden layers, as DeepReplay's (exclude_outputs=True): the
+        # output's values (logits, its large gradients) would set the axis and flatten
+        # the hidden layers' violins. A network without hidden layer shows its output.
+        n_shown = max(n_layers - 1, 1)
+        dists = {q: hists[q].view(q, names, n_shown) for q in QUANTITIES}
         stats = LayerStatsView(
             layer_names=names, activation_names=tuple(kinds),
-            weights_std=dists["weights"].std, gradients_std=gstd, gradients_mean_abs=gabs,
+            weights_std=hists["weights"].std.copy(), gradients_std=gstd, gradients_mean_abs=gabs,
             dead_share=dead, saturated_share=saturated, loss=loss,
             learning_rate=self.learning_rate)
         explainers = tuple(self._explainer(i, hists["z"]) for i in range(n_layers))
@@ -634,18 +642,22 @@ class _FineHistograms:
         cdf = self.cdf(edges, slice(layer, layer + 1))[:, 0]
         return np.diff(cdf, axis=-1) * self.counts[:, layer].sum(axis=-1, keepdims=True)
 
-    def view(self, quantity: str, names: tuple[str, ...]) -> LayerDistributionsView:
-        lo, hi = self.robust_range()
+    def view(self, quantity: str, names: tuple[str, ...], n_shown: int) -> LayerDistributionsView:
+        """The violins of the first ``n_shown`` layers, on an axis that fits them."""
+        shown = slice(0, n_shown)
+        lows, highs = zip(*(self.robust_range(i) for i in range(n_shown)))
+        lo, hi = min(lows), max(highs)
         span = hi - lo
         ylim = (lo - 0.04 * span, hi + 0.04 * span)
         edges = np.linspace(ylim[0], ylim[1], VIOLIN_BINS + 1)
-        density = np.diff(self.cdf(edges), axis=-1)
+        density = np.diff(self.cdf(edges, shown), axis=-1)
         peak = density.max(axis=2, keepdims=True)
         density = np.divide(density, peak, out=np.zeros_like(density), where=peak > 0)
         return LayerDistributionsView(
-            quantity=quantity, label=LABELS[quantity], layer_names=names, edges=edges,
-            density=density, quartiles=self.quantiles([0.25, 0.5, 0.75]),
-            extremes=np.stack([self.lo, self.hi], axis=-1), std=self.std.copy(), ylim=ylim)
+            quantity=quantity, label=LABELS[quantity], layer_names=names[:n_shown],
+            edges=edges, density=density, quartiles=self.quantiles([0.25, 0.5, 0.75], shown),
+            extremes=np.stack([self.lo[:, shown], self.hi[:, shown]], axis=-1),
+            std=self.std[:, shown].copy(), ylim=ylim)
 
 
 @contextlib.contextmanager
