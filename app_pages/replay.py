@@ -255,22 +255,24 @@ if presenting:
                 on_click=_set_presenting, args=(False,), help="Leave presentation mode")
     play_col = c[0]
 else:
-    c = st.columns([0.5, 0.5, 1.1, 2.4, 1.5, 2.1], vertical_alignment="center")
+    c = st.columns([0.5, 0.5, 1.1, 2.6, 2.0], vertical_alignment="center")
     c[0].button("", icon=":material/skip_previous:", key="prev_epoch", on_click=_step,
                 args=(-1,), help="Previous epoch")
     c[1].button("", icon=":material/skip_next:", key="next_epoch", on_click=_step,
                 args=(1,), help="Next epoch")
     play_col = c[2]
+show_units = (not presenting
+              and layer_controls.unit_strip_toggle(c[3], layer, inputs_2d))
+show_landscape = not presenting and layer_controls.landscape_toggle(c[3])
+if not presenting:
+    # Stacked in one column, as the two switches beside them are: the row stays two lines.
     events = renderer.views.events
     n_major = 0 if events is None else len(events.major)
     with c[4].popover(f"Events ({n_major})", icon=":material/flag:", width="stretch",
                       help="The moments of this run; click one to jump to its epoch"):
         story.events_list(events, ss["epoch"], _jump)
-    with c[5].popover("How to read this", icon=":material/help:", width="stretch"):
-        story.reading_guide(renderer.panels)
-show_units = (not presenting
-              and layer_controls.unit_strip_toggle(c[3], layer, inputs_2d))
-show_landscape = not presenting and layer_controls.landscape_toggle(c[3])
+    with c[4].popover("How to read this", icon=":material/help:", width="stretch"):
+        story.reading_guide([*renderer.panels, *(["landscape"] if show_landscape else [])])
 play_col.button("Pause" if ss["playing"] else "Play", key="play", width="stretch",
                 icon=":material/pause:" if ss["playing"] else ":material/play_arrow:",
                 on_click=_toggle_play)
