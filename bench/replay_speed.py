@@ -114,6 +114,25 @@ def main() -> None:
     print(f"target: reference views under 1 s ({'met' if ref < 1.0 else 'NOT met'}); "
           "ratios at or under ~10 mean growth no worse than linear")
     print(f"views_s={ref:.3f} x10_epochs_ratio={ratio_e:.2f} x10_samples_ratio={ratio_s:.2f}")
+    landscape_speed()
+
+
+def landscape_speed() -> None:
+    """The loss landscape (41 x 41 grid, 2000 samples) of a run the reference's size."""
+    from replay_core.replay.landscape import loss_landscape
+
+    X, y = parabola(2000)
+    replay = Replay.from_arrays(random_walk_weights(150), ACTIVATIONS, X, y, LAYER_NAMES)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        view = loss_landscape(replay, grid_size=41)
+        times.append(time.perf_counter() - t0)
+    best = min(times)
+    print(f"loss landscape {view.loss.shape[0]}x{view.loss.shape[1]} grid, "
+          f"{view.samples_used} samples: {best:.3f} s (target < 2 s: "
+          f"{'met' if best < 2.0 else 'NOT met'})")
+    print(f"landscape_s={best:.3f}")
 
 
 if __name__ == "__main__":
