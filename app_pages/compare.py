@@ -120,9 +120,27 @@ def _show(image_slot, epoch: int) -> None:
                      alt=f"Compare epoch {epoch} of {n_epochs}")
 
 
+def _show_landscapes(slot, epoch: int) -> None:
+    """Each run's loss landscape on its own plane, the dots at ``epoch``."""
+    if not show_landscapes:
+        return
+    try:
+        strip = session.landscape_strip(tuple(keys.values()), (FRAME_SIZE[0], 420), theme,
+                                        "_compare_landscapes")
+    except ReplayError as exc:
+        slot.caption(f"No loss landscapes: {exc}")
+        return
+    slot.image(strip.jpeg(epoch), width="stretch", output_format="JPEG",
+               alt=f"Loss landscapes of {', '.join(keys)} at epoch {epoch}")
+
+
 player.take_played("compare_epoch", "compare_played", n_epochs)
 playing = ss["compare_playing"]
-play_col, _, sweep_col = st.columns([1, 4.6, 2.4], vertical_alignment="bottom")
+play_col, landscape_col, sweep_col = st.columns([1, 4.6, 2.4], vertical_alignment="bottom")
+show_landscapes = landscape_col.toggle(
+    "Loss landscapes", key="compare_landscapes",
+    help="Each run's loss over the plane of its own weights' path (the first two principal "
+         "components), the path as a line and the epoch shown as a dot.")
 play_col.button("Pause" if playing else "Play", key="compare_play", width="stretch",
                 icon=":material/pause:" if playing else ":material/play_arrow:",
                 on_click=_toggle_play)
@@ -141,13 +159,16 @@ def _player() -> None:
     slider_slot.slider("Epoch", 0, max(n_epochs, 1), key="compare_epoch",
                        disabled=n_epochs == 0 or playing, label_visibility="collapsed")
     image_slot = st.empty()
+    landscape_slot = st.empty()
     epoch = ss["compare_epoch"]
     _show(image_slot, epoch)
+    _show_landscapes(landscape_slot, epoch)
     if not playing:
         return
 
     def frame(e: int) -> None:
         _show(image_slot, e)
+        _show_landscapes(landscape_slot, e)
         player.track(slider_slot, n_epochs, e)
 
     player.play(frame, first=epoch, last=n_epochs, speed=SPEED,
