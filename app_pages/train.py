@@ -9,7 +9,14 @@ import pandas as pd
 import streamlit as st
 
 from replay_core.data import csv_data, datasets, presets
-from replay_core.data.spec import ACTIVATIONS, INITIALIZERS, MAX_LAYERS, MONITORS, OPTIMIZERS
+from replay_core.data.spec import (
+    ACTIVATIONS,
+    INITIALIZERS,
+    MAX_LAYERS,
+    MAX_UNITS,
+    MONITORS,
+    OPTIMIZERS,
+)
 from replay_core.errors import ReplayError
 from replay_core.render.frame import CLASS_PALETTE
 from replay_core.train.trainer import training_cost
@@ -95,7 +102,7 @@ with net_col:
     st.number_input("Hidden layers", 1, MAX_LAYERS, key="n_layers")
     for i in range(int(ss["n_layers"])):
         c1, c2, c3 = st.columns([1, 1.4, 1])
-        c1.number_input(f"Units {i + 1}", 1, 64, key=f"layer{i}_units")
+        c1.number_input(f"Units {i + 1}", 1, MAX_UNITS, key=f"layer{i}_units")
         c2.selectbox(f"Activation {i + 1}", ACTIVATIONS, key=f"layer{i}_act")
         c3.number_input(f"Slope {i + 1}", 0.0, 1.0, step=0.05, key=f"layer{i}_slope",
                         disabled=ss[f"layer{i}_act"] != "leaky_relu",

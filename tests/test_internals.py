@@ -249,3 +249,18 @@ def test_learning_rate_and_refusals():
         Internals.from_weights(weights, ["relu", "linear"], X, y)
     with pytest.raises(ViewUnavailableError):
         inside.views().distribution("biases")
+
+
+def test_a_run_that_blows_up_keeps_its_finite_epochs():
+    rng = np.random.default_rng(9)
+    weights = _weights([2, 6, 1], rng, states=4)
+    weights[0][0][2] *= 1e30  # beyond float32: redone in float64
+    weights[0][0][3, 0, 0] = np.nan  # a diverged epoch
+    X, y = _data(rng, d=2)
+    inside = Internals.from_weights(weights, ["tanh", "sigmoid"], X, y)
+    with np.errstate(all="ignore"):
+        views = inside.views()
+    assert np.isfinite(views.z.quartiles[:3]).all()
+    assert np.isnan(views.z.quartiles[3]).all() and not views.z.density[3].any()
+    assert views.z.extremes[2, 0, 1] == pytest.approx(inside.at(2).z[0].max())
+    assert np.isfinite(views.z.ylim).all()

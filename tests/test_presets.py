@@ -31,11 +31,15 @@ NOTEBOOK = {
 
 # name -> (dataset, classes, input features)
 MULTICLASS = {"spiral3": ("spiral", 3, 2), "iris": ("iris", 3, 4)}
+# the weight-initializers article's cases and the layer-internals lessons
+INTERNALS = {"init_sigmoid_normal", "init_tanh_glorot", "init_relu_he", "vanishing_gradients",
+             "dead_relus"}
 
 
 def test_the_preset_names():
     assert presets.names() == list(PRESETS)
-    assert set(presets.names()) == set(REFERENCE) | set(SEED42) | set(NOTEBOOK) | set(MULTICLASS)
+    assert set(presets.names()) == (set(REFERENCE) | set(SEED42) | set(NOTEBOOK)
+                                    | set(MULTICLASS) | INTERNALS)
     for name, preset in PRESETS.items():
         assert preset.name == name
         assert preset.title and preset.description
@@ -213,3 +217,24 @@ def test_multiclass_presets_end_in_a_softmax_within_the_app_budget(name, expecte
     assert s.dataset.standardize == datasets.REGISTRY[dataset].standardize
     assert estimate_cost(s) <= DEFAULT_MAX_COST / 2  # the app's default, with room
 
+
+
+@pytest.mark.parametrize("name", sorted(INTERNALS))
+def test_layer_internals_presets_are_deep_ball_networks_within_the_budget(name):
+    from replay_core.train.trainer import DEFAULT_MAX_COST, training_cost
+
+    s = presets.get(name)
+    assert (s.dataset.name, s.dataset.params["dims"]) == ("ball", 10)
+    assert len(s.model.layers) >= 4
+    assert training_cost(s).total <= DEFAULT_MAX_COST
+
+
+def test_the_initializer_cases_are_the_articles():
+    cases = [presets.get(n) for n in presets.INITIALIZER_CASES]
+    assert [(c.model.layers[0].activation, c.model.initializer) for c in cases] == [
+        ("sigmoid", "random_normal"), ("tanh", "glorot_uniform"), ("relu", "he_uniform")]
+    assert cases[0].model.init_stddev == 0.01
+    for c in cases:
+        assert [layer.units for layer in c.model.layers] == [100] * 5
+        assert c.training.seed == 13 and c.dataset.params["n_samples"] == 1000
+        assert c.model.output_initializer == c.model.initializer

@@ -298,7 +298,7 @@ def test_the_allowed_lists():
     assert {"sigmoid", "tanh", "relu", "leaky_relu", "linear"} <= set(ACTIVATIONS)
     assert {"glorot_normal", "glorot_uniform", "random_normal"} <= set(INITIALIZERS)
     assert set(OPTIMIZERS) == {"sgd", "adam", "rmsprop", "adagrad"}
-    assert (spec.MAX_LAYERS, spec.MAX_UNITS, spec.MAX_EPOCHS) == (6, 64, 2000)
+    assert (spec.MAX_LAYERS, spec.MAX_UNITS, spec.MAX_EPOCHS) == (6, 128, 2000)
 
 
 def test_constructors_validate_too():

@@ -477,13 +477,16 @@ def test_replay_refuses_points_it_cannot_run_with_a_replay_error(tmp_path):
 
 def test_the_limits_admit_the_largest_run_the_app_trains():
     from replay_core.data import csv_data, spec
+    from replay_core.train.trainer import DEFAULT_MAX_COST, STEP_COST
 
     limits = upload.DEFAULT
-    # 30 features -> 6 hidden layers of 64 -> a 2-unit bottleneck -> 10 classes, 2000 epochs.
+    # 30 features -> 6 hidden layers of 128 -> a 2-unit bottleneck -> 10 classes: the
+    # budget allows at most DEFAULT_MAX_COST / (params x (one batch + one sample)) epochs.
     widths = ([csv_data.MAX_FEATURES] + [spec.MAX_UNITS] * spec.MAX_LAYERS + [2]
               + [csv_data.MAX_CLASSES])
     per_epoch = sum(a * b + b for a, b in zip(widths, widths[1:]))
-    assert (spec.MAX_EPOCHS + 1) * per_epoch <= limits.weight_floats
+    epochs = min(spec.MAX_EPOCHS, DEFAULT_MAX_COST // (per_epoch * (STEP_COST + 1)))
+    assert (epochs + 1) * per_epoch <= limits.weight_floats
     assert (spec.MAX_EPOCHS + 1) * csv_data.MAX_ROWS <= limits.epoch_samples
     assert len(widths) - 1 <= limits.layers and spec.MAX_UNITS <= limits.units
     assert spec.MAX_EPOCHS <= limits.epochs and csv_data.MAX_CLASSES <= limits.classes

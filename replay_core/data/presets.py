@@ -176,6 +176,27 @@ def _iris() -> RunSpec:
     )
 
 
+# The weight-initializers article: ball data in 10 dimensions, 5 hidden layers of 100 units
+# and the output initialised alike, seed 13. Batches of 100 keep 40 epochs within the
+# app's training budget (41,501 parameters).
+INITIALIZER_CASES = ("init_sigmoid_normal", "init_tanh_glorot", "init_relu_he")
+
+
+def _ball_deep(activation: str, initializer: str, *, stddev: float = 0.05, units: int = 100,
+               layers: int = 5, lr: float = 0.05, batch_size: int = 100, epochs: int = 40,
+               seed: int = 13, optimizer: str = "sgd") -> RunSpec:
+    return RunSpec(
+        dataset=DatasetSpec("ball", {"n_samples": 1000, "dims": 10}, seed=seed),
+        model=ModelSpec(
+            layers=tuple(LayerSpec(units, activation, name=f"h{i + 1}") for i in range(layers)),
+            initializer=initializer, init_stddev=stddev,
+            output_initializer=initializer, output_init_stddev=stddev,
+        ),
+        training=TrainingSpec(optimizer, learning_rate=lr, batch_size=batch_size,
+                              epochs=epochs, seed=seed),
+    )
+
+
 _SEED_NOTE = (f"Seed {REFERENCE_SEED}: under Keras 3 the article's seed {ARTICLE_SEED} gives "
               "a different start; see the seed sweep.")
 
@@ -224,6 +245,34 @@ PRESETS: dict[str, Preset] = {
                _notebook(units=(50, 50, 50), lr=0.002, momentum=0.999, epochs=500,
                          dataset=DatasetSpec("circles", {"n_samples": 100, "noise": 0.3,
                                                          "factor": 0.5}, seed=42))),
+        Preset("init_sigmoid_normal", "Init: sigmoid, σ = 0.01",
+               "The weight-initializers article's first case: ball (10 dimensions), 5 sigmoid "
+               "layers of 100 units initialised from a normal of standard deviation 0.01, "
+               "seed 13. Open Layers in Replay: the z-values collapse to 0 layer after layer, "
+               "every activation sits at 0.5 and the gradients vanish.",
+               _ball_deep("sigmoid", "random_normal", stddev=0.01)),
+        Preset("init_tanh_glorot", "Init: tanh, Glorot uniform",
+               "The same network with tanh and Glorot uniform initial weights: activations "
+               "and gradients keep their spread through the 5 layers.",
+               _ball_deep("tanh", "glorot_uniform")),
+        Preset("init_relu_he", "Init: relu, He uniform",
+               "The same network with relu and He uniform initial weights: z-values keep "
+               "their spread from layer to layer, the gradients flow.",
+               _ball_deep("relu", "he_uniform")),
+        Preset("vanishing_gradients", "Vanishing gradients",
+               "Ball (10 dimensions) through 6 sigmoid layers of 32: each sigmoid passes at "
+               "most a quarter of the gradient back, so the first layers' gradients are "
+               "orders of magnitude smaller than the last ones' (Layers in Replay).",
+               _ball_deep("sigmoid", "glorot_normal", units=32, layers=6, lr=0.1,
+                          batch_size=32, epochs=100)),
+        Preset("dead_relus", "Dead relus",
+               "Ball (10 dimensions) through 4 relu layers of 64 trained by Adam at a large "
+               "learning rate (0.1): within a few epochs big updates push most units of the "
+               "deeper layers below zero on every sample, where they output 0 and get no "
+               "gradient again, and the network ends up predicting one class (Layers in "
+               "Replay: dead units).",
+               _ball_deep("relu", "he_uniform", units=64, layers=4, lr=0.1, batch_size=32,
+                          epochs=60, optimizer="adam")),
         Preset("spiral3", "Spiral: 3 classes",
                "A 3-arm spiral (600 samples), 32-32 tanh then a 2-unit tanh layer and a "
                "3-unit softmax, Adam lr 0.01, 300 epochs: watch the arms untwist, to over 95 % "

@@ -31,7 +31,8 @@ INITIALIZERS = (
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 MONITORS = ("loss", "acc", "val_loss", "val_acc")
 MAX_LAYERS = 6
-MAX_UNITS = 64
+# The weight-initializers article's 5 x 100 network fits; the training budget bounds cost.
+MAX_UNITS = 128
 MAX_EPOCHS = 2000
 # A spec's JSON is about 700 characters and 3 levels deep; anything far beyond is refused
 # before it is parsed (deep nesting would exhaust the JSON parser's recursion).
@@ -181,7 +182,7 @@ class LayerSpec:
     """One hidden Dense layer.
 
     Args:
-        units: 1 to 64.
+        units: 1 to 128 (``MAX_UNITS``).
         activation: one of ``ACTIVATIONS``.
         negative_slope: slope of leaky_relu for negative inputs (ignored otherwise).
         name: layer name; empty for the default (see ``ModelSpec.layer_names``).

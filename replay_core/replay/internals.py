@@ -485,8 +485,12 @@ class Internals:
         hidden = n_layers - 1  # the output unit's confidence is no saturation
         for e0 in range(0, n_states, step):
             sl = slice(e0, min(e0 + step, n_states))
-            # float32: the drawings need 3 digits, and it halves the time (at() is float64)
-            r = self._pass(sl, np.float32)
+            # float32: the drawings need 3 digits, and it halves the time (at() is float64);
+            # values beyond float32's range (a run blowing up) are redone in float64
+            with np.errstate(all="ignore"):
+                r = self._pass(sl, np.float32)
+                if not _finite(r):
+                    r = self._pass(sl, np.float64)
             loss[sl] = r["loss"]
             for i in range(n_layers):
                 Z = r["z"][i]
@@ -572,10 +576,21 @@ class _FineHistograms:
         self.std = np.zeros((n_states, n_layers))
 
     def add(self, epochs: slice, layer: int, values: np.ndarray) -> None:
-        """``values`` (epochs in the slice, M): one histogram per row."""
+        """``values`` (epochs in the slice, M): one histogram per row. A row holding
+        values that are not finite (a diverged epoch) keeps no histogram: NaN extremes."""
         rows, m = values.shape
+        with np.errstate(all="ignore"):
+            self._add(epochs, layer, values, rows, m)
+
+    def _add(self, epochs: slice, layer: int, values: np.ndarray, rows: int, m: int) -> None:
+        values = values.astype(np.float64, copy=False)
         lo = values.min(axis=1)
         hi = values.max(axis=1)
+        bad = ~(np.isfinite(lo) & np.isfinite(hi))
+        if bad.any():
+            values = np.where(bad[:, None], 0.0, values)
+            lo = np.where(bad, np.nan, lo)
+            hi = np.where(bad, np.nan, hi)
         self.lo[epochs, layer] = lo
         self.hi[epochs, layer] = hi
         mean = values.sum(axis=1) / m
@@ -586,8 +601,11 @@ class _FineHistograms:
         np.minimum(idx, FINE_BINS - 1, out=idx)
         np.maximum(idx, 0, out=idx)  # NaN of a diverged run
         idx += (np.arange(rows) * FINE_BINS)[:, None]
-        counts = np.bincount(idx.ravel(), minlength=rows * FINE_BINS)
-        self.counts[epochs, layer] = counts.reshape(rows, FINE_BINS)
+        counts = np.bincount(idx.ravel(), minlength=rows * FINE_BINS).reshape(rows, FINE_BINS)
+        counts[bad] = 0
+        self.counts[epochs, layer] = counts
+        if bad.any():
+            self.std[epochs, layer] = np.where(bad, np.nan, self.std[epochs, layer])
 
     def _cumulative(self) -> np.ndarray:
         """(E+1, L, FINE_BINS+1) cumulative shares at the fine bins' edges."""
@@ -628,10 +646,12 @@ class _FineHistograms:
     def robust_range(self, layer: int | None = None) -> tuple[float, float]:
         layers = slice(None) if layer is None else slice(layer, layer + 1)
         ends = self.quantiles([_TAIL, 1 - _TAIL], layers)
-        lo, hi = float(ends[..., 0].min()), float(ends[..., 1].max())
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise ViewUnavailableError("the layer values are not finite numbers (the run "
-                                       "diverged), so their distributions cannot be drawn")
+        finite = np.isfinite(ends).all(axis=-1)
+        if not finite.any():
+            raise ViewUnavailableError("the layer values are not finite numbers at any epoch "
+                                       "(the run diverged), so their distributions cannot "
+                                       "be drawn")
+        lo, hi = float(ends[..., 0][finite].min()), float(ends[..., 1][finite].max())
         if hi <= lo:
             lo, hi = lo - 0.5, hi + 0.5
         return lo, hi
@@ -650,7 +670,8 @@ class _FineHistograms:
         span = hi - lo
         ylim = (lo - 0.04 * span, hi + 0.04 * span)
         edges = np.linspace(ylim[0], ylim[1], VIOLIN_BINS + 1)
-        density = np.diff(self.cdf(edges, shown), axis=-1)
+        with np.errstate(invalid="ignore"):
+            density = np.nan_to_num(np.diff(self.cdf(edges, shown), axis=-1))
         peak = density.max(axis=2, keepdims=True)
         density = np.divide(density, peak, out=np.zeros_like(density), where=peak > 0)
         return LayerDistributionsView(
@@ -672,6 +693,13 @@ def _one_blas_thread() -> Iterator[None]:
         return
     with threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+def _finite(result: dict[str, Any]) -> bool:
+    """True when a pass's loss, z-values and gradients are all finite numbers."""
+    return bool(np.isfinite(result["loss"]).all()
+                and all(np.isfinite(g).all() for g in result["kernel_gradients"])
+                and all(np.isfinite(z).all() for z in result["z"]))
 
 
 def _factor(value: Any) -> float:

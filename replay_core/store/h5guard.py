@@ -84,12 +84,14 @@ class Limits:
     # Hidden layers, a bottleneck and the output, each possibly followed by the separate
     # Activation layer DeepReplay recorded as a model layer of its own.
     layers: int = 2 * (spec.MAX_LAYERS + 2)
-    # DeepReplay's examples used 100-unit layers; the app trains up to 64.
+    # DeepReplay's examples used 100-unit layers; the app trains up to 128.
     units: int = 2 * spec.MAX_UNITS
     epochs: int = 5 * spec.MAX_EPOCHS
     # The app's longest run over its largest dataset: 2001 states x 10,000 samples.
     epoch_samples: int = (spec.MAX_EPOCHS + 1) * csv_data.MAX_ROWS
-    # The app's largest run (6 x 64 units over 30 features, 2000 epochs) stores ~46 million.
+    # Weights stored = parameters x (epochs + 1), and the training budget bounds
+    # parameters x epochs: the app's largest run (6 x 128 units over 30 features, as many
+    # epochs as the budget allows) stores ~39 million.
     weight_floats: int = 50_000_000
     depth: int = 4
     objects: int = 2_000
