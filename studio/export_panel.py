@@ -40,6 +40,9 @@ def export_panel(ws: Workspace, views: ReplayViews, run_name: str, *, epoch: int
     size_label = st.selectbox("Size", list(SIZES), key="export_size")
     panels = st.multiselect("Views, in this order", list(PANELS), default=list(PANELS),
                             format_func=PANEL_TITLES.get, key="export_panels")
+    narration = views.events is not None and st.checkbox(
+        "Narration line", key="export_narration",
+        help="Under the views, a sentence saying in words what happens at each epoch")
     if not panels:
         st.warning("Pick at least one view.")
         return
@@ -61,11 +64,11 @@ def export_panel(ws: Workspace, views: ReplayViews, run_name: str, *, epoch: int
 
                 export_animation(views, out, epochs=range(first, last + 1), fps=fps,
                                  size=SIZES[size_label], theme=theme, panels=panels,
-                                 progress=progress)
+                                 progress=progress, narration=narration)
             else:
                 out = folder / f"{stem}_epoch{epoch}.png"
                 export_frame(views, out, epoch=epoch, size=SIZES[size_label], theme=theme,
-                             panels=panels)
+                             panels=panels, narration=narration)
         except (ReplayError, ValueError, OSError) as exc:
             bar.empty()
             st.error(f"Export failed: {exc}")

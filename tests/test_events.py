@@ -301,3 +301,18 @@ def test_early_stopped_run_has_its_event(tmp_path):
     assert stop.epoch == replay.n_epochs
     assert f"{30 - replay.n_epochs} epochs before the planned 30" in stop.text
     assert "loss had not improved for 2 epochs" in stop.text
+
+
+def test_exported_frame_and_cli_carry_the_narration_line(reference, tmp_path):
+    from replay_core.render.export import export_frame
+
+    views = Replay(reference, "reference").views()
+    told = export_frame(views, tmp_path / "told.png", epoch=37, size=(640, 360),
+                        narration=True)
+    plain = export_frame(views, tmp_path / "plain.png", epoch=37, size=(640, 360))
+    expected = FrameRenderer(views, size=(640, 360), narration=True).png(37)
+    assert told.read_bytes() == expected != plain.read_bytes()
+    out = tmp_path / "cli.png"
+    assert cli.main(["export", str(reference), "--run", "reference", "--out", str(out),
+                     "--epoch", "37", "--size", "640x360", "--narration"]) == 0
+    assert out.read_bytes() == expected
