@@ -1,25 +1,29 @@
-"""How much faster a seed sweep runs in parallel worker processes than run after run.
+"""How fast a seed sweep trains as one batched computation, against run after run.
 
 The sweep: the reference run (parabola, 2000 samples, 2 -> 2 -> 1, SGD 0.05, batch 16,
-150 epochs) with a sigmoid, a tanh and a relu hidden layer, 10 seeds each: 30 runs.
+150 epochs) with a sigmoid, a tanh and a relu hidden layer, 20 seeds each: 60 runs.
 
 1. one after another: ``trainer.train`` for each run in this process, the way a script
-   without the sweep would do it (TensorFlow loaded once, before the clock starts);
-2. ``sweep.run_sweep`` with one worker process (the sweep's own overhead: a process
-   start with TensorFlow's import, every run's records sent to the writing process);
-3. ``sweep.run_sweep`` with one worker per core.
+   without the sweep would do it (TensorFlow loaded and one run trained before the
+   clock starts);
+2. ``sweep.run_sweep(..., in_process=True)``: the runs of each activation as one batched
+   program, recorded by the same single writer, in the same process.
+
+Peak RSS is this process's high-water mark after the sweep less the one after the single
+warm-up run (the sweep runs first, so the sequential runs do not raise the mark).
 
 Prints wall times and, as the last line,
-``speedup_vs_sequential=<1/3> speedup_vs_one_worker=<2/3> workers=<n>``. Target: close to
-the number of cores.
+``sweep_s=.. sequential_s=.. speedup=.. peak_rss_mb=..``. Target on 2 cores: sweep_s <= 5,
+speedup >= 10, peak_rss_mb <= 300.
 
-Run: ``python bench/sweep_speed.py`` (``--seeds 4`` for a shorter run).
+Run: ``python bench/sweep_speed.py`` (``--seeds 5`` for a shorter run).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -28,16 +32,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from replay_core.data import presets
+from replay_core.data import presets  # noqa: E402
 from replay_core.train import sweep  # noqa: E402
 
 CONFIGS = {"sigmoid": "reference", "tanh": "reference_tanh", "relu": "reference_relu"}
 
 
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=sweep.default_workers())
+    parser.add_argument("--seeds", type=int, default=20)
     args = parser.parse_args()
     configs = {label: presets.get(name) for label, name in CONFIGS.items()}
     tasks = sweep.plan(configs, args.seeds)
@@ -45,9 +52,18 @@ def main() -> None:
           f"{os.cpu_count()} cores")
 
     with tempfile.TemporaryDirectory() as tmp:
-        import keras  # noqa: F401 - TensorFlow's import is not part of the figure
-
         from replay_core.train.trainer import train
+
+        train(tasks[0].spec, Path(tmp) / "warm.h5", "warm-up")
+        single_rss = _peak_rss_mb()
+
+        result = sweep.run_sweep(tasks, Path(tmp) / "sweep.h5", in_process=True)
+        assert len(result.runs) == len(tasks) and not result.failures, result.failures
+        swept = result.seconds
+        peak = _peak_rss_mb() - single_rss
+        print(f"batched sweep, in this process: {swept:.2f} s "
+              f"(peak RSS {peak:.0f} MB above a single run's)")
+        print(sweep.summary_table(result.runs))
 
         start = time.perf_counter()
         for task in tasks:
@@ -56,19 +72,8 @@ def main() -> None:
         print(f"one after another, in this process: {sequential:.1f} s "
               f"({sequential / len(tasks):.2f} s a run)")
 
-        timings = {}
-        for workers in sorted({1, args.workers}):
-            path = Path(tmp) / f"workers{workers}.h5"
-            result = sweep.run_sweep(sweep.plan(configs, args.seeds), path, workers=workers)
-            assert len(result.runs) == len(tasks) and not result.failures, result.failures
-            timings[workers] = result.seconds
-            print(f"sweep, {workers} worker process{'es' if workers > 1 else ''}: "
-                  f"{result.seconds:.1f} s")
-        print(sweep.summary_table(result.runs))
-
-    parallel = timings[args.workers]
-    print(f"speedup_vs_sequential={sequential / parallel:.2f} "
-          f"speedup_vs_one_worker={timings[1] / parallel:.2f} workers={args.workers}")
+    print(f"sweep_s={swept:.2f} sequential_s={sequential:.1f} "
+          f"speedup={sequential / swept:.1f} peak_rss_mb={peak:.0f}")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,21 @@
 """Train configurations over many seeds in parallel, to tell luck from hyper-parameters.
 
 A sweep trains every configuration with the same N seeds (1 to N: the training seed,
-which sets the initial weights and the shuffling; the data stay the same). The runs go
-to worker processes, one per core by default, each with its own TensorFlow. HDF5 files
-are not safe for concurrent writers, so the workers never open the run file: the
-recorder in a worker forwards each call it would make on its ``RunWriter`` (open the run,
-append an epoch, set the status, close) through a queue to the calling process, which
-is the file's only writer. Every run carries the attribute ``sweep`` (id, configuration,
-seed), so a sweep can be read back from the file later (:func:`read_sweep`).
+which sets the initial weights and the shuffling; the data stay the same). The runs of
+one graph (every seed of a configuration; see ``batched.group_key``) train together as
+one batched computation, one compiled program for the group, in a worker process with
+its own TensorFlow (or in the calling process with ``in_process``). HDF5 files are not
+safe for concurrent writers, so the workers never open the run file: each run's writer
+in a worker forwards each call it would make on its ``RunWriter`` (open the run, append
+an epoch, set the status, close) through a queue to the calling process, which is the
+file's only writer. Every run carries the attribute ``sweep`` (id, configuration, seed),
+so a sweep can be read back from the file later (:func:`read_sweep`). The figures that
+compare seeds come from the training program itself (whole training set, end-of-epoch
+weights), so a finished sweep is summarised without replaying its runs.
 
 A stop (``stop_event``, Ctrl-C, or an exception raised by ``on_progress``, such as a
-Streamlit rerun) ends the sweep after the workers' current epoch: finished runs stay in
-the file, unfinished ones are removed.
+Streamlit rerun) ends the sweep after the current epoch: finished runs stay in the file,
+and so do the runs it ended midway, with their finished epochs (status ``stopped``).
 
 Example
 -------
@@ -51,7 +55,7 @@ __all__ = [
     "read_sweep", "run_sweep", "summarize", "summary_table", "sweeps_in", "usable_cores",
 ]
 
-MAX_SEEDS = 50
+MAX_SEEDS = 200
 MAX_CONFIGS = 8
 # Seconds between two progress calls while nothing finishes (a caller such as a web page
 # uses them to notice a stop request).
@@ -113,19 +117,24 @@ class SweepRun:
 @dataclass(frozen=True)
 class SweepProgress:
     """Where a sweep is: ``done`` of ``total`` runs finished (``failed`` among them),
-    ``running`` in the workers now, and the run that finished last (None on a heartbeat
-    or before any finished)."""
+    ``running`` in the workers now, the run that finished last (None on a heartbeat
+    or before any finished), and ``epochs_done`` of the ``epochs_total`` epochs its runs
+    plan (a run that ends early counts all its planned epochs as done)."""
 
     done: int
     total: int
     running: int
     failed: int
     last: SweepRun | None = None
+    epochs_done: int = 0
+    epochs_total: int = 0
 
 
 @dataclass(frozen=True)
 class SweepResult:
-    """How a sweep ended: the runs it kept, whether it was stopped, what failed."""
+    """How a sweep ended: the runs it kept, whether it was stopped, what failed, and the
+    runs a stop ended midway (kept in the file with their finished epochs, status
+    ``stopped``; not in ``runs``)."""
 
     sweep_id: str
     runs: list[SweepRun]
@@ -133,6 +142,7 @@ class SweepResult:
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
+    kept_stopped: list[str] = field(default_factory=list)
 
 
 # -- planning ----------------------------------------------------------------------------
@@ -379,8 +389,6 @@ class _StopOrOrphaned:
 def _worker(worker_id: int, tasks: Any, events: Any, stop: Any, max_budget: float | None,
             threads: int, filename: str) -> None:
     """A worker process: train tasks from ``tasks`` until ``None`` or a stop."""
-    from functools import partial
-
     stop = _StopOrOrphaned(stop)
 
     # Ctrl-C in a terminal reaches every process of the group; the parent handles it.
@@ -392,35 +400,92 @@ def _worker(worker_id: int, tasks: Any, events: Any, stop: Any, max_budget: floa
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-        from replay_core.train import trainer
+        from replay_core.train import batched  # noqa: F401 - imported before the first task
     except Exception as exc:  # noqa: BLE001 - reported to the parent as one message
         events.put(("broken", worker_id, f"{type(exc).__name__}: {exc}"))
         return
     events.put(("ready", worker_id))
     while not stop.is_set():
         try:
-            task = tasks.get(timeout=0.5)
+            group = tasks.get(timeout=0.5)
         except queue.Empty:
             continue
-        if task is None:
+        if group is None:
             break
         if stop.is_set():
             break
-        events.put(("start", task.index, worker_id))
-        try:
-            # The worker never opens ``filename``; the trainer finds uploaded CSV data
-            # in its folder.
-            result = trainer.train(task.spec, filename, task.run_name, stop_event=stop,
-                                   max_budget=max_budget,
-                                   writer_factory=partial(_ForwardingWriter, events, task.index))
-        except Exception as exc:  # noqa: BLE001 - one message for the parent
-            events.put(("failed", task.index, f"{type(exc).__name__}: {exc}"))
-        else:
-            events.put(("done", task.index, result.status, result.message))
+        _train_group(group, events, stop, max_budget, filename, worker_id)
     events.put(("exit", worker_id))
 
 
+def _train_group(group: Sequence[SweepTask], events: Any, stop: Any,
+                 max_budget: float | None, filename: str, worker_id: int) -> None:
+    """Train the tasks of one graph as one batched computation; every run's writer
+    forwards to ``events`` (the writing process, or this one's handler)."""
+    from replay_core.train import batched
+
+    for task in group:
+        events.put(("start", task.index, worker_id))
+
+    def writer(i: int, *args: Any, **fields: Any) -> _ForwardingWriter:
+        return _ForwardingWriter(events, group[i].index, *args, **fields)
+
+    try:
+        # The worker never opens ``filename``; the trainer finds uploaded CSV data in
+        # its folder.
+        results = batched.train_group(
+            [task.spec for task in group], filename, [task.run_name for task in group],
+            writer_factory=writer, stop_event=stop, max_budget=max_budget)
+    except Exception as exc:  # noqa: BLE001 - one message for the parent
+        for task in group:
+            events.put(("failed", task.index, f"{type(exc).__name__}: {exc}"))
+        return
+    for task, out in zip(group, results):
+        figures = {"first_perfect_epoch": out.first_perfect_epoch,
+                   "final_loss": out.final_loss, "final_accuracy": out.final_accuracy}
+        events.put(("done", task.index, out.result.status, out.result.message,
+                    out.result.epochs_done, figures))
+
+
 # -- the writing process -------------------------------------------------------------------
+
+
+class _Interrupted(BaseException):
+    """``on_progress`` raised while training ran in this process: end the training (its
+    runs are marked stopped) and raise ``error`` from ``run_sweep``."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _InlineStop:
+    def __init__(self, stop_event: Any) -> None:
+        self._event = stop_event
+
+    def is_set(self) -> bool:
+        return self._event is not None and bool(self._event.is_set())
+
+
+class _InlineEvents:
+    """The message queue of a sweep trained in this process: each message is handled
+    (written) at once, and progress reported every ``HEARTBEAT_S`` or when a run ends."""
+
+    def __init__(self, job: _Sweep) -> None:
+        self._job = job
+        self._last_call = 0.0
+
+    def put(self, msg: tuple) -> None:
+        last = self._job.handle(msg)
+        on_progress = self._job.on_progress
+        now = time.monotonic()
+        if on_progress is not None and (last is not None
+                                        or now - self._last_call >= HEARTBEAT_S):
+            self._last_call = now
+            try:
+                on_progress(self._job.progress(last))
+            except BaseException as exc:
+                raise _Interrupted(exc) from exc
 
 
 @contextlib.contextmanager
@@ -449,10 +514,19 @@ class _Sweep:
     def __init__(self, tasks: Sequence[SweepTask], filename: str, workers: int,
                  max_budget: float | None, on_progress: Callable[[SweepProgress], None] | None,
                  stop_event: Any) -> None:
+        from replay_core.train import batched
+
         self.tasks = list(tasks)
+        specs = [task.spec for task in self.tasks]
+        # Runs of one graph train together as one batched computation in one worker.
+        self.groups = [[self.tasks[i] for i in group] for group in batched.group_specs(specs)]
+        self.planned = [spec.training.epochs for spec in specs]
+        self.recorded: dict[int, int] = {}  # epochs received per run
+        self.kept: set[int] = set()  # runs a stop ended midway, kept with their epochs
         self.filename = filename
         self.on_progress = on_progress
         self.stop_event = stop_event
+        self.max_budget = max_budget
         self.ctx = multiprocessing.get_context("spawn")
         self.task_queue = self.ctx.Queue()
         self.events = self.ctx.Queue()
@@ -463,7 +537,7 @@ class _Sweep:
         self.finished: dict[int, SweepRun] = {}
         self.failures: dict[int, str] = {}
         self.running: dict[int, int] = {}  # task -> worker
-        threads = max(1, default_workers() // workers)
+        threads = max(1, default_workers() // max(1, workers))
         self.procs = [
             self.ctx.Process(target=_worker, name=f"sweep-worker-{i}", daemon=True,
                              args=(i, self.task_queue, self.events, self.stop, max_budget,
@@ -493,6 +567,7 @@ class _Sweep:
             except ReplayError as exc:
                 self.failures[index] = f"{task.run_name}: {exc}"
         elif kind == "epoch":
+            self.recorded[index] = self.recorded.get(index, 0) + 1
             if index in self.writers:
                 buffer = self.buffers.setdefault(index, [])
                 buffer.append((msg[2], msg[3], msg[4]))
@@ -504,6 +579,8 @@ class _Sweep:
             if writer is not None:
                 self._write_buffer(index)
                 self._guard(index, lambda: writer.set_status(msg[2], msg[3], msg[4]))
+                if msg[2] == "stopped" and self.recorded.get(index, 0) > 0:
+                    self.kept.add(index)
         elif kind == "close":
             self._write_buffer(index)
             writer = self.writers.pop(index, None)
@@ -519,11 +596,22 @@ class _Sweep:
             status = msg[2]
             if index in self.failures or status not in ("complete", "diverged"):
                 return None
-            try:
-                run = describe_run(self.filename, task.run_name, task)
-            except ReplayError as exc:
-                self.failures[index] = f"{task.run_name}: {exc}"
-                return None
+            if len(msg) > 5:
+                # The figures the batched program computed with every epoch's weights:
+                # nothing is re-read or replayed.
+                figures = msg[5]
+                run = SweepRun(name=task.run_name, config=task.config, seed=task.seed,
+                               status=status, epochs_done=int(msg[4]),
+                               first_perfect_epoch=figures["first_perfect_epoch"],
+                               final_loss=float(figures["final_loss"]),
+                               final_accuracy=float(figures["final_accuracy"]),
+                               message=str(msg[3]))
+            else:
+                try:
+                    run = describe_run(self.filename, task.run_name, task)
+                except ReplayError as exc:
+                    self.failures[index] = f"{task.run_name}: {exc}"
+                    return None
             self.finished[index] = run
             return run
         return None
@@ -552,8 +640,11 @@ class _Sweep:
 
     def progress(self, last: SweepRun | None) -> SweepProgress:
         failed = sum(1 for i in self.failures if i >= 0)
+        ended = set(self.finished) | set(self.failures)
+        epochs = sum(self.planned[i] if i in ended else self.recorded.get(i, 0)
+                     for i in range(len(self.tasks)))
         return SweepProgress(len(self.finished) + failed, len(self.tasks), len(self.running),
-                             failed, last)
+                             failed, last, epochs, sum(self.planned))
 
     def settled(self) -> bool:
         return all(i in self.finished or i in self.failures for i in range(len(self.tasks)))
@@ -563,8 +654,8 @@ class _Sweep:
         with _plain_main():
             for proc in self.procs:
                 proc.start()
-        for task in self.tasks:
-            self.task_queue.put(task)
+        for group in self.groups:
+            self.task_queue.put(group)
         for _ in self.procs:
             self.task_queue.put(None)
         last_call = 0.0
@@ -595,6 +686,21 @@ class _Sweep:
             if stopped and not self.running:
                 break
         return stopped
+
+    def run_here(self) -> bool:
+        """Train every group in this process, one after another; True when stopped."""
+        events = _InlineEvents(self)
+        stop = _InlineStop(self.stop_event)
+        try:
+            for group in self.groups:
+                if stop.is_set():
+                    break
+                _train_group(group, events, stop, self.max_budget, self.filename, 0)
+        except _Interrupted as exc:
+            raise exc.error from None
+        if self.on_progress is not None:
+            self.on_progress(self.progress(None))
+        return stop.is_set()
 
     def alive_workers(self) -> int:
         return sum(1 for p in self.procs if p.is_alive())
@@ -627,7 +733,8 @@ class _Sweep:
         for q in (self.task_queue, self.events):
             q.cancel_join_thread()
             q.close()
-        unfinished = [self.tasks[i].run_name for i in self.opened if i not in self.finished]
+        unfinished = [self.tasks[i].run_name for i in self.opened
+                      if i not in self.finished and i not in self.kept]
         for name in unfinished:
             with contextlib.suppress(ReplayError, OSError):
                 runfile.delete_run(self.filename, name)
@@ -637,21 +744,29 @@ def run_sweep(tasks: Sequence[SweepTask], filename: str | os.PathLike, *,
               workers: int | None = None,
               on_progress: Callable[[SweepProgress], None] | None = None,
               stop_event: Any = None, max_budget: float | None = None,
-              max_total_budget: float | None = None) -> SweepResult:
-    """Train every task in worker processes, recording the runs to ``filename``.
+              max_total_budget: float | None = None, in_process: bool = False) -> SweepResult:
+    """Train every task, recording the runs to ``filename``.
+
+    Tasks whose specs share one graph (``batched.group_key``: every seed of a
+    configuration, and configurations that differ only in learning rate, momentum,
+    epochs or callbacks) train together as one batched computation; the groups go to
+    worker processes (at most one per group), or train one after another in this
+    process with ``in_process``.
 
     Parameters
     ----------
     tasks : from :func:`plan`.
     filename : the run file; this process is its only writer while the sweep runs.
-    workers : worker processes (default one per core, never more than the tasks).
+    workers : worker processes (default one per core, never more than the groups).
     on_progress : called with a :class:`SweepProgress` whenever a run finishes and every
         ``HEARTBEAT_S`` seconds; an exception raised by it stops the sweep (finished
         runs are kept) and propagates.
-    stop_event : anything with ``is_set()``; when set, the sweep stops after the workers'
-        current epoch and keeps the finished runs.
+    stop_event : anything with ``is_set()``; when set, the sweep stops after the current
+        epoch: finished runs are kept, and so are the runs it ends midway (status
+        ``stopped``, their finished epochs recorded).
     max_budget : refuse the sweep, before anything starts, when a run costs more.
     max_total_budget : refuse it, before anything starts, when all runs together cost more.
+    in_process : train in this process (it loads TensorFlow) instead of worker processes.
 
     Returns
     -------
@@ -671,21 +786,25 @@ def run_sweep(tasks: Sequence[SweepTask], filename: str | os.PathLike, *,
         raise runfile.RunExistsError(
             f"run {sorted(clash)[0]!r} is already in {os.path.basename(os.fspath(filename))!r}; "
             "plan the sweep with taken=<the file's run names>")
-    n_workers = min(len(tasks), workers or default_workers())
-    if n_workers < 1:
+    if workers is not None and workers < 1:
         raise SweepError(f"workers must be at least 1, got {workers}")
+    from replay_core.train import batched
+
+    n_groups = len(batched.group_specs([task.spec for task in tasks]))
+    n_workers = 0 if in_process else min(n_groups, workers or default_workers())
     start = time.perf_counter()
     job = _Sweep(tasks, os.fspath(filename), n_workers, max_budget, on_progress, stop_event)
     try:
-        stopped = job.run()
+        stopped = job.run_here() if in_process else job.run()
     except BaseException:
         job.shut_down(graceful=False)
         raise
     job.shut_down(graceful=True)
     runs = [job.finished[i] for i in sorted(job.finished)]
     failures = [job.failures[i] for i in sorted(job.failures)]
+    kept = [tasks[i].run_name for i in sorted(job.kept)]
     return SweepResult(tasks[0].sweep_id, runs, stopped, failures,
-                       time.perf_counter() - start, n_workers)
+                       time.perf_counter() - start, n_workers, kept)
 
 
 # -- reading a sweep back ----------------------------------------------------------------
