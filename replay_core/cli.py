@@ -139,8 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="frame size, 320x180 .. 3840x2160, even for .mp4 (default 1280x720)")
     exp.add_argument("--views", default=None, metavar="NAME,NAME",
                      help="panels in order, from feature_space, decision_boundary, "
-                          "probability_histogram, loss_and_metric, loss_histogram "
-                          "(default: all)")
+                          "probability_histogram, loss_and_metric, loss_histogram, and "
+                          "landscape, the loss landscape with the optimizer's path "
+                          "(default: the first five)")
     exp.add_argument("--theme", choices=("light", "dark"), default="light")
     _add_feature_space_arguments(exp)
     exp.add_argument("--dpi", default="100", help="dots per inch: text size (default 100)")
@@ -392,11 +393,17 @@ def _projection(text: str | None):
                      f"units:1,2; got {text!r}")
 
 
-def _views(args: argparse.Namespace):
+def _views(args: argparse.Namespace, panels: tuple[str, ...] | None = None):
     from replay_core.replay.replayer import Replay
 
-    return Replay(args.file, args.run).views(
+    replay = Replay(args.file, args.run)
+    views = replay.views(
         layer=args.layer, projection=_projection(args.projection), fit_epoch=args.fit_epoch)
+    if panels is not None and "landscape" in panels:
+        from replay_core.replay.landscape import with_landscape
+
+        views = with_landscape(views, replay)
+    return views
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -458,7 +465,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if fmt != ".png" and epoch is not None:
         raise ValueError("--epoch picks the frame of a .png; "
                          "an animation takes --epochs START:END")
-    views = _views(args)
+    views = _views(args, panels)
     n = views.n_epochs
     w, h = size
     if fmt == ".png":

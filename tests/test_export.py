@@ -300,7 +300,7 @@ def test_cli_exports_mp4_gif_and_png(run_file, tmp_path, capsys):
     (["--out", "a.mp4", "--fps", "fast"], "--fps must be a number, got 'fast'"),
     (["--out", "a.mp4", "--views", "curves"],
      "unknown view 'curves' in --views; choose from feature_space, decision_boundary, "
-     "probability_histogram, loss_and_metric, loss_histogram"),
+     "probability_histogram, loss_and_metric, loss_histogram, landscape"),
     (["--out", "a.mp4", "--epoch", "3"],
      "--epoch picks the frame of a .png; an animation takes --epochs START:END"),
     (["--out", "a.png", "--epoch", "99"], f"--epoch 99 is outside 0..{EPOCHS}"),

@@ -136,3 +136,36 @@ def test_panel_moves_only_the_dot(view):
     # Only pixels near the two dots and their labels change; the contours stay.
     assert len(changed) < 0.05 * first.shape[0] * first.shape[1]
     assert np.array_equal(strip.rgb(0), first)
+
+
+def test_frame_and_export_draw_the_landscape_panel(small_run, tmp_path):
+    from PIL import Image
+
+    from replay_core.render.export import export_frame, parse_panels
+    from replay_core.render.frame import PANELS, FrameRenderer
+    from replay_core.replay.landscape import with_landscape
+
+    views = with_landscape(small_run.views(), small_run, grid_size=9)
+    renderer = FrameRenderer(views, size=(1280, 720), panels=PANELS)
+    renderer.rgb(2)
+    dot = renderer.artists["landscape"].dot
+    assert_allclose(np.column_stack(dot.get_data()), views.landscape.path[2:3])
+    panels = parse_panels("feature_space,landscape")
+    out = export_frame(views, tmp_path / "f.png", epoch=3, size=(960, 540), panels=panels)
+    assert Image.open(out).size == (960, 540)
+    # Views without a landscape get a panel that says so instead of failing.
+    plain = FrameRenderer(small_run.views(), size=(640, 360), panels=("landscape",))
+    assert "landscape" not in plain.artists and plain.rgb(1).std() > 0
+
+
+def test_cli_exports_the_landscape_panel(small_run, tmp_path):
+    from PIL import Image
+
+    from replay_core.cli import main
+
+    out = tmp_path / "landscape.png"
+    assert main(["export", small_run.filename, "--run", "small", "--out", str(out),
+                 "--views", "landscape,loss_and_metric", "--epoch", "2",
+                 "--size", "800x400"]) == 0
+    image = np.asarray(Image.open(out).convert("RGB"), float)
+    assert image.shape == (400, 800, 3) and image.std() > 10

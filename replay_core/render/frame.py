@@ -78,8 +78,9 @@ __all__ = [
 ]
 
 PANELS = ("feature_space", "decision_boundary", "probability_histogram", "loss_and_metric",
-          "loss_histogram")
-"""Names of the panels a :class:`FrameRenderer` can show."""
+          "loss_histogram", "landscape")
+"""Names of the panels a :class:`FrameRenderer` can show ("landscape" draws
+``views.landscape``, which ``Replay.views`` leaves out: see ``replay.landscape``)."""
 
 DEFAULT_LAYOUT = ("feature_space", "decision_boundary", "loss_and_metric",
                   "probability_histogram", "loss_histogram")
@@ -801,7 +802,8 @@ def _draw_note(ax: Axes, title: str, note: str, theme: Theme, width_px: float) -
 
 
 def _grid_shape(n_cells: int) -> tuple[int, int]:
-    return {1: (1, 1), 2: (1, 2), 3: (1, 3), 4: (2, 2)}.get(n_cells, (2, 3))
+    return {1: (1, 1), 2: (1, 2), 3: (1, 3), 4: (2, 2)}.get(n_cells,
+                                                           (2, max(3, -(-n_cells // 2))))
 
 
 def _panels(panels: Sequence[str] | None) -> tuple[str, ...]:
@@ -1010,6 +1012,16 @@ class FrameRenderer(FrameOutput):
                 self.artists[name] = LossAndMetricArtists(
                     ax, views.loss_and_metric, e, theme,
                     views.events.events if views.events is not None else ())
+            elif name == "landscape":
+                from replay_core.render.landscape import LandscapeArtists
+
+                self.axes[name] = ax
+                if views.landscape is None:
+                    _draw_note(ax, "Loss landscape", "The loss landscape was not computed "
+                               "for these views (replay.landscape.with_landscape adds it).",
+                               theme, width_px)
+                else:
+                    self.artists[name] = LandscapeArtists(ax, views.landscape, e, theme)
             else:
                 self.axes[name] = ax
                 if isinstance(views.loss_histogram, ClassLossHistogramView):

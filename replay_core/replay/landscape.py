@@ -29,9 +29,10 @@ from replay_core.replay.forward import Network
 
 if TYPE_CHECKING:
     from replay_core.replay.replayer import Replay
+    from replay_core.replay.views import ReplayViews
 
 __all__ = ["GRID_SIZE", "LandscapeView", "loss_landscape", "plane_loss", "trajectory_pca",
-           "unflatten"]
+           "unflatten", "with_landscape"]
 
 GRID_SIZE = 41
 """Grid points along each axis of the plane."""
@@ -307,6 +308,13 @@ def loss_landscape(replay: Replay, grid_size: int = GRID_SIZE,
         ylim=(float(ys[0]), float(ys[-1])),
         loss_name="binary cross-entropy" if units == 1 else "categorical cross-entropy",
         samples_used=len(inputs), n_samples=len(replay.inputs))
+
+
+def with_landscape(views: ReplayViews, replay: Replay,
+                   grid_size: int = GRID_SIZE) -> ReplayViews:
+    """``views`` with its ``landscape`` filled in, for the frame's ``landscape`` panel
+    (export, compose)."""
+    return replace(views, landscape=loss_landscape(replay, grid_size))
 
 
 def describe(view: LandscapeView) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from replay_core.replay.events import RunEvents
+from replay_core.replay.landscape import LandscapeView
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,9 @@ class ReplayViews:
     events: RunEvents | None = None
     """The run's events and the figures its narration reads (``replay.events``), or None
     for views built without them."""
+    landscape: LandscapeView | None = None
+    """The run's loss landscape around its path (``replay.landscape.with_landscape``), or
+    None: ``Replay.views`` leaves it out, since it costs a grid of forward passes."""
 
 
 @dataclass(frozen=True)
