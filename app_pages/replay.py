@@ -196,7 +196,8 @@ except ReplayError as exc:
 n_epochs = renderer.n_epochs
 if top is not None:
     with top[5].popover("Export", icon=":material/movie:", width="stretch"):
-        export_panel(ws, renderer.views, summary.name, epoch=ss["epoch"], theme=theme)
+        export_panel(ws, renderer.views, summary.name, epoch=ss["epoch"], theme=theme,
+                     landscape=lambda: session.landscape(key))
 if n_epochs == 0:
     st.warning(f"Run {summary.name!r} has no finished epoch yet; only the initial weights "
                "can be shown.")

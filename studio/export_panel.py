@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
@@ -22,12 +24,17 @@ PANEL_TITLES = {
     "probability_histogram": "Probability histograms",
     "loss_and_metric": "Loss & accuracy",
     "loss_histogram": "Loss histogram",
+    "landscape": "Loss landscape",
 }
 
 
 def export_panel(ws: Workspace, views: ReplayViews, run_name: str, *, epoch: int,
-                 theme: str) -> None:
-    """Controls, a progress bar while rendering, then the result with its download button."""
+                 theme: str, landscape: Callable[[], object] | None = None) -> None:
+    """Controls, a progress bar while rendering, then the result with its download button.
+
+    ``landscape`` gives the run's loss landscape when the "Loss landscape" view is picked
+    (None: that view is not offered).
+    """
     ss = st.session_state
     n = views.n_epochs
     fmt = st.segmented_control("Format", FORMATS, key="export_format", default="MP4",
@@ -38,7 +45,9 @@ def export_panel(ws: Workspace, views: ReplayViews, run_name: str, *, epoch: int
                                 disabled=n == 0)
         fps = st.slider("Frames per second", 1, 30, 10, key="export_fps")
     size_label = st.selectbox("Size", list(SIZES), key="export_size")
-    panels = st.multiselect("Views, in this order", list(PANELS), default=list(PANELS),
+    offered = [p for p in PANELS if p != "landscape" or landscape is not None]
+    panels = st.multiselect("Views, in this order", offered,
+                            default=[p for p in offered if p != "landscape"],
                             format_func=PANEL_TITLES.get, key="export_panels")
     narration = views.events is not None and st.checkbox(
         "Narration line", key="export_narration",
@@ -56,6 +65,8 @@ def export_panel(ws: Workspace, views: ReplayViews, run_name: str, *, epoch: int
         bar = st.progress(0.0, text="Rendering…")
         start = time.perf_counter()
         try:
+            if "landscape" in panels and views.landscape is None and landscape is not None:
+                views = replace(views, landscape=landscape())
             if animated:
                 out = folder / f"{stem}_{first}-{last}.{fmt.lower()}"
 
