@@ -12,6 +12,7 @@ from studio.classes import confusion_table
 from studio.code_panel import code_panel
 from studio.export_panel import export_panel
 from studio.form import query_text, spec_from_query
+from studio.internals_view import explain_picker, internals_views, layers_toggle
 from studio.training import train_in_page
 
 ss = st.session_state
@@ -264,6 +265,14 @@ else:
     play_col = c[2]
 show_units = (not presenting
               and layer_controls.unit_strip_toggle(c[3], layer, inputs_2d))
+show_layers = not presenting and layers_toggle(c[3])
+explain = None
+if show_layers:
+    try:
+        explain = explain_picker(c[3], internals_views(key).layer_names)
+    except ReplayError as exc:
+        st.caption(f"No layer internals: {exc}")
+        show_layers = False
 show_landscape = not presenting and layer_controls.landscape_toggle(c[3])
 if not presenting:
     # Stacked in one column, as the two switches beside them are: the row stays two lines.
@@ -277,6 +286,20 @@ if not presenting:
 play_col.button("Pause" if ss["playing"] else "Play", key="play", width="stretch",
                 icon=":material/pause:" if ss["playing"] else ":material/play_arrow:",
                 on_click=_toggle_play)
+
+
+def _show_layers(slot, epoch: int) -> None:
+    """The layer internals at ``epoch`` under the frame (the "Layers" switch)."""
+    if not show_layers:
+        return
+    from studio.internals_view import strip
+
+    width = size[0]
+    layers = strip((key,), (summary.name,), (width, int(width * 0.45)), theme,
+                   "_layers_strip", explain)
+    slot.image(layers.jpeg(epoch), output_format="JPEG", width="stretch",
+               alt=f"Inside {summary.name} at epoch {epoch}: per layer z-values, activations, "
+               "weights and gradients, their spread over epochs, dead and saturated units")
 
 
 def _show_landscape(slot, epoch: int) -> None:
@@ -301,9 +324,11 @@ def _player() -> None:
                        disabled=n_epochs == 0 or playing, label_visibility="collapsed")
     image_slot, caption_slot = st.empty(), st.empty()
     landscape_slot = st.empty()
+    layers_slot = st.empty()
     epoch = ss["epoch"]
     _show(image_slot, caption_slot, epoch)
     _show_landscape(landscape_slot, epoch)
+    _show_layers(layers_slot, epoch)
     if not playing:
         if renderer.views.n_classes > 2:
             confusion_table(renderer.views, epoch)
@@ -312,6 +337,7 @@ def _player() -> None:
     def frame(e: int) -> None:
         _show(image_slot, caption_slot, e)
         _show_landscape(landscape_slot, e)
+        _show_layers(layers_slot, e)
         player.track(slider_slot, n_epochs, e)
 
     player.play(frame, first=epoch, last=n_epochs, speed=ss["speed"],

@@ -211,6 +211,7 @@ class LayerCurvesArtists:
             lo = float(positive.min()) if positive.size else 1e-8
             hi = float(positive.max()) if positive.size else 1.0
             ax.set_yscale("log")
+            ax.tick_params(which="both", labelsize=_TICK)
             for i, name in enumerate(names):
                 y = np.where(data[:, i] > 0, data[:, i], np.nan)
                 ax.plot(epochs, y, color=_layer_colour(i, len(names)), linewidth=1.3,
