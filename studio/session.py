@@ -8,7 +8,6 @@ renderer a session is looking at is kept in its own session state.
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import streamlit as st
@@ -18,7 +17,7 @@ from replay_core.replay.replayer import Replay
 from replay_core.replay.views import ReplayViews
 from replay_core.store.runfile import RunSummary
 from replay_core.store.workspace import Workspace, clean_up
-from studio import layer_controls
+from studio import browser_session, layer_controls
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 # A run's budget (``trainer.training_cost``: optimizer steps x parameters plus the
@@ -28,8 +27,11 @@ MAX_TRAINING_COST = int(float(os.environ.get("DEEPREPLAY_MAX_COST", "5e9")))
 MAX_SWEEP_COST = int(float(os.environ.get("DEEPREPLAY_MAX_SWEEP_COST",
                                           str(20 * MAX_TRAINING_COST))))
 
-# Presentation mode fills a 1920x1080 screen; a higher dpi keeps text large.
+# Presentation mode fills a 1920x1080 screen; a higher dpi keeps text large. It is used
+# until the browser has reported its window (studio.screen), then the frame fits that.
 PRESENTATION_FRAME = ((1880, 880), 125)
+# The default figure size: as wide as the page and as high as the window leaves room for.
+FIT_WINDOW = "Fit the window"
 FRAME_SIZES = {
     "Large (1920×1080 screen)": (1460, 690),
     "Medium (1280×720 screen)": (1180, 560),
@@ -47,7 +49,7 @@ def workspace() -> Workspace:
     Expired sessions and the total quota are looked after here, at most once every
     ``workspace.CLEAN_INTERVAL_S`` per server process, never on every rerun.
     """
-    sid = st.session_state.setdefault("session_id", secrets.token_hex(16))
+    sid = browser_session.session_id()
     root = data_root() / "sessions"
     ws = Workspace.create(root, sid)
     ws.touch()
@@ -144,7 +146,7 @@ KEPT_PREFIXES = ("ds_", "layer", "n_layers", "init", "out_init", "l1", "l2", "op
                  "run_name", "bottleneck")
 KEPT_KEYS = frozenset({
     "replay_run", "speed", "frame_size", "epoch", *layer_controls.KEYS,
-    "compare_runs", "compare_epoch",
+    "compare_runs", "compare_epoch", "compare_speed",
     "sweep_choice", "sweep_seeds", "sweep_workers", "sweep_selected",
 })
 
