@@ -316,3 +316,14 @@ def test_exported_frame_and_cli_carry_the_narration_line(reference, tmp_path):
     assert cli.main(["export", str(reference), "--run", "reference", "--out", str(out),
                      "--epoch", "37", "--size", "640x360", "--narration"]) == 0
     assert out.read_bytes() == expected
+
+
+def test_k_class_run_counts_the_samples_whose_true_class_is_not_the_most_probable():
+    rng = np.random.default_rng(0)
+    weights = [[rng.normal(size=(7, 2, 4)), np.zeros((7, 4))],
+               [rng.normal(size=(7, 4, 3)), np.zeros((7, 3))]]
+    X, y = rng.normal(size=(40, 2)), rng.integers(0, 3, 40)
+    replay = Replay.from_arrays(weights, ["tanh", "softmax"], X, y)
+    story = replay.views().events
+    direct = (np.argmax(replay.predict_proba(), axis=-1) != y).sum(axis=1)
+    np.testing.assert_array_equal(story.wrong, direct)
