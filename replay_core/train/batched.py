@@ -325,7 +325,16 @@ class BatchedEpochs:
 
         y = tf.broadcast_to(self._Y[None], [self.R, self.n, 1])
         pred = self._forward(self._X[None])
-        loss = tf.reduce_mean(self._cross_entropy(y, pred), axis=-1)
+        if self.softmax:
+            per_sample = self._cross_entropy(y, tf.identity(pred))
+        else:
+            # As the Replay page computes it: on the probabilities clipped to [eps, 1-eps]
+            # in float64 (in float32, 1 - 1e-7 rounds to 1 - 1.2e-7), not on the logits.
+            p = tf.clip_by_value(tf.cast(pred, tf.float64), 1e-7, 1.0 - 1e-7)
+            t = tf.cast(y, tf.float64)
+            per_sample = tf.cast(-(t * tf.math.log(p) + (1.0 - t) * tf.math.log1p(-p)),
+                                 tf.float32)[..., 0]
+        loss = tf.reduce_mean(per_sample, axis=-1)
         return tf.stack([loss, self._correct(y, pred, strict=False) / self.n])
 
     def _epoch_fn(self, orders: Any, lr: Any, momentum: Any, active: Any) -> Any:
