@@ -152,6 +152,30 @@ if sweep_col.button("Sweep seeds for these runs", icon=":material/scatter_plot:"
     st.switch_page("app_pages/sweep.py")
 
 
+show_layers = not ss.get("compare_presenting", False) and st.toggle(
+    "Layers: each run's violins", key="compare_layers",
+    help="Per run, a row of violins per hidden layer: its z-values, activations, weights and "
+         "gradients at the epoch shown, as the weight-initializers article compares them.")
+
+
+def _show_layers(slot, epoch: int) -> None:
+    """Each run's layer violins in a row, at ``epoch`` (a shorter run at its last epoch)."""
+    if not show_layers:
+        return
+    from studio.internals_view import strip
+
+    width = FRAME_SIZE[0]
+    try:
+        layers = strip(tuple(keys.values()), tuple(keys), (width, 260 * len(keys) + 50), theme,
+                       "_compare_layers")
+    except (ReplayError, ValueError) as exc:
+        slot.caption(f"No layer internals: {exc}")
+        return
+    slot.image(layers.jpeg(epoch), width="stretch", output_format="JPEG",
+               alt=f"Inside {', '.join(keys)} at epoch {epoch}: violins of z-values, "
+               "activations, weights and gradients per hidden layer")
+
+
 def _player() -> None:
     # Same pattern as the Replay page (studio.player): playback runs in the server.
     playing = ss["compare_playing"]
@@ -160,15 +184,18 @@ def _player() -> None:
                        disabled=n_epochs == 0 or playing, label_visibility="collapsed")
     image_slot = st.empty()
     landscape_slot = st.empty()
+    layers_slot = st.empty()
     epoch = ss["compare_epoch"]
     _show(image_slot, epoch)
     _show_landscapes(landscape_slot, epoch)
+    _show_layers(layers_slot, epoch)
     if not playing:
         return
 
     def frame(e: int) -> None:
         _show(image_slot, e)
         _show_landscapes(landscape_slot, e)
+        _show_layers(layers_slot, e)
         player.track(slider_slot, n_epochs, e)
 
     player.play(frame, first=epoch, last=n_epochs, speed=SPEED,
