@@ -8,6 +8,9 @@ missing), then times ``Replay(...).views()`` (best of 3; each repetition on a fr
 Reading the file is timed separately. Target: views under 1 s for the reference size,
 growing about linearly with epochs x samples.
 
+It first times the layer internals of the weight-initializers article's 5 x 100 network
+over 100 epochs (target under 3 s and 600 MB; ``internals_s=... internals_peak_mb=...``).
+
 Usage: ``python bench/replay_speed.py``. The last line is machine-readable:
 ``views_s=<reference> x10_epochs_ratio=<..> x10_samples_ratio=<..>``.
 """
@@ -135,5 +138,41 @@ def landscape_speed() -> None:
     print(f"landscape_s={best:.3f}")
 
 
+def internals_speed(n_epochs: int = 100) -> None:
+    """Layer internals (weights, z-values, activations, gradients, every epoch) of the
+    weight-initializers article's network: ball, 10 dimensions, 1000 samples, 5 x 100
+    relu units, weights following a random walk. Target: under 3 s and 600 MB."""
+    import tracemalloc
+
+    from replay_core.data import datasets
+    from replay_core.replay.internals import Internals
+
+    X, y = datasets.load("ball", n_samples=1000, dims=10, seed=13)
+    rng = np.random.default_rng(13)
+    widths = [10, 100, 100, 100, 100, 100, 1]
+    weights = []
+    for a, b in zip(widths, widths[1:]):
+        limit = np.sqrt(6.0 / a)  # He uniform
+        start = rng.uniform(-limit, limit, size=(a, b))
+        steps = rng.normal(0.0, 0.002, size=(n_epochs, a, b))
+        kernel = np.concatenate([start[None], start + np.cumsum(steps, axis=0)])
+        weights.append([kernel, np.zeros((n_epochs + 1, b))])
+    acts = ["relu"] * 5 + ["sigmoid"]
+    times, peaks = [], []
+    for _ in range(2):
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        Internals.from_weights(weights, acts, X, y).views()
+        times.append(time.perf_counter() - t0)
+        peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
+        tracemalloc.stop()
+    best, peak = min(times), max(peaks)
+    print(f"layer internals, 5 x 100 units, 1000 samples, {n_epochs} epochs: {best:.2f} s, "
+          f"peak {peak:.0f} MB above the weights (target < 3 s and < 600 MB: "
+          f"{'met' if best < 3.0 and peak < 600 else 'NOT met'})")
+    print(f"internals_s={best:.2f} internals_peak_mb={peak:.0f}")
+
+
 if __name__ == "__main__":
+    internals_speed()
     main()
