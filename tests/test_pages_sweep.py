@@ -355,7 +355,7 @@ def test_seeds_out_of_range_cannot_be_entered(data_root, prebuilt):
         line = next(m.value for m in at.markdown if m.value.startswith("**"))
         assert line.startswith(f"**{kept} runs**: 1 configuration × {kept} seeds")
     assert workspace.Workspace(data_root / "sessions" / sid).run_names() == ["small"]
-    with pytest.raises(sweep.SweepError, match="1 to 50"):  # what the page would say
+    with pytest.raises(sweep.SweepError, match=f"1 to {sweep.MAX_SEEDS}"):  # what the page says
         sweep.plan({"small": small_spec()}, sweep.MAX_SEEDS + 1)
 
 
