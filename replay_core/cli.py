@@ -86,9 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=_cmd_train)
 
     sw = sub.add_parser(
-        "sweep", help="train configurations over many seeds in parallel and summarise",
+        "sweep", help="train configurations over many seeds at once and summarise",
         description="Train the spec (one configuration per --activations entry) with seeds "
-                    "1 to --seeds, in worker processes, recording every run to --file; then "
+                    "1 to --seeds, the seeds of a configuration as one batched computation, "
+                    "recording every run to --file; then "
                     "print, per configuration, how many seeds reached 100%% training "
                     "accuracy, the first epoch they did, and the final loss.")
     sw.add_argument("--file", required=True, help="HDF5 run file (created if missing)")
@@ -97,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="one configuration per hidden activation, e.g. sigmoid,tanh,relu "
                          "(default: the spec as it is)")
     sw.add_argument("--workers", type=int, default=None,
-                    help="worker processes (default: one per core)")
+                    help="worker processes, each training whole configurations (default: "
+                         "none, every configuration in this process, one after another)")
     _add_spec_arguments(sw)
     sw.set_defaults(func=_cmd_sweep)
 
@@ -119,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--size", type=_parse_size, default=(1280, 720), help="WIDTHxHEIGHT")
     _add_feature_space_arguments(plot)
     plot.add_argument("--theme", choices=("light", "dark"), default="light")
+    plot.add_argument("--views", default=None, metavar="layers|NAME,NAME",
+                      help="layer panels instead of the five views: 'layers' (all), or names "
+                           "from z, activations, weights, gradients, weights_std, "
+                           "gradients_std, health, learning_rate, explainer")
     plot.set_defaults(func=_cmd_plot)
 
     exp = sub.add_parser(
@@ -141,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="panels in order, from feature_space, decision_boundary, "
                           "probability_histogram, loss_and_metric, loss_histogram, and "
                           "landscape, the loss landscape with the optimizer's path "
-                          "(default: the first five)")
+                          "(default: the first five); or layer panels: 'layers' (all), or "
+                          "names from z, activations, weights, gradients, weights_std, "
+                          "gradients_std, health, learning_rate, explainer")
     exp.add_argument("--theme", choices=("light", "dark"), default="light")
     _add_feature_space_arguments(exp)
     exp.add_argument("--dpi", default="100", help="dots per inch: text size (default 100)")
@@ -299,31 +307,35 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     tasks = sweep.plan(configs, args.seeds, taken=taken)
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    workers = min(len(tasks), args.workers or sweep.default_workers())
+    workers = min(len(configs), args.workers or 0)
     stream = sys.stderr
     start = time.perf_counter()
 
     def progress(p: sweep.SweepProgress) -> None:
         if args.quiet:
             return
-        bar = "#" * int(30 * p.done / p.total)
-        stream.write(f"\r[{bar:<30}] {p.done}/{p.total} runs, {p.running} training, "
-                     f"{time.perf_counter() - start:.0f} s")
+        share = p.epochs_done / p.epochs_total if p.epochs_total else p.done / p.total
+        bar = "#" * int(30 * share)
+        stream.write(f"\r[{bar:<30}] {p.epochs_done}/{p.epochs_total} epochs, "
+                     f"{p.done}/{p.total} runs, {time.perf_counter() - start:.0f} s")
         stream.flush()
 
     if not args.quiet:
         stream.write(f"{len(tasks)} runs ({len(configs)} configuration"
-                     f"{'s' if len(configs) > 1 else ''} x {args.seeds} seeds) on "
-                     f"{workers} worker process{'es' if workers > 1 else ''}\n")
+                     f"{'s' if len(configs) > 1 else ''} x {args.seeds} seeds) "
+                     + (f"on {workers} worker process{'es' if workers > 1 else ''}\n"
+                        if workers else "in this process\n"))
     try:
-        result = sweep.run_sweep(tasks, args.file, workers=workers, on_progress=progress)
+        result = sweep.run_sweep(tasks, args.file, workers=workers or None,
+                                 on_progress=progress, in_process=not workers)
     finally:
         if not args.quiet:
             stream.write("\n")
     print(sweep.summary_table(result.runs))
     print(f"{len(result.runs)} runs in {args.file} (sweep {result.sweep_id}), "
-          f"{result.seconds:.1f} s on {result.workers} worker"
-          f"{'s' if result.workers > 1 else ''}")
+          f"{result.seconds:.1f} s" + (f" on {result.workers} worker"
+                                       f"{'s' if result.workers > 1 else ''}"
+                                       if result.workers else ""))
     for failure in result.failures:
         print(f"failed: {failure}", file=sys.stderr)
     return 0 if not result.failures else 1
@@ -406,9 +418,49 @@ def _views(args: argparse.Namespace, panels: tuple[str, ...] | None = None):
     return views
 
 
+def _layer_panels(text: str | None) -> tuple[str, ...] | None:
+    """The layer panels ``--views`` names, or None when it names none (the five views).
+
+    Raises
+    ------
+    ValueError
+        Layer panels mixed with the five views, or an unknown layer panel.
+    """
+    from replay_core.render.internals import INTERNALS_PANELS, parse_internals_panels
+
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    layer = [n for n in names if n == "layers" or n in INTERNALS_PANELS]
+    if not layer:
+        return None
+    if len(layer) != len(names):
+        raise ValueError("--views takes either the five views' panels or layer panels, "
+                         "not both in one frame")
+    return parse_internals_panels(layer)
+
+
+def _internals(args: argparse.Namespace):
+    from replay_core.replay.internals import Internals
+    from replay_core.replay.replayer import Replay
+
+    return Internals.from_replay(Replay(args.file, args.run)).views()
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from replay_core.render.frame import FrameRenderer
 
+    layer_panels = _layer_panels(args.views)
+    if layer_panels is not None:
+        from replay_core.render.export import export_internals
+
+        views = _internals(args)
+        epoch = views.n_epochs if args.epoch is None else args.epoch
+        export_internals({args.run: views}, args.out, epoch=epoch, size=args.size,
+                         theme=args.theme, panels=layer_panels)
+        print(f"wrote {args.out} (layers, epoch {epoch} of {views.n_epochs}, "
+              f"{args.size[0]}x{args.size[1]})")
+        return 0
     views = _views(args)
     epoch = views.n_epochs if args.epoch is None else args.epoch
     renderer = FrameRenderer(views, size=args.size, theme=args.theme)
@@ -456,6 +508,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if fmt not in export.FORMATS:
         raise ValueError(f"--out must end in .mp4, .gif or .png, got {out.name!r}")
     size = export.check_size(export.parse_size(args.size), fmt)
+    layer_panels = _layer_panels(args.views)
+    if layer_panels is not None:
+        return _export_layers(args, out, size, layer_panels)
     panels = export.parse_panels(args.views)
     fps = _number(args.fps, "--fps")
     dpi = _number(args.dpi, "--dpi")
@@ -497,6 +552,35 @@ def _cmd_export(args: argparse.Namespace) -> int:
     shown = f"{nbytes / 1e6:.1f} MB" if nbytes >= 1e6 else f"{nbytes / 1e3:.0f} kB"
     print(f"wrote {out} ({len(epochs)} frames, epochs {epochs[0]}..{epochs[-1]}, {w}x{h}, "
           f"{fps:g} fps, {shown}, {seconds:.1f} s)")
+    return 0
+
+
+def _export_layers(args: argparse.Namespace, out: Path, size: tuple[int, int],
+                   panels: tuple[str, ...]) -> int:
+    """``export --views layers,...``: the layer panels as an animation or one frame."""
+    from replay_core.render import export
+
+    fps = _number(args.fps, "--fps")
+    dpi = _number(args.dpi, "--dpi")
+    if not dpi > 0:
+        raise ValueError(f"--dpi must be positive, got {args.dpi!r}")
+    views = _internals(args)
+    n = views.n_epochs
+    if out.suffix.lower() == ".png":
+        epoch = n if args.epoch is None else _number(args.epoch, "--epoch", int)
+        export.export_internals({args.run: views}, out, epoch=epoch, size=size,
+                                theme=args.theme, panels=panels, dpi=dpi)
+        print(f"wrote {out} (layers, epoch {epoch} of {n}, {size[0]}x{size[1]})")
+        return 0
+    epochs = export.parse_epochs(":" if args.epochs is None else args.epochs, n)
+    bar = None if args.quiet else _FrameBar()
+    try:
+        export.export_internals({args.run: views}, out, epochs=epochs, fps=fps, size=size,
+                                theme=args.theme, panels=panels, dpi=dpi, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"wrote {out} (layers, {len(epochs)} frames, epochs {epochs[0]}..{epochs[-1]})")
     return 0
 
 

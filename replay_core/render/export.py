@@ -32,7 +32,7 @@ import os
 import re
 import secrets
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,6 +40,7 @@ import numpy as np
 
 from replay_core.errors import ReplayError
 from replay_core.render.frame import PANELS, FrameRenderer
+from replay_core.replay.internals import InternalsViews
 from replay_core.replay.views import ReplayViews
 
 __all__ = [
@@ -417,3 +418,42 @@ def export_bytes(views: ReplayViews, fmt: str, **kw) -> bytes:
         else:
             export_animation(views, path, **kw)
         return path.read_bytes()
+
+
+def export_internals(views_by_run: Mapping[str, InternalsViews],
+                     out_path: str | os.PathLike[str], *, epochs: Iterable[int] | None = None,
+                     epoch: int | None = None, fps: float = 10,
+                     size: Sequence[int] = (1280, 720), theme: str = "light",
+                     panels: Sequence[str] | None = None, dpi: float = 100,
+                     explain_layer: str | None = None,
+                     progress: Progress | None = None) -> Path:
+    """Write the layer-internals panels (one run, or 2-4 runs in rows) as an animation of
+    ``epochs`` (.mp4, .gif) or the frame of ``epoch`` (.png, None = the last).
+
+    ``panels`` are names of :data:`~replay_core.render.internals.INTERNALS_PANELS` (or
+    ``"layers"`` for the default set); the other arguments are those of
+    :func:`export_animation` and :func:`export_frame`.
+    """
+    from replay_core.render.internals import InternalsRenderer, parse_internals_panels
+
+    out = _out_path(out_path, FORMATS, ".mp4, .gif or .png")
+    fmt = out.suffix.lower()
+    w, h = check_size(size, fmt)
+    renderer = InternalsRenderer(views_by_run, size=(w, h), dpi=dpi, theme=theme,
+                                 panels=None if panels is None
+                                 else parse_internals_panels(panels),
+                                 explain_layer=explain_layer)
+    n = renderer.n_epochs
+    if fmt == ".png":
+        e = n if epoch is None else epoch
+        _check_epochs([e], n)
+        data = renderer.png(e)
+        with _atomic(out) as tmp:
+            tmp.write_bytes(data)
+        return out
+    frames = _check_epochs(epochs, n)
+    rate = _check_fps(fps, fmt)
+    write = _write_mp4 if fmt == ".mp4" else _write_gif
+    with _atomic(out) as tmp:
+        write(renderer, tmp, frames, rate, progress)
+    return out

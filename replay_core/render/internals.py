@@ -300,7 +300,7 @@ class ActivationExplainerArtists:
                            handlelength=1.6)
         for text in legend.get_texts():
             text.set_color(theme.muted)
-        ax.set_xlabel("z (this epoch's z-values shaded)", labelpad=1)
+        ax.set_xlabel("z (shaded: this epoch's z-values)", labelpad=1)
         _fix_limits(ax, view.xlim, view.ylim)
         _fix_limits(twin, view.xlim, (0.0, max(view.ymax, 1.0) * 1.1))
         twin.set_yticks([])
@@ -356,10 +356,10 @@ class InternalsRenderer(FrameOutput):
         self._background = None
         self._shown: int | None = None
         w, h = self.size
+        # Fixed margins, not a layout engine: with log axes, legends and twin axes the
+        # constrained layout sometimes collapsed a column; these are the same every frame.
         self.figure = Figure(figsize=(w / dpi, h / dpi), dpi=dpi,
-                             facecolor=self.theme.background, layout="constrained")
-        self.figure.get_layout_engine().set(w_pad=6 / dpi, h_pad=6 / dpi, wspace=0.04,
-                                            hspace=0.08)
+                             facecolor=self.theme.background)
         self.canvas = FigureCanvasAgg(self.figure)
         if self.canvas.get_width_height() != (w, h):
             self.figure.set_size_inches((w + 0.25) / dpi, (h + 0.25) / dpi)
@@ -376,7 +376,12 @@ class InternalsRenderer(FrameOutput):
             nrows, ncols = len(runs), len(self.panels)
         else:
             nrows, ncols = _grid(len(self.panels))
-        grid = self.figure.add_gridspec(nrows, ncols)
+        w, h = self.size
+        dpi = self.figure.dpi
+        grid = self.figure.add_gridspec(
+            nrows, ncols, left=70 / w * dpi / 100, right=1 - 25 / w * dpi / 100,
+            top=1 - 56 / h * dpi / 100, bottom=48 / h * dpi / 100,
+            wspace=0.42, hspace=0.55 if nrows > 1 else 0.2)
         width_px = self.size[0] / ncols
         for r, (run, views) in enumerate(runs):
             for c, panel in enumerate(self.panels):
