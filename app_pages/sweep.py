@@ -116,9 +116,10 @@ with st.container(border=True):
                                 help=f"Seeds 1 to N for every configuration, N from 1 to "
                                      f"{sweep.MAX_SEEDS}")
     workers = row[1].number_input("Workers", 1, max_workers, step=1, key="sweep_workers",
-                                  help=f"Runs train in parallel in 1 to {max_workers} worker "
-                                       "processes; the default is one per core this server "
-                                       "can spare.")
+                                  help=f"The seeds of a configuration train together as one "
+                                       f"batched computation; configurations train in 1 to "
+                                       f"{max_workers} worker processes at once. The default "
+                                       "is one per core this server can spare.")
     n_runs = len(choice) * int(seeds)
     if choice:
         configs = _configurations(choice)
@@ -127,7 +128,9 @@ with st.container(border=True):
                        else f"{epochs[0]}–{epochs[-1]} epochs")
         row[2].markdown(f"**{n_runs} runs**: {len(choice)} configuration"
                         f"{'s' if len(choice) > 1 else ''} × {int(seeds)} seeds, "
-                        f"{epochs_text}, {min(int(workers), n_runs)} at a time")
+                        f"{epochs_text}, {min(int(workers), len(choice))} "
+                        f"configuration{'s' if min(int(workers), len(choice)) > 1 else ''} "
+                        "at a time")
     else:
         configs = {}
         row[2].markdown("Choose at least one configuration.")
@@ -158,20 +161,21 @@ if start and configs:
                          help="Ends the sweep after the current epochs; finished runs are "
                               "kept. Leaving the page stops it too.")
         def on_progress(p: sweep.SweepProgress) -> None:
-            if p.done == 0 and p.running == 0 and not p.failed:
+            if p.epochs_done == 0 and p.done == 0 and not p.failed:
                 progress_slot.progress(0.0, text=starting)
                 return
-            text = f"{p.done} of {p.total} runs finished · {p.running} running"
+            # One bar for the whole sweep, in epochs: every run of a group advances at once.
+            text = (f"{p.epochs_done:,} of {p.epochs_total:,} epochs · {p.done} of {p.total} "
+                    f"runs finished")
             if p.failed:
                 text += f" · {p.failed} failed"
-            if p.last is not None:
-                text += f" · last: {p.last.name}"
-            progress_slot.progress(p.done / p.total, text=text)
+            share = p.epochs_done / p.epochs_total if p.epochs_total else p.done / p.total
+            progress_slot.progress(min(1.0, share), text=text)
 
         granted = 0  # worker slots of the server's, given back in the ``finally``
         try:
             # As many workers as asked for when the server has them free, else fewer.
-            granted = capacity.acquire("workers", min(int(workers), len(tasks)), minimum=1)
+            granted = capacity.acquire("workers", min(int(workers), len(configs)), minimum=1)
             starting = (f"0 of {len(tasks)} runs finished · starting {granted} worker "
                         "process(es), each loads TensorFlow…")
             progress_slot.progress(0.0, text=starting)
@@ -197,6 +201,10 @@ if start and configs:
             notices.append(("success", f"Sweep finished: {len(result.runs)} of {len(tasks)} "
                                        f"runs in {result.seconds:.0f} s with {result.workers} "
                                        f"worker process(es)."))
+            if result.kept_stopped:
+                notices.append(("info", f"{len(result.kept_stopped)} run(s) stopped midway "
+                                        "are kept with their finished epochs on the Runs "
+                                        "page."))
             if result.failures:
                 notices.append(("warning", f"{len(result.failures)} run(s) failed: "
                                 + "; ".join(result.failures)))

@@ -631,6 +631,21 @@ class _Sweep:
             self.failures[index] = f"{self.tasks[index].run_name}: {exc}"
             self._drop_writer(index)
 
+    def _keep_stopped(self, index: int) -> None:
+        """A run cut off with finished epochs (its worker ended before saying so) is kept,
+        marked stopped, like the runs a stop ends between epochs."""
+        if self.recorded.get(index, 0) == 0 or index in self.failures:
+            return
+        self._write_buffer(index)
+        writer = self.writers.get(index)
+        if writer is None or writer.status != "running" or writer.epochs_done == 0:
+            return
+        done = writer.epochs_done
+        self._guard(index, lambda: writer.set_status(
+            "stopped", f"stopped by the user after epoch {done}"))
+        if index in self.writers:
+            self.kept.add(index)
+
     def _drop_writer(self, index: int) -> None:
         self.buffers.pop(index, None)
         writer = self.writers.pop(index, None)
@@ -729,6 +744,7 @@ class _Sweep:
         for proc in self.procs:
             proc.join(timeout=5)
         for index in list(self.writers):
+            self._keep_stopped(index)
             self._drop_writer(index)
         for q in (self.task_queue, self.events):
             q.cancel_join_thread()
