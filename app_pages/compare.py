@@ -8,30 +8,52 @@ from replay_core.data import presets
 from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError, RunFileError, ServerBusyError
 from replay_core.replay.compare import config_differences, key_figures
-from studio import capacity, page_guard, player, session
+from studio import capacity, page_guard, player, screen, session
 from studio.damaged import deleted_notice, show_damaged_run
 from studio.training import train_in_page
 
 ss = st.session_state
 ss.setdefault("compare_epoch", 0)
 ss.setdefault("compare_playing", False)
+ss.setdefault("compare_speed", 10)
+ss.setdefault("compare_presenting", False)
+screen.track()
+presenting = bool(ss["compare_presenting"])
 
 # The seed article's experiment: the reference run with three hidden activations.
 ACTIVATION_PRESETS = {"sigmoid": "reference", "tanh": "reference_tanh", "relu": "reference_relu"}
-FRAME_SIZE = (1600, 820)
-SPEED = 10  # epochs per second
+FRAME_SIZE = (1600, 820)  # until the browser has reported its window (studio.screen)
+SPEEDS = [1, 2, 5, 10, 15, 20, 30]  # epochs per second
+# Height in CSS pixels of the controls and slider above the frame (and the page's
+# padding), so a frame fitted to the window leaves them on screen.
+RESERVED_PX = 150
+PRESENT_RESERVED_PX = 110
+# Presentation mode: only the frame, the slider, Play and a small exit button. Elements
+# of the page before (stale while a playback run lasts) are hidden at once.
+PRESENTATION_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header,
+[data-testid="stToolbar"], [data-testid="stDecoration"] {display: none !important;}
+.block-container, [data-testid="stMainBlockContainer"] {padding: 0.6rem 1.2rem 0 1.2rem !important;
+ max-width: 100% !important;}
+[data-testid="stMain"] [data-stale="true"]:not(.st-key-compare_player):not(.st-key-compare_player *)
+ {display: none !important;}
+</style>"""
 MIN_INTERVAL_S = 1 / 10  # a comparison frame costs 40-150 ms to draw and send
 NEVER = "never"
 
-st.title("Compare runs")
+if presenting:
+    st.html(PRESENTATION_CSS)
+else:
+    st.sidebar.subheader("Compare runs")
 ws = session.workspace()
 if "compare_pending" in ss:  # runs just trained by the button below; select them
     ss["compare_runs"] = ss.pop("compare_pending")
     ss["compare_epoch"] = 0
     ss["compare_playing"] = False
 
-top = st.columns([3, 1.2], vertical_alignment="bottom")
-train_clicked = top[1].button(
+# The run choice lives in the sidebar, so the comparison has the page's whole height.
+top = [st.sidebar.container(), st.sidebar.container()]
+train_clicked = not presenting and top[1].button(
     "Activation functions in action", icon=":material/science:", width="stretch",
     help="Train the reference run (parabolas, 2 → 2 → 1, SGD lr 0.05, 150 epochs, seed "
          f"{presets.REFERENCE_SEED}) with a sigmoid, a tanh and a relu hidden layer, then "
@@ -58,8 +80,16 @@ names = [r.name for r in runs]
 if "compare_runs" not in ss:
     ss["compare_runs"] = names[-3:] if len(names) >= 2 else []
 ss["compare_runs"] = [n for n in ss["compare_runs"] if n in names]
-chosen = top[0].multiselect("Runs to compare (2 to 4)", names, key="compare_runs",
-                            max_selections=4, placeholder="Choose 2 to 4 runs")
+if presenting:
+    chosen = ss["compare_runs"]
+else:
+    chosen = top[0].multiselect("Runs to compare (2 to 4)", names, key="compare_runs",
+                                max_selections=4, placeholder="Choose 2 to 4 runs")
+    st.sidebar.selectbox("Speed (epochs/s)", SPEEDS, key="compare_speed",
+                         format_func=lambda v: f"{v} epochs/s")
+if presenting and len(chosen) < 2:
+    ss["compare_presenting"] = False
+    st.rerun()
 if len(chosen) < 2:
     st.info("Choose at least two runs, or train the three activations with the button.")
     st.stop()
@@ -88,11 +118,17 @@ def compare_renderer(keys: dict[str, tuple], theme: str):
     """The session's comparison renderer for this selection, built once and reused."""
     from replay_core.render.compare import CompareRenderer
 
-    wanted = (tuple(keys.items()), FRAME_SIZE, theme)
+    size, dpi = FRAME_SIZE, 100
+    window = screen.window()
+    if window is not None:
+        size = screen.fit(window, PRESENT_RESERVED_PX if presenting else RESERVED_PX,
+                          FRAME_SIZE[0] / FRAME_SIZE[1], presenting=presenting)
+        dpi = screen.frame_dpi(size[0])
+    wanted = (tuple(keys.items()), size, dpi, theme)
     slot = ss.get("_compare_renderer")
     if slot is None or slot[0] != wanted:
         views = {name: session.replay_views(key, None) for name, key in keys.items()}
-        renderer = CompareRenderer(views, size=FRAME_SIZE, theme=theme)
+        renderer = CompareRenderer(views, size=size, theme=theme, dpi=dpi)
         ss["_compare_renderer"] = (wanted, renderer)
         return renderer
     return slot[1]
@@ -136,15 +172,36 @@ def _show_landscapes(slot, epoch: int) -> None:
 
 player.take_played("compare_epoch", "compare_played", n_epochs)
 playing = ss["compare_playing"]
-play_col, landscape_col, sweep_col = st.columns([1, 4.6, 2.4], vertical_alignment="bottom")
-show_landscapes = landscape_col.toggle(
-    "Loss landscapes", key="compare_landscapes",
-    help="Each run's loss over the plane of its own weights' path (the first two principal "
-         "components), the path as a line and the epoch shown as a dot.")
+
+
+def _set_presenting(value: bool) -> None:
+    ss["compare_presenting"] = value
+    ss["compare_playing"] = False
+    # Play stays disabled until the presentation frame is on screen (see the page's end).
+    ss["compare_present_pending"] = value
+
+
+if presenting:
+    play_col, _, exit_col = st.columns([0.8, 9, 0.5], vertical_alignment="center")
+    exit_col.button("", icon=":material/close_fullscreen:", key="compare_exit_present",
+                    type="tertiary", on_click=_set_presenting, args=(False,),
+                    help="Leave presentation mode")
+    show_landscapes = False
+else:
+    play_col, present_col, landscape_col, differs_col, sweep_col = st.columns(
+        [1, 1.1, 1.6, 1.9, 2.4], vertical_alignment="center")
+    present_col.button("Present", icon=":material/slideshow:", key="compare_present",
+                       width="stretch", on_click=_set_presenting, args=(True,),
+                       help="Full-screen comparison with only the slider and play/pause")
+    show_landscapes = landscape_col.toggle(
+        "Loss landscapes", key="compare_landscapes",
+        help="Each run's loss over the plane of its own weights' path (the first two principal "
+             "components), the path as a line and the epoch shown as a dot.")
 play_col.button("Pause" if playing else "Play", key="compare_play", width="stretch",
                 icon=":material/pause:" if playing else ":material/play_arrow:",
-                on_click=_toggle_play)
-if sweep_col.button("Sweep seeds for these runs", icon=":material/scatter_plot:",
+                on_click=_toggle_play,
+                disabled=presenting and ss.get("compare_present_pending", False))
+if not presenting and sweep_col.button("Sweep seeds for these runs", icon=":material/scatter_plot:",
                     width="stretch", help="Train each of these runs' settings over many seeds "
                     "on the Seed sweep page: is the difference the settings, or luck?"):
     ss["sweep_configs"] = list(chosen)
@@ -177,6 +234,11 @@ def _show_layers(slot, epoch: int) -> None:
 
 
 def _player() -> None:
+    with st.container(key="compare_player"):
+        _player_body()
+
+
+def _player_body() -> None:
     # Same pattern as the Replay page (studio.player): playback runs in the server.
     playing = ss["compare_playing"]
     slider_slot = st.empty()
@@ -198,13 +260,19 @@ def _player() -> None:
         _show_layers(layers_slot, e)
         player.track(slider_slot, n_epochs, e)
 
-    player.play(frame, first=epoch, last=n_epochs, speed=SPEED,
+    player.play(frame, first=epoch, last=n_epochs, speed=ss["compare_speed"],
                 played_key="compare_played", min_interval=MIN_INTERVAL_S)
     ss["compare_playing"] = False
     st.rerun()
 
 
 st.fragment(page_guard.guarded(_player))()
+if presenting:
+    if ss.pop("compare_present_pending", False):
+        st.rerun()  # the presentation frame is on screen: now Play can start
+    st.stop()
+# What differs sits in a popover: the comparison keeps the page's height.
+details = differs_col.popover("What differs", icon=":material/table:", width="stretch")
 
 
 def _is_activation_trio(names: list[str]) -> bool:
@@ -223,7 +291,7 @@ def _sweep_the_trio() -> None:
 
 # Under the three activations' figure: is their order the activations, or this seed's luck?
 if _is_activation_trio(chosen):
-    note_col, link_col = st.columns([5, 1.3], vertical_alignment="center")
+    note_col, link_col = details.container(), details.container()
     note_col.caption(presets.reference_sweep_sentence())
     if link_col.button("See the seed sweep", key="compare_trio_sweep", type="tertiary",
                        icon=":material/scatter_plot:", on_click=_sweep_the_trio,
@@ -260,7 +328,7 @@ differences = config_differences({name: summaries[name].spec for name in chosen}
 table = [{"": row["field"], **{name: _text(row[name]) for name in chosen}}
          for row in differences]
 table += _figure_rows(renderer.views)
-st.subheader("What differs, and how it ended")
+details.subheader("What differs, and how it ended")
 if not differences:
-    st.caption("The recorded settings of these runs are the same (or not recorded).")
-st.dataframe(table, hide_index=True, width="stretch")
+    details.caption("The recorded settings of these runs are the same (or not recorded).")
+details.dataframe(table, hide_index=True, width="stretch")

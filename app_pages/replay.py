@@ -7,7 +7,7 @@ import streamlit as st
 from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError, RunFileError
 from replay_core.train.trainer import training_cost
-from studio import damaged, layer_controls, page_guard, player, session, story
+from studio import damaged, layer_controls, page_guard, player, screen, session, story
 from studio.classes import confusion_table
 from studio.code_panel import code_panel
 from studio.export_panel import export_panel
@@ -19,7 +19,8 @@ ss = st.session_state
 ss.setdefault("epoch", 0)
 ss.setdefault("playing", False)
 ss.setdefault("speed", 10)
-ss.setdefault("frame_size", next(iter(session.FRAME_SIZES)))
+ss.setdefault("frame_size", session.FIT_WINDOW)
+screen.track()
 
 
 def _spec_json(stored: dict | None) -> str | None:
@@ -32,12 +33,20 @@ SPEEDS = [1, 2, 5, 10, 15, 20, 30]
 VIEW_NAMES = ("feature space, decision boundary, probability histograms, loss and accuracy, "
               "loss histogram")
 # Presentation mode: no sidebar, no header, no padding; the frame fills the screen.
+# Elements left over from the page before (stale while a run is under way, and a
+# playback run lasts until its last frame) are hidden at once, but not the player's own.
 PRESENTATION_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header,
 [data-testid="stToolbar"], [data-testid="stDecoration"] {display: none !important;}
 .block-container, [data-testid="stMainBlockContainer"] {padding: 0.6rem 1.2rem 0 1.2rem !important;
  max-width: 100% !important;}
+[data-testid="stMain"] [data-stale="true"]:not(.st-key-replay_player):not(.st-key-replay_player *)
+ {display: none !important;}
 </style>"""
+# Height in CSS pixels of what sits above and below the frame (controls, slider, caption
+# and narration), so a frame fitted to the window leaves them on screen.
+RESERVED_PX = 250
+PRESENT_RESERVED_PX = 200
 
 # Seconds of training per unit of ``trainer.training_cost`` (the reference run, 2.4e7
 # units, trains in about 2 s), plus loading TensorFlow the first time.
@@ -130,14 +139,17 @@ presenting = ss["presenting"]
 def _set_presenting(value: bool) -> None:
     ss["presenting"] = value
     ss["playing"] = False
+    # Play stays disabled until the presentation frame is on screen (see the page's end).
+    ss["present_pending"] = value
 
 
 if presenting:
     st.html(PRESENTATION_CSS)
     top = None
 else:
-    top = st.columns([1.9, 1.2, 1.4, 1.1, 1.0, 1.0], vertical_alignment="bottom")
-    top[0].selectbox("Run", names, key="replay_run")
+    # The settings live in the sidebar, so the frame has the page's whole height.
+    top = st.sidebar.container(key="replay_controls")
+    top.selectbox("Run", names, key="replay_run")
 summary = next(r for r in runs if r.name == ss["replay_run"])
 key = session.run_key(ws, summary)
 st.query_params["run"] = summary.name
@@ -168,18 +180,31 @@ except RunFileError as exc:
 except ReplayError as exc:
     st.error(f"This run cannot be replayed: {exc}")
     st.stop()
+window = screen.window()
 if top is None:
     size, dpi = session.PRESENTATION_FRAME
-else:
-    top[2].selectbox("Figure size", list(session.FRAME_SIZES), key="frame_size")
-    top[3].select_slider("Speed (epochs/s)", SPEEDS, key="speed")
-    top[4].button("Present", icon=":material/slideshow:", on_click=_set_presenting,
-                  args=(True,), help="Full-screen views with only the slider and play/pause; "
-                  "the address then opens straight into it", width="stretch")
-    size, dpi = session.FRAME_SIZES[ss["frame_size"]], 100
+    if window is not None:
+        size = screen.fit(window, PRESENT_RESERVED_PX, size[0] / size[1], presenting=True)
+        dpi = screen.frame_dpi(size[0])
 layer, projection, fit_epoch = layer_controls.feature_controls(
-    top[1] if top is not None else None, layer_units, default_layer, summary.epochs_done,
-    summary.name, show=top is not None)
+    top, layer_units, default_layer, summary.epochs_done, summary.name, show=top is not None)
+if top is not None:
+    # Labels hidden: the options say what they are, and the sidebar fits a 720-px screen.
+    top.selectbox("Figure size", [session.FIT_WINDOW, *session.FRAME_SIZES], key="frame_size",
+                  label_visibility="collapsed")
+    top.selectbox("Speed (epochs/s)", SPEEDS, key="speed", label_visibility="collapsed",
+                  format_func=lambda v: f"{v} epochs/s")
+    top.button("Present", icon=":material/slideshow:", on_click=_set_presenting,
+               args=(True,), help="Full-screen views with only the slider and play/pause; "
+               "the address then opens straight into it", width="stretch")
+    if ss["frame_size"] in session.FRAME_SIZES:
+        size, dpi = session.FRAME_SIZES[ss["frame_size"]], 100
+    elif window is not None:
+        large = session.FRAME_SIZES[next(iter(session.FRAME_SIZES))]
+        size = screen.fit(window, RESERVED_PX, large[0] / large[1])
+        dpi = screen.frame_dpi(size[0])
+    else:  # the browser has not reported its window yet
+        size, dpi = session.FRAME_SIZES[next(iter(session.FRAME_SIZES))], 100
 
 theme = "dark" if getattr(st.context.theme, "type", None) == "dark" else "light"
 try:
@@ -196,7 +221,7 @@ except ReplayError as exc:
 
 n_epochs = renderer.n_epochs
 if top is not None:
-    with top[5].popover("Export", icon=":material/movie:", width="stretch"):
+    with top.popover("Export", icon=":material/movie:", width="stretch"):
         export_panel(ws, renderer.views, summary.name, epoch=ss["epoch"], theme=theme,
                      landscape=lambda: session.landscape(key))
 if n_epochs == 0:
@@ -257,7 +282,8 @@ if presenting:
                 on_click=_set_presenting, args=(False,), help="Leave presentation mode")
     play_col = c[0]
 else:
-    c = st.columns([0.5, 0.5, 1.1, 2.6, 2.0], vertical_alignment="center")
+    # One line at 1280x720 too: the main column is the page's width less a narrow sidebar.
+    c = st.columns([0.45, 0.45, 1.0, 1.6, 1.6, 1.3, 1.8], vertical_alignment="center")
     c[0].button("", icon=":material/skip_previous:", key="prev_epoch", on_click=_step,
                 args=(-1,), help="Previous epoch")
     c[1].button("", icon=":material/skip_next:", key="next_epoch", on_click=_step,
@@ -273,19 +299,18 @@ if show_layers:
     except ReplayError as exc:
         st.caption(f"No layer internals: {exc}")
         show_layers = False
-show_landscape = not presenting and layer_controls.landscape_toggle(c[3])
+show_landscape = not presenting and layer_controls.landscape_toggle(c[4])
 if not presenting:
-    # Stacked in one column, as the two switches beside them are: the row stays two lines.
     events = renderer.views.events
     n_major = 0 if events is None else len(events.major)
-    with c[4].popover(f"Events ({n_major})", icon=":material/flag:", width="stretch",
+    with c[5].popover(f"Events ({n_major})", icon=":material/flag:", width="stretch",
                       help="The moments of this run; click one to jump to its epoch"):
         story.events_list(events, ss["epoch"], _jump)
-    with c[4].popover("How to read this", icon=":material/help:", width="stretch"):
+    with c[6].popover("How to read this", icon=":material/help:", width="stretch"):
         story.reading_guide([*renderer.panels, *(["landscape"] if show_landscape else [])])
 play_col.button("Pause" if ss["playing"] else "Play", key="play", width="stretch",
                 icon=":material/pause:" if ss["playing"] else ":material/play_arrow:",
-                on_click=_toggle_play)
+                on_click=_toggle_play, disabled=presenting and ss.get("present_pending", False))
 
 
 def _show_layers(slot, epoch: int) -> None:
@@ -318,6 +343,11 @@ def _show_landscape(slot, epoch: int) -> None:
 
 
 def _player() -> None:
+    with st.container(key="replay_player"):
+        _player_body()
+
+
+def _player_body() -> None:
     playing = ss["playing"]
     slider_slot = st.empty()
     slider_slot.slider("Epoch", 0, max(n_epochs, 1), key="epoch",
@@ -347,7 +377,10 @@ def _player() -> None:
 
 
 st.fragment(page_guard.guarded(_player))()
+if presenting and ss.pop("present_pending", False):
+    st.rerun()  # the presentation frame is on screen: now Play can start
 if summary.status in ("diverged", "stopped", "failed") and summary.message:
     st.caption(f"Run status: {summary.status} — {summary.message}")
 if not presenting:
-    code_panel(summary, key="replay_code_download")
+    with st.sidebar:
+        code_panel(summary, key="replay_code_download")

@@ -20,8 +20,14 @@ from replay_core.data.spec import (
 from replay_core.errors import ReplayError
 from replay_core.render.frame import CLASS_PALETTE
 from replay_core.train.trainer import training_cost
-from studio import csv_upload, session
-from studio.form import dataset_param_key, spec_from_query, spec_to_state, state_to_spec
+from studio import csv_upload, screen, session
+from studio.form import (
+    dataset_param_key,
+    run_name_suggestion,
+    spec_from_query,
+    spec_to_state,
+    state_to_spec,
+)
 from studio.training import train_in_page
 
 ss = st.session_state
@@ -31,6 +37,7 @@ if "train_form_ready" not in ss:
     for key, value in spec_to_state(linked or presets.get("reference")).items():
         ss[key] = value
     ss["preset_title"] = "Shared run" if linked else presets.PRESETS["reference"].title
+    ss["preset_spec"] = (linked or presets.get("reference")).to_json()
     if problem:
         ss["url_notice"] = problem
     ss["train_form_ready"] = True
@@ -40,6 +47,7 @@ def _apply_preset(name: str) -> None:
     for key, value in spec_to_state(presets.get(name)).items():
         ss[key] = value
     ss["preset_title"] = presets.PRESETS[name].title
+    ss["preset_spec"] = presets.get(name).to_json()
     ss["run_name"] = ""
 
 
@@ -55,16 +63,19 @@ if picked is not None and picked != ss["_standardize_seen"]:
 
 ws = session.workspace()
 
-st.title("Train")
-st.caption("Pick a dataset, a network and its hyper-parameters, then train and replay every "
-           "epoch. The page's address holds every setting: share it to share the run.")
+screen.track()
+title_col, presets_col, intro_col = st.columns([0.7, 1.1, 5.2], vertical_alignment="center")
+title_col.title("Train", anchor=False)
+intro_col.caption("Pick a dataset, a network and its hyper-parameters, then train and replay "
+                  "every epoch. The page's address holds every setting: share it to share "
+                  "the run.")
 if ss.get("url_notice"):
     st.warning(ss.pop("url_notice").capitalize() + ".")
 
-with st.container(border=True):
-    st.markdown("**Presets** — one click fills every control")
-    # Rows of at most five, so every title fits on a 1280-px screen.
-    per_row = 5
+# The presets in a popover: the form below keeps the page's height (a 720-px screen).
+with presets_col.popover("Presets", icon=":material/auto_awesome:", key="train_presets",
+                         help="One click fills every control"):
+    per_row = 3  # rows of three, so every title fits
     items = list(presets.PRESETS.values())
     for start in range(0, len(items), per_row):
         cols = st.columns(per_row)
@@ -72,7 +83,7 @@ with st.container(border=True):
             col.button(preset.title, key=f"preset_{preset.name}", help=preset.description,
                        on_click=_apply_preset, args=(preset.name,), width="stretch")
 
-data_col, net_col, train_col, run_col = st.columns([1, 1, 1, 1.15], gap="medium")
+data_col, net_col, train_col, run_col = st.columns([1, 1.1, 1.15, 1], gap="small")
 
 with data_col:
     st.subheader("Dataset")
@@ -101,21 +112,22 @@ with net_col:
     st.subheader("Network")
     st.number_input("Hidden layers", 1, MAX_LAYERS, key="n_layers")
     for i in range(int(ss["n_layers"])):
-        c1, c2, c3 = st.columns([1, 1.4, 1])
+        # The slope only for leaky_relu, so the activation's name has room to be read.
+        leaky = ss[f"layer{i}_act"] == "leaky_relu"
+        c1, c2, c3 = st.columns([1, 1.5, 0.9] if leaky else [1, 2.4, 0.001])
         c1.number_input(f"Units {i + 1}", 1, MAX_UNITS, key=f"layer{i}_units")
         c2.selectbox(f"Activation {i + 1}", ACTIVATIONS, key=f"layer{i}_act")
-        c3.number_input(f"Slope {i + 1}", 0.0, 1.0, step=0.05, key=f"layer{i}_slope",
-                        disabled=ss[f"layer{i}_act"] != "leaky_relu",
-                        help="negative slope of leaky_relu")
-    c1, c2 = st.columns(2)
-    c1.selectbox("Hidden initializer", INITIALIZERS, key="init")
-    c2.selectbox("Output initializer", INITIALIZERS, key="out_init")
-    if "random_normal" in (ss["init"], ss["out_init"]):
-        c1, c2 = st.columns(2)
-        c1.number_input("Hidden init stddev", 0.001, 10.0, step=0.01, format="%.3f",
-                        key="init_stddev", disabled=ss["init"] != "random_normal")
-        c2.number_input("Output init stddev", 0.001, 10.0, step=0.01, format="%.3f",
-                        key="out_init_stddev", disabled=ss["out_init"] != "random_normal")
+        if leaky:
+            c3.number_input(f"Slope {i + 1}", 0.0, 1.0, step=0.05, key=f"layer{i}_slope",
+                            help="negative slope of leaky_relu")
+    # One initializer a row, its stddev beside it when it has one: names read whole.
+    for which, init_key, sd_key in (("Hidden", "init", "init_stddev"),
+                                    ("Output", "out_init", "out_init_stddev")):
+        c1, c2 = st.columns([1.9, 1] if ss[init_key] == "random_normal" else [1, 0.001])
+        c1.selectbox(f"{which} initializer", INITIALIZERS, key=init_key)
+        if ss[init_key] == "random_normal":
+            c2.number_input("stddev", 0.001, 10.0, step=0.01, format="%.3f", key=sd_key,
+                            help=f"{which} initializer's standard deviation")
     c1, c2 = st.columns(2)
     c1.number_input("L1", 0.0, 1.0, step=0.0001, format="%.4f", key="l1")
     c2.number_input("L2", 0.0, 1.0, step=0.0001, format="%.4f", key="l2")
@@ -165,43 +177,45 @@ else:
     if st.query_params.get("spec") != spec.to_json():
         st.query_params["spec"] = spec.to_json()
 
-data = None
+data = chart = None
 if spec is not None:
     try:
         with csv_data.data_folder(ws.folder):  # an uploaded CSV is stored there
             data = datasets.prepare(spec.dataset)
     except (ReplayError, ValueError):
         pass  # the CSV panel says why the data is missing; training says it again
+network_line = None
 if data is not None:
-    with net_col:
-        st.info(f"**{spec.model.describe(data.X.shape[1], data.n_classes)}**  \n"
-                f"{spec.model.n_params(data.X.shape[1], data.n_classes):,} trainable parameters",
-                icon=":material/hub:")
-    with data_col:
-        second = min(1, data.X.shape[1] - 1)  # a 1-feature CSV is drawn on a diagonal
-        frame = pd.DataFrame({"x1": data.X[:, 0], "x2": data.X[:, second],
-                              "class": data.y.astype(int).astype(str), "part": "train"})
-        if data.X_val is not None:
-            frame = pd.concat([frame, pd.DataFrame({
-                "x1": data.X_val[:, 0], "x2": data.X_val[:, second],
-                "class": data.y_val.astype(int).astype(str), "part": "validation"})])
-        n_classes, n_features = data.n_classes, data.X.shape[1]
-        title = f"{len(frame)} samples"
-        if n_features > 2:
-            title += f" · first 2 of {n_features} features"
-        chart = alt.Chart(frame).mark_point(filled=True, size=18, opacity=0.8).encode(
-            x=alt.X("x1", scale=alt.Scale(zero=False)),
-            y=alt.Y("x2", scale=alt.Scale(zero=False)),
-            color=alt.Color("class", scale=alt.Scale(
-                domain=[str(c) for c in range(n_classes)],
-                range=list(CLASS_PALETTE[:n_classes]))),
-            shape=alt.Shape("part", scale=alt.Scale(domain=["train", "validation"],
-                                                    range=["circle", "triangle"])),
-        ).properties(height=230, title=title)
-        st.altair_chart(chart, width="stretch")
+    # The network's summary goes under the Run heading: the Network column stays short.
+    network_line = (f"**{spec.model.describe(data.X.shape[1], data.n_classes)}**"
+                    f" · {spec.model.n_params(data.X.shape[1], data.n_classes):,} trainable "
+                    "parameters")
+    # The data's chart waits in the Run column, where the live preview then goes.
+    second = min(1, data.X.shape[1] - 1)  # a 1-feature CSV is drawn on a diagonal
+    frame = pd.DataFrame({"x1": data.X[:, 0], "x2": data.X[:, second],
+                          "class": data.y.astype(int).astype(str), "part": "train"})
+    if data.X_val is not None:
+        frame = pd.concat([frame, pd.DataFrame({
+            "x1": data.X_val[:, 0], "x2": data.X_val[:, second],
+            "class": data.y_val.astype(int).astype(str), "part": "validation"})])
+    n_classes, n_features = data.n_classes, data.X.shape[1]
+    title = f"{len(frame)} samples"
+    if n_features > 2:
+        title += f" · first 2 of {n_features} features"
+    chart = alt.Chart(frame).mark_point(filled=True, size=18, opacity=0.8).encode(
+        x=alt.X("x1", scale=alt.Scale(zero=False)),
+        y=alt.Y("x2", scale=alt.Scale(zero=False)),
+        color=alt.Color("class", scale=alt.Scale(
+            domain=[str(c) for c in range(n_classes)],
+            range=list(CLASS_PALETTE[:n_classes]))),
+        shape=alt.Shape("part", scale=alt.Scale(domain=["train", "validation"],
+                                                range=["circle", "triangle"])),
+    ).properties(height=200, title=title)
 
 with run_col:
     st.subheader("Run")
+    if network_line:
+        st.markdown(network_line)
     if spec is not None:
         caption = (f"{spec.training.describe()} · batch {spec.training.batch_size} · "
                    f"{spec.training.epochs} epochs")
@@ -215,8 +229,13 @@ with run_col:
                         else f" · {cost.steps:,} steps, {share:.1f}× a run's budget: lower the "
                              "epochs, the samples or the layer sizes, or raise the batch size")
         st.caption(caption)
-    st.text_input("Run name", key="run_name", placeholder=ss["preset_title"],
-                  help="Leave empty to name the run after the preset.")
+    # Empty name: the preset's title while the settings are the preset's, else a name
+    # made of the settings (the placeholder shows which).
+    default_name = ss["preset_title"]
+    if spec is not None and spec.to_json() != ss.get("preset_spec"):
+        default_name = run_name_suggestion(spec)
+    st.text_input("Run name", key="run_name", placeholder=default_name,
+                  help="Leave empty to use the name shown.")
     c1, c2 = st.columns(2)
     train_clicked = c1.button("Train", type="primary", width="stretch", disabled=spec is None)
     c2.button("Stop", width="stretch", key="stop_training",
@@ -229,10 +248,12 @@ with run_col:
     status_box = st.container()  # above the preview, so "Open in Replay" stays in view
     progress_slot = st.empty()
     preview_slot = st.empty()
+    if chart is not None and not train_clicked:
+        preview_slot.altair_chart(chart, width="stretch")
 
     if train_clicked and spec is not None:
         try:
-            name = ws.unique_name(ss["run_name"].strip() or ss["preset_title"])
+            name = ws.unique_name(ss["run_name"].strip() or default_name)
         except (ReplayError, ValueError) as exc:
             st.error(str(exc))
         else:

@@ -119,6 +119,18 @@ def state_to_spec(state: dict[str, Any]) -> RunSpec:
     return RunSpec(dataset, model, training)
 
 
+def run_name_suggestion(spec: RunSpec) -> str:
+    """A run name made of the settings, for runs that are no longer a preset: dataset,
+    hidden layers, activation, optimizer and learning rate (``"moons 10-10 tanh, adam
+    lr 0.01"``); within the characters and length a run name allows."""
+    layers = spec.model.layers
+    acts = {layer.activation for layer in layers}
+    act = acts.pop() if len(acts) == 1 else "mixed"
+    text = (f"{spec.dataset.name} {'-'.join(str(layer.units) for layer in layers)} {act}, "
+            f"{spec.training.optimizer} lr {spec.training.learning_rate:g}")
+    return "".join(c if c.isalnum() or c in " .:()+=,-_" else " " for c in text)[:80]
+
+
 def spec_from_query(value: object) -> tuple[RunSpec | None, str]:
     """The spec carried by a link's ``spec`` query parameter, or None and why not.
 

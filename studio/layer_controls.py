@@ -25,8 +25,8 @@ def feature_controls(layer_col, layer_units: list[tuple[str, int]], default: str
     """Draw the controls (``show`` False: read the kept values only, for presentation
     mode); return ``(layer, projection, fit_epoch)`` for ``Replay.views``.
 
-    ``layer_col`` holds the layer picker; the projection controls, for a wide layer,
-    take a row of their own under it.
+    ``layer_col`` (a container: the Replay page's sidebar) holds the layer picker and,
+    for a wide layer, the projection controls under it.
     """
     ss = st.session_state
     units = dict(layer_units)
@@ -54,7 +54,8 @@ def feature_controls(layer_col, layer_units: list[tuple[str, int]], default: str
     _clamp("replay_unit_x", 1, n_units, 1)
     _clamp("replay_unit_y", 1, n_units, 2)
     if show:
-        row = st.columns([1.7, 0.8, 0.8, 1.1, 3.2], vertical_alignment="bottom")
+        box = layer_col.container()
+        row = [box, *box.columns(2, vertical_alignment="bottom"), box]
         row[0].radio(f"Projection of {n_units} units", PROJECTIONS, key="replay_projection",
                      horizontal=True,
                      help="PCA: the first two principal components of the training inputs' "
@@ -73,7 +74,7 @@ def feature_controls(layer_col, layer_units: list[tuple[str, int]], default: str
         if x != y:
             return layer, ("units", x - 1, y - 1), fit_epoch
         if show:
-            st.warning("Pick two different units; showing the PCA meanwhile.")
+            layer_col.warning("Pick two different units; showing the PCA meanwhile.")
     return layer, "pca", fit_epoch
 
 

@@ -139,7 +139,7 @@ def test_train_page_shows_the_reference_defaults(data_root):
     assert at.selectbox(key="layer0_act").value == "sigmoid"
     assert not at.error
     assert not button(at, "Train").disabled
-    assert any("2 → 2 sigmoid → 1 sigmoid" in m.value for m in at.info)
+    assert any("2 → 2 sigmoid → 1 sigmoid" in m.value for m in at.markdown)
 
 
 def test_each_preset_fills_every_control(data_root):
@@ -189,12 +189,14 @@ def test_training_through_the_page_records_the_run_once(data_root, media):
     success = texts(at.success)
     assert len(success) == 1, (success, texts(at.error))
     assert "complete, 3 of 3 epochs" in success[0]
-    assert success[0].startswith(f"**{presets.PRESETS['reference'].title}**")
+    # The preset's settings were edited: the run is named after the settings, not the preset.
+    name = "parabola 2 sigmoid, sgd lr 0.05"
+    assert success[0].startswith(f"**{name}**")
 
     ws = workspace_of(data_root, sid)
     runs = ws.runs()
     assert [(r.name, r.status, r.epochs_done, r.n_epochs, r.samples) for r in runs] == [
-        (presets.PRESETS["reference"].title, "complete", 3, 3, SMALL_SAMPLES)]
+        (name, "complete", 3, 3, SMALL_SAMPLES)]
     assert runs[0].spec["training"]["epochs"] == 3
     assert runfile.read_run(ws.run_path(runs[0].name), runs[0].name).weights[0][0].shape == (
         4, 2, 2)

@@ -15,7 +15,7 @@ from test_pages import REPLAY, TRAIN, button, check, epoch_caption, open_app, te
 from replay_core.data import datasets, presets
 from replay_core.data.spec import RunSpec
 from replay_core.replay.replayer import Replay
-from studio.form import dataset_param_key
+from studio.form import dataset_param_key, run_name_suggestion
 
 EPOCHS = 3
 THREE, SIX = "three classes", "six classes"
@@ -103,7 +103,7 @@ def test_train_page_builds_every_dataset_s_controls_from_the_registry(data_root)
         assert not at.error, (name, texts(at.error))
         k, d = datasets.n_classes(name), datasets.input_dim(name)
         output = "1 sigmoid" if k == 2 else f"{k} softmax"
-        info_texts = [m.value for m in at.info]
+        info_texts = [m.value for m in at.markdown]
         assert any(t.startswith(f"**{d} → ") and f"→ {output}**" in t for t in info_texts), (
             name, info_texts)
         if info.standardize:  # real measurements: standardising switches itself on
@@ -111,7 +111,7 @@ def test_train_page_builds_every_dataset_s_controls_from_the_registry(data_root)
     # A parameter that sets the number of classes changes the output layer.
     check(at.selectbox(key="ds_name").set_value("spiral").run())
     check(at.number_input(key=dataset_param_key("spiral", "arms")).set_value(3).run())
-    assert any("→ 3 softmax**" in m.value for m in at.info)
+    assert any("→ 3 softmax**" in m.value for m in at.markdown)
 
 
 def test_spiral3_preset_trains_through_the_page_and_opens_in_replay(data_root):
@@ -125,7 +125,8 @@ def test_spiral3_preset_trains_through_the_page_and_opens_in_replay(data_root):
     success = texts(at.success)
     assert len(success) == 1 and "complete, 3 of 3 epochs" in success[0], (
         success, texts(at.error))
-    assert success[0].startswith(f"**{presets.PRESETS['spiral3'].title}**")
+    # Samples and epochs edited: the run is named after its settings, not the preset.
+    assert success[0].startswith(f"**{run_name_suggestion(presets.get('spiral3'))}**")
     assert len(at.image) == 1  # the live preview of the class regions
     check(at.button(key="open_replay").click().run())
     assert epoch_caption(at).startswith("Epoch 3 of 3 ·")

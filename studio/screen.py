@@ -1,0 +1,123 @@
+"""The browser window's size, so frames are drawn at the size they are shown, and the CSS
+that lets every page fit a 1280x720 projector and a 1920x1080 screen.
+
+A tiny component in the sidebar reports ``window.innerWidth``/``innerHeight`` and the
+sidebar's width (none of which depend on the page's content, so a frame sized from them
+never makes the page re-measure itself); a change reruns the page. Before the first
+report (and in AppTest, which has no browser) :func:`window` returns None and the pages
+fall back to a fixed size.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+# Padding of the main column (CSS below) and an allowance for a vertical scroll bar.
+SIDE_PAD_PX = 16
+TOP_PAD_PX = 16
+SCROLLBAR_PX = 16
+# Sizes are rounded down to this step, so a window resized by a few pixels does not
+# rebuild the frame renderer.
+STEP_PX = 4
+NARROW_PX = 1400  # at most this wide: a narrower sidebar leaves the frame more room
+NARROW_SIDEBAR_PX = 220
+
+_JS = """
+export default function(component) {
+  const { setStateValue } = component;
+  let last = "";
+  const report = () => {
+    const bar = document.querySelector('[data-testid="stSidebar"]');
+    const open = bar && bar.getAttribute("aria-expanded") !== "false"
+      && getComputedStyle(bar).display !== "none";
+    const size = {width: window.innerWidth, height: window.innerHeight,
+                  sidebar: open ? Math.round(bar.getBoundingClientRect().width) : 0};
+    const text = JSON.stringify(size);
+    if (text !== last) { last = text; setStateValue("size", size); }
+  };
+  let timer = null;
+  const later = () => { clearTimeout(timer); timer = setTimeout(report, 250); };
+  report();
+  window.addEventListener("resize", later);
+  const bar = document.querySelector('[data-testid="stSidebar"]');
+  const watch = bar ? new MutationObserver(later) : null;
+  if (watch) watch.observe(bar, {attributes: true, attributeFilter: ["aria-expanded", "style"]});
+  return () => { window.removeEventListener("resize", later); if (watch) watch.disconnect(); };
+}
+"""
+
+_component = st.components.v2.component("deepreplay_window_size", js=_JS)
+
+# Compact pages: little padding, a narrower sidebar on small screens, control labels on
+# one line, the hidden component taking no room.
+PAGE_CSS = f"""<style>
+[data-testid="stMainBlockContainer"], .block-container {{
+  padding: {TOP_PAD_PX}px {SIDE_PAD_PX}px {SIDE_PAD_PX}px {SIDE_PAD_PX}px !important;
+  max-width: 100% !important;
+}}
+@media (max-width: {NARROW_PX}px) {{
+  section[data-testid="stSidebar"] {{
+    width: {NARROW_SIDEBAR_PX}px !important; min-width: {NARROW_SIDEBAR_PX}px !important;
+    max-width: {NARROW_SIDEBAR_PX}px !important;
+  }}
+}}
+[data-testid="stSidebarUserContent"] {{ padding-top: 0.5rem !important; }}
+[data-testid="stSidebarUserContent"] [data-testid="stVerticalBlock"] {{ gap: 0.5rem; }}
+/* The header is transparent and over the page's first row: let clicks through it. */
+header[data-testid="stHeader"] {{ pointer-events: none; background: transparent; }}
+header[data-testid="stHeader"] button, header[data-testid="stHeader"] a {{
+  pointer-events: auto; }}
+.st-key-window_size {{ display: none !important; }}
+</style>"""
+
+
+def track() -> dict | None:
+    """Mount the size reporter (in the sidebar) and add the compact page CSS; return the
+    last size reported: ``{"width", "height", "sidebar"}`` in CSS pixels, or None."""
+    st.html(PAGE_CSS)
+    with st.sidebar:
+        result = _component(key="window_size", default={"size": None}, height=0,
+                            on_size_change=lambda: None)
+    size = getattr(result, "size", None)
+    st.session_state["_window"] = size if _valid(size) else st.session_state.get("_window")
+    return window()
+
+
+def _valid(size) -> bool:
+    if not isinstance(size, dict):
+        return False
+    try:
+        return all(0 <= int(size.get(k, -1)) <= 20_000 for k in ("width", "height", "sidebar"))
+    except (TypeError, ValueError):
+        return False
+
+
+def window() -> dict | None:
+    """The last size the browser reported (see :func:`track`), or None."""
+    size = st.session_state.get("_window")
+    return size if _valid(size) else None
+
+
+def main_width(size: dict, presenting: bool = False) -> int:
+    """Width in CSS pixels of the main column for a window of ``size``."""
+    sidebar = 0 if presenting else int(size["sidebar"])
+    if not presenting and int(size["width"]) <= NARROW_PX and sidebar:
+        sidebar = min(sidebar, NARROW_SIDEBAR_PX)
+    return int(size["width"]) - sidebar - 2 * SIDE_PAD_PX - SCROLLBAR_PX
+
+
+def fit(size: dict, reserved_height: int, aspect: float, *,
+        presenting: bool = False) -> tuple[int, int]:
+    """A frame as wide as the main column and at most ``1 / aspect`` of that high, less
+    when the window's height less ``reserved_height`` (the controls above and below it)
+    is shorter; rounded down to ``STEP_PX``, at least 480x240."""
+    width = main_width(size, presenting)
+    width -= width % STEP_PX
+    height = min(int(width / aspect), int(size["height"]) - reserved_height)
+    return max(480, width), max(240, height - height % STEP_PX)
+
+
+def frame_dpi(width: int) -> int:
+    """Dots per inch for a frame ``width`` pixels wide: text of about 11 px at 1000 px and
+    a little larger on wider frames, where there is room."""
+    return int(min(max(width / 11.0, 100), 125))
