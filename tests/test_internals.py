@@ -264,3 +264,66 @@ def test_a_run_that_blows_up_keeps_its_finite_epochs():
     assert np.isnan(views.z.quartiles[3]).all() and not views.z.density[3].any()
     assert views.z.extremes[2, 0, 1] == pytest.approx(inside.at(2).z[0].max())
     assert np.isfinite(views.z.ylim).all()
+
+
+def test_a_deepreplay_file_gets_its_internals_and_the_cli_draws_them(tmp_path, capsys):
+    """A file of the original package (no spec): layers come from its weights and its
+    ``activation_functions``; ``plot``/``export --views`` draw them."""
+    from PIL import Image
+    from prebuilt_runs import DEEPREPLAY_EPOCHS, DEEPREPLAY_RUN, write_deepreplay_file
+
+    from replay_core import cli
+
+    path = tmp_path / "deepreplay.h5"
+    write_deepreplay_file(path)
+    replay = Replay(path, DEEPREPLAY_RUN)
+    inside = Internals.from_replay(replay)
+    views = inside.views()
+    assert views.n_epochs == DEEPREPLAY_EPOCHS and len(views.layer_names) == 2
+    assert views.stats.activation_names == ("tanh", "sigmoid")
+    weights = [[layer.kernel, layer.bias] for layer in replay.network.layers if layer.has_weights]
+    model = _keras_model([2, 2, 1], [keras.activations.tanh, keras.activations.sigmoid])
+    _check(inside, model, weights, replay.inputs, replay.targets.astype(int), "binary",
+           epochs=[0, DEEPREPLAY_EPOCHS])
+
+    png = tmp_path / "layers.png"
+    assert cli.main(["plot", str(path), "--run", DEEPREPLAY_RUN, "--views", "layers",
+                     "--out", str(png), "--size", "960x540", "--epoch", "2"]) == 0
+    assert Image.open(png).size == (960, 540)
+    gif = tmp_path / "layers.gif"
+    assert cli.main(["export", str(path), "--run", DEEPREPLAY_RUN, "--views", "z,gradients",
+                     "--out", str(gif), "--size", "480x270", "--quiet"]) == 0
+    with Image.open(gif) as image:
+        assert image.n_frames == DEEPREPLAY_EPOCHS + 1
+    assert cli.main(["export", str(path), "--run", DEEPREPLAY_RUN, "--views",
+                     "z,loss_histogram", "--out", str(tmp_path / "x.png")]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_renderer_moves_with_the_epoch_and_compares_runs():
+    from replay_core.render.internals import (
+        COMPARE_PANELS,
+        InternalsRenderer,
+        parse_internals_panels,
+    )
+
+    rng = np.random.default_rng(12)
+    weights = _weights([2, 6, 5, 1], rng, states=4)
+    X, y = _data(rng, n=80, d=2)
+    long = Internals.from_weights(weights, ["relu", "tanh", "sigmoid"], X, y,
+                                  learning_rate=[0.1] * 3).views()
+    short = Internals.from_weights([[k[:3], b[:3]] for k, b in weights],
+                                   ["sigmoid", "sigmoid", "sigmoid"], X, y).views()
+    one = InternalsRenderer({"a": long}, size=(800, 400))
+    first, last = one.rgb(0), one.rgb(3)
+    assert first.shape == (400, 800, 3) and not np.array_equal(first, last)
+    violins = one.artists[("a", "z")]
+    body = violins.bodies[0].get_xy()
+    assert body[:, 1].min() >= long.z.ylim[0] and body[:, 1].max() <= long.z.ylim[1]
+    both = InternalsRenderer({"a": long, "b": short}, size=(800, 500))
+    assert both.panels == COMPARE_PANELS and both.n_epochs == 3
+    both.rgb(3)
+    assert both.run_epoch("b", 3) == 2 and both.artists[("b", "z")].epoch == 2
+    assert parse_internals_panels("layers")[0] == "z"
+    with pytest.raises(ValueError, match="unknown layer panel"):
+        parse_internals_panels("z,bias")
