@@ -223,7 +223,8 @@ n_epochs = renderer.n_epochs
 if top is not None:
     with top.popover("Export", icon=":material/movie:", width="stretch"):
         export_panel(ws, renderer.views, summary.name, epoch=ss["epoch"], theme=theme,
-                     landscape=lambda: session.landscape(key))
+                     landscape=lambda: session.landscape(key),
+                     layers=lambda: internals_views(key))
 if n_epochs == 0:
     st.warning(f"Run {summary.name!r} has no finished epoch yet; only the initial weights "
                "can be shown.")

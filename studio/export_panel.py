@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from replay_core.errors import ReplayError
-from replay_core.render.export import export_animation, export_frame
+from replay_core.render.export import export_animation, export_frame, export_internals
 from replay_core.render.frame import PANELS
 from replay_core.replay.views import ReplayViews
 from replay_core.store.workspace import Workspace
@@ -26,14 +26,22 @@ PANEL_TITLES = {
     "loss_histogram": "Loss histogram",
     "landscape": "Loss landscape",
 }
+LAYER_TITLES = {
+    "z": "Z-values", "activations": "Activations", "weights": "Weights",
+    "gradients": "Gradients", "explainer": "Activation explainer",
+    "weights_std": "Weights: std over epochs", "gradients_std": "Gradients: std over epochs",
+    "health": "Dead / saturated units", "learning_rate": "Learning rate",
+}
 
 
 def export_panel(ws: Workspace, views: ReplayViews, run_name: str, *, epoch: int,
-                 theme: str, landscape: Callable[[], object] | None = None) -> None:
+                 theme: str, landscape: Callable[[], object] | None = None,
+                 layers: Callable[[], object] | None = None) -> None:
     """Controls, a progress bar while rendering, then the result with its download button.
 
     ``landscape`` gives the run's loss landscape when the "Loss landscape" view is picked
-    (None: that view is not offered).
+    (None: that view is not offered); ``layers`` the run's layer internals, exported as
+    a figure of their own when "Layers" is picked (None: not offered).
     """
     ss = st.session_state
     n = views.n_epochs
@@ -45,13 +53,24 @@ def export_panel(ws: Workspace, views: ReplayViews, run_name: str, *, epoch: int
                                 disabled=n == 0)
         fps = st.slider("Frames per second", 1, 30, 10, key="export_fps")
     size_label = st.selectbox("Size", list(SIZES), key="export_size")
-    offered = [p for p in PANELS if p != "landscape" or landscape is not None]
-    panels = st.multiselect("Views, in this order", offered,
-                            default=[p for p in offered if p != "landscape"],
-                            format_func=PANEL_TITLES.get, key="export_panels")
-    narration = views.events is not None and st.checkbox(
-        "Narration line", key="export_narration",
-        help="Under the views, a sentence saying in words what happens at each epoch")
+    inside = layers is not None and st.segmented_control(
+        "Export", ("Views", "Layers"), key="export_what", default="Views",
+        required=True) == "Layers"
+    if inside:
+        from replay_core.render.internals import DEFAULT_PANELS
+
+        panels = st.multiselect("Layer panels, in this order", list(LAYER_TITLES),
+                                default=list(DEFAULT_PANELS), format_func=LAYER_TITLES.get,
+                                key="export_layer_panels")
+        narration = False
+    else:
+        offered = [p for p in PANELS if p != "landscape" or landscape is not None]
+        panels = st.multiselect("Views, in this order", offered,
+                                default=[p for p in offered if p != "landscape"],
+                                format_func=PANEL_TITLES.get, key="export_panels")
+        narration = views.events is not None and st.checkbox(
+            "Narration line", key="export_narration",
+            help="Under the views, a sentence saying in words what happens at each epoch")
     if not panels:
         st.warning("Pick at least one view.")
         return
@@ -67,7 +86,22 @@ def export_panel(ws: Workspace, views: ReplayViews, run_name: str, *, epoch: int
         try:
             if "landscape" in panels and views.landscape is None and landscape is not None:
                 views = replace(views, landscape=landscape())
-            if animated:
+            if inside:
+                stem += "_layers"
+            if inside and animated:
+                out = folder / f"{stem}_{first}-{last}.{fmt.lower()}"
+
+                def progress(done: int, total: int) -> None:
+                    bar.progress(done / total, text=f"Rendering frame {done} of {total}")
+
+                export_internals({run_name: layers()}, out, epochs=range(first, last + 1),
+                                 fps=fps, size=SIZES[size_label], theme=theme, panels=panels,
+                                 progress=progress)
+            elif inside:
+                out = folder / f"{stem}_epoch{epoch}.png"
+                export_internals({run_name: layers()}, out, epoch=epoch,
+                                 size=SIZES[size_label], theme=theme, panels=panels)
+            elif animated:
                 out = folder / f"{stem}_{first}-{last}.{fmt.lower()}"
 
                 def progress(done: int, total: int) -> None:
