@@ -335,8 +335,9 @@ def test_the_reference_button_picks_three_activations(data_root, prebuilt):
         "preset:sigmoid", "preset:tanh", "preset:relu"]
     line = next(m.value for m in at.markdown if m.value.startswith("**"))
     workers = at.number_input(key="sweep_workers").value
+    at_once = min(workers, 3)
     assert line == (f"**60 runs**: 3 configurations × 20 seeds, 150 epochs each, "
-                    f"{workers} at a time")
+                    f"{at_once} configuration{'s' if at_once > 1 else ''} at a time")
     assert workers == sweep.default_workers()
 
 
