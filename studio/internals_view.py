@@ -54,7 +54,10 @@ def strip(keys: tuple, names: tuple[str, ...], size: tuple[int, int], theme: str
     kept = st.session_state.get(slot)
     if kept is None or kept[0] != wanted:
         views = {name: internals_views(k) for name, k in zip(names, keys)}
-        renderer = InternalsRenderer(views, size=size, theme=theme, explain_layer=explain)
+        # text sized for the width, as a 1280-pixel figure at 100 dpi
+        dpi = min(max(100.0 * size[0] / 1280, 60.0), 150.0)
+        renderer = InternalsRenderer(views, size=size, theme=theme, explain_layer=explain,
+                                     dpi=dpi)
         st.session_state[slot] = (wanted, renderer)
         return renderer
     return kept[1]

@@ -80,9 +80,8 @@ COMPARE_PANELS = ("z", "activations", "weights", "gradients")
 # One colour per layer, from the first hidden layer to the output (Okabe-Ito, then Tol).
 LAYER_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
                  "#999933", "#AA4499")
-_TITLES = {"weights_std": "Weights: std over epochs", "gradients_std":
-           "Gradients: std over epochs", "health": "Dead / saturated units",
-           "learning_rate": "Learning rate"}
+_TITLES = {"weights_std": "Std of weights", "gradients_std": "Std of gradients",
+           "health": "Dead / saturated units", "learning_rate": "Learning rate"}
 
 
 def parse_internals_panels(text: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -300,7 +299,7 @@ class ActivationExplainerArtists:
                            handlelength=1.6)
         for text in legend.get_texts():
             text.set_color(theme.muted)
-        ax.set_xlabel("z (shaded: this epoch's z-values)", labelpad=1)
+        ax.set_xlabel("z  (bars: z-values at this epoch)", labelpad=1)
         _fix_limits(ax, view.xlim, view.ylim)
         _fix_limits(twin, view.xlim, (0.0, max(view.ymax, 1.0) * 1.1))
         twin.set_yticks([])
