@@ -394,9 +394,14 @@ def test_runs_download_is_a_valid_run_file(data_root, prebuilt, media, tmp_path)
     sid = seed_workspace(data_root, prebuilt.small)
     at = open_app(sid, RUNS)
     downloads = at.get("download_button")
-    assert len(downloads) == 1
+    assert [d.proto.label for d in downloads] == ["Download .h5", "Download the script"]
+    # 'Copy as code' offers the run's script (tests/test_as_code.py runs such scripts).
+    from replay_core.data.as_code import stored_run_script
+
+    script = media(downloads[1].proto.url).decode()
+    assert script == stored_run_script(runfile.read_run(prebuilt.small, SMALL_RUN).spec,
+                                       SMALL_RUN, "run.h5")
     proto = downloads[0].proto
-    assert proto.label == "Download .h5"
     data = media(proto.url)
     path = tmp_path / "download.h5"
     path.write_bytes(data)
