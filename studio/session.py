@@ -146,7 +146,7 @@ KEPT_PREFIXES = ("ds_", "layer", "n_layers", "init", "out_init", "l1", "l2", "op
                  "run_name", "bottleneck")
 KEPT_KEYS = frozenset({
     "replay_run", "speed", "frame_size", "epoch", *layer_controls.KEYS,
-    "compare_runs", "compare_epoch", "compare_speed",
+    "compare_runs", "compare_epoch", "compare_speed", "compare_landscapes",
     "sweep_choice", "sweep_seeds", "sweep_workers", "sweep_selected",
 })
 
