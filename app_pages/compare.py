@@ -37,6 +37,8 @@ PRESENTATION_CSS = """<style>
  max-width: 100% !important;}
 [data-testid="stMain"] [data-stale="true"]:not(.st-key-compare_player):not(.st-key-compare_player *)
  {display: none !important;}
+[data-testid="stMain"] [data-testid="stPopover"], [data-testid="stMain"] [data-testid="stPopoverButton"]
+ {display: none !important;}
 </style>"""
 MIN_INTERVAL_S = 1 / 10  # a comparison frame costs 40-150 ms to draw and send
 NEVER = "never"

@@ -42,10 +42,12 @@ PRESENTATION_CSS = """<style>
  max-width: 100% !important;}
 [data-testid="stMain"] [data-stale="true"]:not(.st-key-replay_player):not(.st-key-replay_player *)
  {display: none !important;}
+[data-testid="stMain"] [data-testid="stPopover"], [data-testid="stMain"] [data-testid="stPopoverButton"]
+ {display: none !important;}
 </style>"""
 # Height in CSS pixels of what sits above and below the frame (controls, slider, caption
 # and narration), so a frame fitted to the window leaves them on screen.
-RESERVED_PX = 250
+RESERVED_PX = 262
 PRESENT_RESERVED_PX = 200
 
 # Seconds of training per unit of ``trainer.training_cost`` (the reference run, 2.4e7

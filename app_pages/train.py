@@ -64,7 +64,7 @@ if picked is not None and picked != ss["_standardize_seen"]:
 ws = session.workspace()
 
 screen.track()
-title_col, presets_col, intro_col = st.columns([0.7, 1.1, 5.2], vertical_alignment="center")
+title_col, presets_col, intro_col = st.columns([1.0, 1.1, 4.9], vertical_alignment="center")
 title_col.title("Train", anchor=False)
 intro_col.caption("Pick a dataset, a network and its hyper-parameters, then train and replay "
                   "every epoch. The page's address holds every setting: share it to share "
@@ -210,7 +210,7 @@ if data is not None:
             range=list(CLASS_PALETTE[:n_classes]))),
         shape=alt.Shape("part", scale=alt.Scale(domain=["train", "validation"],
                                                 range=["circle", "triangle"])),
-    ).properties(height=200, title=title)
+    ).properties(height=160, title=title)
 
 with run_col:
     st.subheader("Run")

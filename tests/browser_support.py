@@ -144,6 +144,16 @@ def go_to_page(page, title: str) -> None:
     wait_for_idle(page)
 
 
+def apply_preset(page, title: str) -> None:
+    """On the Train page: open the Presets popover and click the preset ``title``."""
+    button = page.get_by_role("button", name=title, exact=True)
+    if not button.is_visible():
+        page.locator(".st-key-train_presets button").first.click()
+    button.click()
+    wait_for_idle(page)
+    page.keyboard.press("Escape")  # close the popover
+
+
 def train_reference(page, timeout_ms: float = 180_000) -> dict:
     """On the Train page: apply the "Reference: sigmoid" preset, train, wait for the end.
 
@@ -155,8 +165,7 @@ def train_reference(page, timeout_ms: float = 180_000) -> dict:
 
     from playwright.sync_api import expect
 
-    page.get_by_role("button", name="Reference: sigmoid").click()
-    wait_for_idle(page)
+    apply_preset(page, "Reference: sigmoid")
     start = time.perf_counter()
     page.get_by_role("button", name="Train", exact=True).click()
     progress = page.get_by_text(re.compile(r"^Epoch \d+ / \d+ · loss \S+ · accuracy \S+ · lr "))

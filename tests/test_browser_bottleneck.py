@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import FRAME_SELECTOR, wait_for_idle
+from browser_support import FRAME_SELECTOR, apply_preset, wait_for_idle
 
 pytestmark = pytest.mark.browser
 
@@ -20,8 +20,7 @@ def test_train_the_bottleneck_option_then_replay_it(browser, app_url, artifacts_
     try:
         page.goto(app_url)
         page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
-        page.get_by_role("button", name="Reference: sigmoid").click()
-        wait_for_idle(page)
+        apply_preset(page, "Reference: sigmoid")
         epochs = page.locator(".st-key-epochs input")
         epochs.fill("30")
         epochs.press("Enter")

@@ -1,0 +1,190 @@
+"""In headless Chromium at 1280x720 (a common projector) and 1920x1080: Replay, Compare with
+4 runs and Train fit the window without scrolling, every control inside it and no label
+cut; the frame is drawn at least 1000 / 1200 px wide; Present then Play at once, ten
+times, leaves nothing on screen but the frame, the slider, Play/Pause and the exit.
+
+Screenshots for the README go to ``tests/artifacts/layout_*.png``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from browser_support import FRAME_SELECTOR, go_to_page, wait_for_idle
+from prebuilt_runs import small_spec
+
+pytestmark = pytest.mark.browser
+
+expect = pytest.importorskip("playwright.sync_api").expect
+
+HD = {"width": 1280, "height": 720}
+FULL_HD = {"width": 1920, "height": 1080}
+MIN_FRAME_WIDTH = {1280: 1000, 1920: 1200}
+RUNS = ("sigmoid", "tanh", "relu", "elu")
+EPOCHS = 20
+COMPARE_IMAGE = "img[alt^='Compare epoch ']"
+
+# Every visible control (and the sidebar's page links): its box, and whether its text or
+# label is cut (wider than its box).
+CONTROLS_JS = """() => {
+  const sel = 'button, input:not([type=range]), textarea, summary, [role="combobox"],'
+    + ' [role="switch"], [data-testid="stSlider"], [data-testid="stSidebarNav"] a';
+  // Drawn: a box, not hidden, and not cut away by a closed expander or popover.
+  const clipped = e => { const r = e.getBoundingClientRect();
+    for (let a = e.parentElement; a; a = a.parentElement) {
+      const s = getComputedStyle(a);
+      if (s.display === 'none' || s.visibility === 'hidden') return true;
+      if (s.overflow === 'hidden' || s.overflowY === 'hidden') {
+        const b = a.getBoundingClientRect();
+        if (r.top >= b.bottom || r.bottom <= b.top) return true; } }
+    return false; };
+  const shown = e => { const r = e.getBoundingClientRect(); const s = getComputedStyle(e);
+    return r.width > 1 && r.height > 1 && s.visibility !== 'hidden' && s.opacity !== '0'
+      && !clipped(e); };
+  return [...document.querySelectorAll(sel)].filter(shown)
+    .filter(e => !e.closest('[data-testid="stElementToolbar"]'))
+    .filter(e => !(e.tagName === 'INPUT' && e.closest('[data-baseweb="select"]')))
+    .map(e => { const r = e.getBoundingClientRect();
+      return {name: (e.getAttribute('aria-label') || e.innerText || e.tagName).slice(0, 40),
+              top: r.top, bottom: r.bottom, left: r.left, right: r.right}; });
+}"""
+CUT_LABELS_JS = """() => [...document.querySelectorAll(
+    '[data-testid="stWidgetLabel"] p, button [data-testid="stMarkdownContainer"] p')]
+  .filter(p => p.getBoundingClientRect().width > 0 && p.scrollWidth > p.clientWidth + 1)
+  .map(p => p.innerText)"""
+
+
+@pytest.fixture(scope="module")
+def run_file(tmp_path_factory):
+    """Four 20-epoch runs of the small reference network, one per hidden activation."""
+    from replay_core.train.trainer import train
+
+    path = tmp_path_factory.mktemp("browser-layout") / "four runs.h5"
+    for act in RUNS:
+        spec = small_spec(EPOCHS, **{"training.learning_rate": 0.5, "model.layers": [
+            {"units": 2, "activation": act, "name": "hidden"}]})
+        train(spec, path, act)
+    return path
+
+
+def _open(browser, app_url, run_file, viewport):
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app_url)
+    page.get_by_role("button", name="Train", exact=True).wait_for()
+    go_to_page(page, "Runs")
+    page.locator("input[type=file]").set_input_files(str(run_file))
+    expect(page.locator('[data-testid="stAlert"]').filter(
+        has_text="Imported 4 run(s)")).to_be_visible()
+    wait_for_idle(page)
+    return context, page
+
+
+def _wait_fitted(page, selector: str, min_width: int) -> None:
+    """Wait until the image is drawn at least ``min_width`` px wide (the browser's window
+    has been reported and the frame redrawn for it)."""
+    page.wait_for_function(
+        "([s, w]) => { const i = document.querySelector(s);"
+        " return !!(i && i.complete && i.naturalWidth >= w); }",
+        arg=[selector, min_width], timeout=60_000)
+    wait_for_idle(page)
+
+
+def _assert_fits(page, viewport, what: str) -> None:
+    """No scrolling, every control inside the window, no label cut."""
+    w, h = viewport["width"], viewport["height"]
+    scroll = page.evaluate(
+        "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    assert scroll <= h + 2, f"{what}: the page scrolls ({scroll} px high in {h})"
+    controls = page.evaluate(CONTROLS_JS)
+    assert len(controls) >= 5, controls
+    outside = [c for c in controls if c["left"] < -1 or c["top"] < -1
+               or c["right"] > w + 1 or c["bottom"] > h + 1]
+    assert not outside, f"{what}: controls outside {w}x{h}: {outside}"
+    cut = page.evaluate(CUT_LABELS_JS)
+    assert not cut, f"{what}: labels cut: {cut}"
+
+
+def _assert_frame(page, selector: str, viewport, what: str) -> None:
+    box = page.locator(selector).bounding_box()
+    w, h = viewport["width"], viewport["height"]
+    assert box is not None, what
+    assert box["width"] >= MIN_FRAME_WIDTH[w], f"{what}: frame {box}"
+    assert box["x"] >= 0 and box["y"] >= 0, f"{what}: frame {box}"
+    assert box["x"] + box["width"] <= w + 1 and box["y"] + box["height"] <= h + 1, (
+        f"{what}: frame {box} outside {w}x{h}")
+
+
+@pytest.mark.parametrize("viewport", [HD, FULL_HD], ids=["1280x720", "1920x1080"])
+def test_replay_compare_and_train_fit_the_window(browser, app_url, run_file, artifacts_dir,
+                                                 viewport):
+    context, page = _open(browser, app_url, run_file, viewport)
+    size = f"{viewport['width']}x{viewport['height']}"
+    try:
+        go_to_page(page, "Replay")
+        _wait_fitted(page, FRAME_SELECTOR, MIN_FRAME_WIDTH[viewport["width"]])
+        page.mouse.move(2, viewport["height"] - 2)  # no hover toolbar over the frame
+        page.screenshot(path=str(artifacts_dir / f"layout_replay_{size}.png"))
+        _assert_frame(page, FRAME_SELECTOR, viewport, "Replay")
+        _assert_fits(page, viewport, "Replay")
+
+        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Compare").click()
+        page.locator(COMPARE_IMAGE).wait_for()
+        wait_for_idle(page)
+        runs = page.locator(".st-key-compare_runs")
+        runs.get_by_role("combobox").click()
+        page.get_by_role("option", name=RUNS[0], exact=True).click()
+        page.keyboard.press("Escape")
+        wait_for_idle(page)
+        for name in RUNS:
+            expect(runs).to_contain_text(name)
+        _wait_fitted(page, COMPARE_IMAGE, MIN_FRAME_WIDTH[viewport["width"]])
+        page.mouse.move(2, viewport["height"] - 2)
+        page.screenshot(path=str(artifacts_dir / f"layout_compare_{size}.png"))
+        _assert_frame(page, COMPARE_IMAGE, viewport, "Compare")
+        _assert_fits(page, viewport, "Compare")
+
+        go_to_page(page, "Train")
+        page.screenshot(path=str(artifacts_dir / f"layout_train_{size}.png"))
+        _assert_fits(page, viewport, "Train")
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
+
+
+def test_present_then_play_at_once_shows_only_the_film(browser, app_url, run_file,
+                                                       artifacts_dir):
+    context, page = _open(browser, app_url, run_file, HD)
+    try:
+        go_to_page(page, "Replay")
+        _wait_fitted(page, FRAME_SELECTOR, MIN_FRAME_WIDTH[1280])
+        # 2 epochs/s: playback lasts 10 s, long enough to look at the screen while it runs.
+        page.locator(".st-key-speed").get_by_role("combobox").click()
+        page.get_by_role("option", name="2 epochs/s", exact=True).click()
+        wait_for_idle(page)
+        for attempt in range(10):
+            page.get_by_role("button", name="Present").click()
+            # Play is enabled once the presentation frame is on screen; click it then.
+            page.locator(".st-key-play button:visible").click()
+            expect(page.locator(".st-key-play button:visible")).to_have_text(
+                re.compile("Pause$"))
+            controls = page.evaluate(CONTROLS_JS)
+            names = sorted(c["name"].strip() for c in controls)
+            sliders = page.locator('[data-testid="stMain"] [data-testid="stSlider"]:visible')
+            assert sliders.count() == 1, (attempt, names)
+            # Allowed: Pause, the exit icon, the slider (named by its numbers).
+            others = [n for n in names if not re.fullmatch(r"[\d\s]*", n)
+                      and not n.startswith(("pause", "close_fullscreen"))]
+            assert not others, (attempt, names)
+            frame = page.locator(FRAME_SELECTOR).bounding_box()
+            assert frame["y"] + frame["height"] <= HD["height"] + 1, (attempt, frame)
+            if attempt == 0:
+                page.screenshot(path=str(artifacts_dir / "layout_present_playing_1280x720.png"))
+            page.locator(".st-key-exit_present button:visible").click()
+            expect(page.get_by_role("button", name="Present")).to_be_visible()
+            wait_for_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
