@@ -210,8 +210,9 @@ def test_numbers_are_normalised_to_their_field_type():
         (_with(model={"layers": [{"units": 4}] * 7}), "model.layers must hold 1 to 6 hidden layers, got 7"),
         (_with(model={"layers": "abc"}), "model.layers must hold 1 to 6 hidden layers, got abc"),
         (_with(model={"layers": [{"units": 2}, {"units": 0}]}),
-         "model.layers[1].units must be in [1, 64], got 0"),
-        (_with(model={"layers": [{"units": 65}]}), "model.layers[0].units must be in [1, 64], got 65"),
+         "model.layers[1].units must be in [1, 128], got 0"),
+        (_with(model={"layers": [{"units": 129}]}),
+         "model.layers[0].units must be in [1, 128], got 129"),
         (_with(model={"layers": [{"units": 2}, {"units": 2.5}]}),
          "model.layers[1].units must be a whole number, got 2.5"),
         (_with(model={"layers": [{"units": 2}, {"activation": "softmax"}]}),
@@ -267,7 +268,7 @@ def test_the_ends_of_every_range_are_accepted(section, field, value):
     assert getattr(getattr(s, section), field) == value
 
 
-@pytest.mark.parametrize("units", [1, 64])
+@pytest.mark.parametrize("units", [1, 128])
 @pytest.mark.parametrize("n_layers", [1, 6])
 def test_layer_count_and_width_ends_are_accepted(units, n_layers):
     m = ModelSpec(layers=[{"units": units}] * n_layers)
@@ -304,7 +305,7 @@ def test_the_allowed_lists():
 def test_constructors_validate_too():
     with pytest.raises(ValueError, match=r"^training\.epochs must be in \[1, 2000\], got 0$"):
         TrainingSpec(epochs=0)
-    with pytest.raises(ValueError, match=r"^layer\.units must be in \[1, 64\], got 0$"):
+    with pytest.raises(ValueError, match=r"^layer\.units must be in \[1, 128\], got 0$"):
         LayerSpec(units=0)
     with pytest.raises(ValueError, match=r"model\.layers\[2\]\.activation must be one of"):
         ModelSpec(layers=(LayerSpec(4), LayerSpec(4), {"activation": "softmax"}))

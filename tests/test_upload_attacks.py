@@ -327,7 +327,8 @@ def test_100000_units_are_refused(tmp_path):
         _replace(g, "layer0/weights1", data=np.ones((4, 100_000), np.float32))
         _replace(g, "layer1/weights0", data=np.ones((4, 100_000, 1), np.float32),
                  chunks=(1, 100_000, 1), compression="gzip")
-    _refused(src, tmp_path, "run 'dr': layer0 has 100,000 units; a layer may have 1 to 128")
+    _refused(src, tmp_path, "run 'dr': layer0 has 100,000 units; a layer may have 1 to "
+             f"{upload.DEFAULT.units}")
 
 
 def test_epochs_times_samples_over_the_budget_are_refused(tmp_path):
