@@ -1,7 +1,8 @@
 """A batched seed sweep records the same runs as the single-run trainer, run by run.
 
-Three configurations x 4 seeds (SGD with momentum, a plateau schedule and early stopping
-with a validation split; Adam; linear layers with a rate that makes the runs diverge)
+Four configurations x 4 seeds (SGD with momentum, a plateau schedule and early stopping
+with a validation split; the same with relu, trained in the same program; Adam; linear
+layers with a rate that makes the runs diverge)
 trained as one sweep, then each spec trained alone by ``trainer.train``: every stored
 epoch's weights, logs and learning rate, the status, the epoch a run diverged or stopped
 early at, and the sweep's figures (against the Replay page's) must agree.
@@ -49,6 +50,10 @@ def _configs() -> dict[str, RunSpec]:
     return {
         "sgd": _spec(reduce_lr=ReduceLROnPlateauSpec("loss", factor=0.5, patience=1),
                      early_stopping=EarlyStoppingSpec("val_loss", patience=2, min_delta=0.01)),
+        # Same graph as "sgd" but for its activation: trained in the same program.
+        "relu": dataclasses.replace(_spec(learning_rate=0.2, momentum=0.5, epochs=7),
+                                    model=ModelSpec(layers=(LayerSpec(2, "relu",
+                                                                      name="hidden"),))),
         "adam": _spec(optimizer="adam", learning_rate=0.02, momentum=0.0, epochs=6),
         "wild": wild,
     }
@@ -119,8 +124,8 @@ def test_groups_follow_the_graph() -> None:
     configs = _configs()
     slower = dataclasses.replace(configs["sgd"], training=dataclasses.replace(
         configs["sgd"].training, learning_rate=0.1, seed=7, epochs=3))
-    specs = [configs["sgd"], configs["adam"], slower, configs["wild"]]
-    assert batched.group_specs(specs) == [[0, 2], [1], [3]]
+    specs = [configs["sgd"], configs["adam"], slower, configs["wild"], configs["relu"]]
+    assert batched.group_specs(specs) == [[0, 2, 4], [1], [3]]
 
 
 def test_a_stop_keeps_every_runs_finished_epochs(tmp_path) -> None:

@@ -3,9 +3,10 @@
 A seed sweep trains the same small network many times. Each run's step is a few hundred
 multiply-adds, so run after run the time goes into per-run overhead (building a model,
 tracing and compiling its function, a call per epoch). Here the runs of a *group*, those
-whose computation graph is the same (dataset, layer sizes and activations, batch size,
-optimizer type: see :func:`group_key`), are trained together: every weight carries a
-leading run axis ``R``, and one compiled TensorFlow function runs an epoch of every run.
+whose computation graph is the same (dataset, layer sizes, batch size, optimizer type;
+hidden activations among ``SELECTABLE`` are computed side by side and selected per run:
+see :func:`group_key`), are trained together: every weight carries a leading run axis
+``R``, and one compiled TensorFlow function runs an epoch of every run.
 
 Each run is exactly the run the single-run trainer (``trainer.train``) makes of its spec:
 
@@ -66,6 +67,11 @@ __all__ = ["BatchedEpochs", "BatchedRun", "group_key", "group_specs", "max_group
 GROUP_BYTES = 96 * 2**20
 # Thresholds of the figures that compare seeds, as the Replay page computes them.
 THRESHOLD = 0.5
+# Hidden activations one program may compute side by side, keeping each run's own with a
+# select: their derivatives are finite wherever they are defined, so the zero gradient a
+# select sends to the others adds exactly nothing (an exp that overflows, as in elu or
+# softplus, would turn it into NaN).
+SELECTABLE = ("sigmoid", "tanh", "relu", "linear")
 
 
 def group_key(spec: RunSpec) -> str:
@@ -82,6 +88,11 @@ def group_key(spec: RunSpec) -> str:
     for name in ("seed", "epochs", "learning_rate", "momentum", "shuffle", "reduce_lr",
                  "early_stopping"):
         training.pop(name, None)
+    for layer in data["model"]["layers"]:
+        if layer.get("activation") in SELECTABLE:
+            # One program computes these activations side by side and keeps each run's.
+            layer["activation"] = "selectable"
+            layer.pop("negative_slope", None)
     return json.dumps(data, sort_keys=True)
 
 
@@ -153,10 +164,30 @@ class BatchedEpochs:
     def __init__(self, model: keras.Model, optimizer: Any, initial: Sequence[Sequence[Any]],
                  X: np.ndarray, y: np.ndarray, batch_size: int,
                  X_val: np.ndarray | None = None, y_val: np.ndarray | None = None, *,
-                 l1: float = 0.0, l2: float = 0.0, jit_compile: bool = True) -> None:
+                 l1: float = 0.0, l2: float = 0.0, jit_compile: bool = True,
+                 activations: Sequence[Sequence[Any]] | None = None) -> None:
         import tensorflow as tf
 
-        self.activations = [layer.activation for layer in model.layers]
+        R = int(np.asarray(initial[0][0]).shape[0])
+        # Per layer: its distinct activation functions and, when several, which run uses
+        # which (``activations[r][i]``: run r's function for layer i).
+        self.activations: list[tuple[list[Any], Any]] = []
+        for i, layer in enumerate(model.layers):
+            if activations is None:
+                self.activations.append(([layer.activation], None))
+                continue
+            funcs: list[Any] = []
+            keys: list[str] = []
+            which = np.zeros(R, np.int32)
+            for r in range(R):
+                key = json.dumps(_describe(activations[r][i]), sort_keys=True, default=str)
+                if key not in keys:
+                    keys.append(key)
+                    funcs.append(activations[r][i])
+                which[r] = keys.index(key)
+            masks = None if len(funcs) == 1 else tf.constant(
+                np.stack([which == k for k in range(len(funcs))]).reshape(len(funcs), R, 1, 1))
+            self.activations.append((funcs, masks))
         self.softmax = int(model.layers[-1].units) > 1
         self.kind = type(optimizer).__name__.lower()
         if self.kind not in ("sgd", "adam", "rmsprop", "adagrad"):
@@ -209,11 +240,18 @@ class BatchedEpochs:
     def _forward(self, x: Any) -> Any:
         import tensorflow as tf
 
-        for i, activation in enumerate(self.activations):
+        for i, (funcs, masks) in enumerate(self.activations):
             kernel, bias = self.variables[2 * i], self.variables[2 * i + 1]
             x = tf.matmul(x, kernel)               # Dense: ops.matmul, then ops.add
             x = tf.add(x, tf.expand_dims(bias, 1))
-            x = activation(x)
+            if masks is None:
+                x = funcs[0](x)
+            else:
+                outs = [f(x) for f in funcs]
+                y = outs[0]
+                for k in range(1, len(funcs)):
+                    y = tf.where(masks[k], outs[k], y)
+                x = y
         return x
 
     def _cross_entropy(self, y_true: Any, y_pred: Any) -> Any:
@@ -430,6 +468,12 @@ class _RunModel:
         self.stop_training = False
 
 
+def _describe(func: Any) -> dict[str, Any]:
+    from replay_core.train.recorder import describe_activation
+
+    return describe_activation(func)
+
+
 def _initial_weights(spec: RunSpec, model: keras.Model, input_dim: int) -> list[list[Any]]:
     """The weights ``build_model`` gives a run of ``spec`` (its seeded initializers)."""
     from replay_core.train.model_builder import layer_seed, make_initializer
@@ -539,8 +583,16 @@ def _train_chunk(specs: list[RunSpec], names: list[str], index: list[int], filen
     first = specs[0]
     n, input_dim = data.X.shape
     R = len(specs)
-    model = build_model(first.model, input_dim, first.training.seed, n_classes=data.n_classes)
-    initial = [_initial_weights(s, model, input_dim) for s in specs]
+    models: dict[str, Any] = {}  # one Keras model per network (activations) in the group
+    run_models = []
+    for spec in specs:
+        key = repr(spec.model)
+        if key not in models:
+            models[key] = build_model(spec.model, input_dim, first.training.seed,
+                                      n_classes=data.n_classes)
+        run_models.append(models[key])
+    model = run_models[0]
+    initial = [_initial_weights(s, m, input_dim) for s, m in zip(specs, run_models)]
     stacked = [[np.stack([w[i][j] for w in initial]) for j in range(2)]
                for i in range(len(model.layers))]
     epochs_planned = np.array([s.training.epochs for s in specs])
@@ -550,7 +602,6 @@ def _train_chunk(specs: list[RunSpec], names: list[str], index: list[int], filen
         val_inputs=data.X_val if data.X_val is not None else None,
         val_targets=data.y_val if data.X_val is not None else None,
         layer_names=[layer.name for layer in model.layers],
-        activation_config=activation_config(model),
         samples=int(n), batch_size=int(first.training.batch_size))
     writers: list[Any] = [None] * R
     runs = [_Run(s) for s in specs]
@@ -558,6 +609,7 @@ def _train_chunk(specs: list[RunSpec], names: list[str], index: list[int], filen
     try:
         for r, spec in enumerate(specs):
             run_fields = dict(fields, initial_weights=initial[r],
+                              activation_config=activation_config(run_models[r]),
                               n_epochs=int(spec.training.epochs), spec_json=spec.to_json())
             if writer_factory is None:
                 writers[r] = RunWriter(filename, names[r], **run_fields)
@@ -567,7 +619,8 @@ def _train_chunk(specs: list[RunSpec], names: list[str], index: list[int], filen
         program = BatchedEpochs(
             model, build_optimizer(first.training), stacked, data.X, data.y,
             first.training.batch_size, data.X_val, data.y_val,
-            l1=first.model.l1, l2=first.model.l2, jit_compile=jit)
+            l1=first.model.l1, l2=first.model.l2, jit_compile=jit,
+            activations=[[layer.activation for layer in m.layers] for m in run_models])
         figures = program.figures()
         for r, run in enumerate(runs):
             run.figures.append((float(figures[0, r]), float(figures[1, r])))

@@ -63,7 +63,7 @@ HEARTBEAT_S = 0.25
 # Seconds the workers get to finish their epoch after a stop before they are killed.
 STOP_GRACE_S = 20.0
 # The writing process gathers up to this many epochs (or bytes) of a run before writing.
-BUFFER_EPOCHS = 64
+BUFFER_EPOCHS = 256
 BUFFER_BYTES = 8 * 2**20
 
 
