@@ -76,6 +76,30 @@ if train_clicked:
         st.stop()
     ss["compare_pending"] = made
     st.rerun()
+# The weight-initializers article: three 5 x 100 networks on 10-D ball data, compared
+# inside (the layers' violins shown at once).
+INITIALIZER_RUNS = {"sigmoid normal 0.01": "init_sigmoid_normal",
+                    "tanh glorot": "init_tanh_glorot", "relu he": "init_relu_he"}
+if not presenting and top[1].button(
+        "Weight initializers in action", icon=":material/stacked_bar_chart:", width="stretch",
+        help="Train the weight-initializers article's three 5 x 100 networks on 10-D ball "
+             "data (sigmoid with normal σ = 0.01, tanh with Glorot uniform, relu with He "
+             "uniform; 40 epochs, seed 13), then compare their layers' violins"):
+    made = []
+    try:
+        with capacity.slot("training"):
+            for base, preset in INITIALIZER_RUNS.items():
+                name = ws.unique_name(base)
+                st.markdown(f"**Training {name}** ({presets.PRESETS[preset].title})")
+                if not train_in_page(ws, presets.get(preset), name, st.empty(), st.empty()):
+                    st.stop()
+                made.append(name)
+    except ServerBusyError as exc:
+        st.warning(str(exc))
+        st.stop()
+    ss["compare_pending"] = made
+    ss["compare_layers"] = True
+    st.rerun()
 
 runs = ws.runs()
 names = [r.name for r in runs]

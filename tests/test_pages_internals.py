@@ -56,3 +56,27 @@ def test_compare_shows_each_runs_violins(data_root, two_runs):
     strip = at.session_state["_compare_layers"][1]
     assert list(strip.views_by_run) == names and strip.n_epochs == 4
     assert strip.run_epoch("second", 4) == 2
+
+
+def test_weight_initializers_in_action_trains_the_three_and_shows_their_violins(
+        data_root, monkeypatch):
+    from prebuilt_runs import new_session_id
+    from test_pages import button
+
+    from replay_core.data import presets
+
+    real = presets.get
+
+    def short(name):  # the article's networks, 2 epochs on 100 samples: a test's budget
+        return real(name).replace(**{"training.epochs": 2, "dataset.params.n_samples": 100})
+
+    monkeypatch.setattr(presets, "get", short)
+    at = open_app(new_session_id(), COMPARE)
+    check(button(at, "Weight initializers in action").click().run(timeout=240))
+    assert not at.error, texts(at.error)
+    assert at.multiselect(key="compare_runs").value == [
+        "sigmoid normal 0.01", "tanh glorot", "relu he"]
+    assert at.toggle(key="compare_layers").value is True
+    strip = at.session_state["_compare_layers"][1]
+    assert [v.n_epochs for v in strip.views_by_run.values()] == [2, 2, 2]
+    assert strip.views_by_run["relu he"].stats.activation_names[:5] == ("relu",) * 5
