@@ -59,6 +59,7 @@ __all__ = [
     "ClassProbabilityHistogramArtists",
     "DecisionBoundaryArtists",
     "FeatureSpaceArtists",
+    "FUTURE_CURVES",
     "FrameRenderer",
     "LossAndMetricArtists",
     "LossHistogramArtists",
@@ -473,43 +474,66 @@ class ProbabilityHistogramArtists(_ViewArtists):
             bars_w.set_data(c + wrong[epoch], self._edges, c)
 
 
+FUTURE_CURVES = ("faint", "hidden", "full")
+"""How the loss panel draws the epochs after the one shown: faintly, not at all, or as
+drawn up to it (the whole run at once, which gives the ending away)."""
+
+
 class LossAndMetricArtists(_ViewArtists):
     """Loss (left axis) and accuracy (right axis, 0..1) over epochs, current epoch marked.
 
-    The curves are static; only the vertical marker and the two dots on the curves move.
+    The curves grow with the epoch shown, as in DeepReplay's animation: drawn up to it,
+    and after it faintly (``future="faint"``, the default), not at all (``"hidden"``) or
+    in full (``"full"``). Training is a solid line, validation a dashed one; the title
+    says so, so no legend lies over the curves.
 
     Attributes
     ----------
     ax : loss Axes; twin : accuracy Axes (``ax.twinx()``).
+    curves : dict "loss", "accuracy", "val_loss", "val_accuracy" -> Line2D drawn up to
+        the current epoch (the validation ones only when the view has them).
     marker : vertical Line2D at the current epoch; loss_dot, accuracy_dot : Line2D dots.
     dynamic : every artist ``update`` changes.
 
     Example
     -------
     >>> artists = draw_loss_and_metric(ax, views.loss_and_metric, 0)   # doctest: +SKIP
-    >>> artists.marker.get_xdata()                                       # doctest: +SKIP
+    >>> artists.curves["loss"].get_xdata()                              # doctest: +SKIP
+    array([0.])
     """
 
     def __init__(self, ax: Axes, view: LossAndMetricView, epoch: int, theme: Theme,
-                 events: Sequence[Event] = ()) -> None:
-        self.ax, self.view = ax, view
+                 events: Sequence[Event] = (), future: str = "faint") -> None:
+        if future not in FUTURE_CURVES:
+            raise ValueError(f"future must be one of {', '.join(FUTURE_CURVES)}, "
+                             f"got {future!r}")
+        self.ax, self.view, self.future = ax, view, future
         self.n_epochs = len(view.epochs) - 1
         e = _check_epoch(epoch, self.n_epochs)
-        _style_axes(ax, theme, "Loss & accuracy")
+        validation = view.val_loss is not None or view.val_accuracy is not None
+        _style_axes(ax, theme, "Loss & accuracy" + (" (dashed: validation)" if validation
+                                                    else ""))
         self.twin = twin = ax.twinx()
         _style_axes(twin, theme)
-        epochs = np.asarray(view.epochs, float)
-        ax.plot(epochs, view.loss, color=theme.loss, linewidth=1.5, zorder=2)
-        # Accuracy often reaches 1.0, the top of its axis: unclipped, the line stays whole.
-        twin.plot(epochs, view.accuracy, color=theme.accuracy, linewidth=1.5, zorder=2,
-                  clip_on=False)
-        validation = view.val_loss is not None or view.val_accuracy is not None
+        self._epochs = epochs = np.asarray(view.epochs, float)
+        series = [("loss", ax, view.loss, theme.loss, 1.5, "-"),
+                  ("accuracy", twin, view.accuracy, theme.accuracy, 1.5, "-")]
         if view.val_loss is not None:
-            ax.plot(epochs, view.val_loss, color=theme.loss, linewidth=1.2,
-                    linestyle=(0, (4, 2)), zorder=2)
+            series.append(("val_loss", ax, view.val_loss, theme.loss, 1.2, (0, (4, 2))))
         if view.val_accuracy is not None:
-            twin.plot(epochs, view.val_accuracy, color=theme.accuracy, linewidth=1.2,
-                      linestyle=(0, (4, 2)), zorder=2, clip_on=False)
+            series.append(("val_accuracy", twin, view.val_accuracy, theme.accuracy, 1.2,
+                           (0, (4, 2))))
+        self._values = {name: np.asarray(values, float) for name, _, values, *_ in series}
+        self.curves: dict[str, Line2D] = {}
+        for name, axes, values, colour, width, style in series:
+            # Accuracy often reaches 1.0, the top of its axis: unclipped, the line stays whole.
+            clip = axes is ax
+            if future != "hidden":
+                axes.plot(epochs, values, color=colour, linewidth=width, linestyle=style,
+                          zorder=2, clip_on=clip, alpha=0.22 if future == "faint" else 1.0)
+            (self.curves[name],) = axes.plot(epochs[: e + 1], values[: e + 1], color=colour,
+                                             linewidth=width, linestyle=style, zorder=3,
+                                             clip_on=clip)
         ax.set_xlabel("epoch", labelpad=1)
         ax.set_ylabel("loss", color=theme.loss, labelpad=2)
         twin.set_ylabel("accuracy", color=theme.accuracy, labelpad=2)
@@ -521,14 +545,6 @@ class LossAndMetricArtists(_ViewArtists):
         # The twin sits on top of ax and hides ax's patch; keep ax's curves visible.
         twin.patch.set_visible(False)
         _draw_event_marks(ax, events, theme)
-        if validation:
-            handles = [Line2D([], [], color=theme.muted, linewidth=1.5, label="training"),
-                       Line2D([], [], color=theme.muted, linewidth=1.2, linestyle=(0, (4, 2)),
-                              label="validation")]
-            legend = twin.legend(handles=handles, loc="center right", fontsize=_TICK,
-                                 frameon=False, handlelength=2.0, borderaxespad=0.3)
-            for text in legend.get_texts():
-                text.set_color(theme.muted)
         self.marker = ax.axvline(e, color=theme.current, linewidth=1.3, zorder=4)
         (self.loss_dot,) = ax.plot([e], [view.loss[e]], marker="o", markersize=5,
                                    color=theme.loss, markeredgecolor=theme.background,
@@ -537,10 +553,13 @@ class LossAndMetricArtists(_ViewArtists):
                                          color=theme.accuracy,
                                          markeredgecolor=theme.background,
                                          markeredgewidth=0.8, zorder=5, clip_on=False)
-        self.dynamic = [self.marker, self.loss_dot, self.accuracy_dot]
+        self.dynamic = [*self.curves.values(), self.marker, self.loss_dot, self.accuracy_dot]
         self.epoch = e
 
     def _set(self, epoch: int) -> None:
+        shown = self._epochs[: epoch + 1]
+        for name, line in self.curves.items():
+            line.set_data(shown, self._values[name][: epoch + 1])
         self.marker.set_xdata([epoch, epoch])
         self.loss_dot.set_data([epoch], [self.view.loss[epoch]])
         self.accuracy_dot.set_data([epoch], [self.view.accuracy[epoch]])
@@ -771,11 +790,12 @@ def draw_probability_histogram(
 
 
 def draw_loss_and_metric(ax: Axes, view: LossAndMetricView, epoch: int, *,
-                         theme: str | Theme = "light",
-                         events: Sequence[Event] = ()) -> LossAndMetricArtists:
-    """Draw loss (left) and accuracy (twin right axis, 0..1) with a marker at ``epoch``
-    and the run's ``events`` (``ReplayViews.events.events``) marked along the epochs."""
-    return LossAndMetricArtists(ax, view, epoch, _theme(theme), events)
+                         theme: str | Theme = "light", events: Sequence[Event] = (),
+                         future: str = "faint") -> LossAndMetricArtists:
+    """Draw loss (left) and accuracy (twin right axis, 0..1) up to ``epoch`` with a marker
+    there (later epochs as ``future`` says: "faint", "hidden" or "full") and the run's
+    ``events`` (``ReplayViews.events.events``) marked along the epochs."""
+    return LossAndMetricArtists(ax, view, epoch, _theme(theme), events, future)
 
 
 def draw_loss_histogram(ax: Axes, view: LossHistogramView | ClassLossHistogramView, epoch: int,
@@ -905,6 +925,8 @@ class FrameRenderer(FrameOutput):
         ("probability_histogram" takes two cells); None = all five, 2 rows x 3 columns.
     narration : a line under the panels with the epoch's plain-language sentence
         (``replay.narration``; needs ``views.events``).
+    future_curves : how the loss panel draws the epochs after the one shown, one of
+        :data:`FUTURE_CURVES` ("faint" by default).
 
     Attributes
     ----------
@@ -924,8 +946,10 @@ class FrameRenderer(FrameOutput):
 
     def __init__(self, views: ReplayViews, *, size: Sequence[int] = (1280, 720),
                  dpi: float = 100, theme: str | Theme = "light",
-                 panels: Sequence[str] | None = None, narration: bool = False) -> None:
+                 panels: Sequence[str] | None = None, narration: bool = False,
+                 future_curves: str = "faint") -> None:
         self.views = views
+        self.future_curves = future_curves
         self.n_epochs = int(views.n_epochs)
         self.size = _size(size)
         if not dpi or dpi <= 0:
@@ -1011,7 +1035,8 @@ class FrameRenderer(FrameOutput):
                 self.axes[name] = ax
                 self.artists[name] = LossAndMetricArtists(
                     ax, views.loss_and_metric, e, theme,
-                    views.events.events if views.events is not None else ())
+                    views.events.events if views.events is not None else (),
+                    self.future_curves)
             elif name == "landscape":
                 from replay_core.render.landscape import LandscapeArtists
 
