@@ -272,7 +272,7 @@ with run_col:
         run = summaries[last]
         text = (f"**{run.name}** — {run.status}, {run.epochs_done} of {run.n_epochs} epochs")
         if run.final_loss is not None:
-            text += f", loss {run.final_loss:.4f}, accuracy {run.final_acc:.1%}"
+            text += f", loss {session.loss_text(run.final_loss)}, accuracy {run.final_acc:.1%}"
         if run.status == "complete":
             status_box.success(text)
         elif run.status == "diverged":

@@ -129,13 +129,21 @@ def unit_strip(key: tuple, layer: str, width: int, theme: str):
     return slot[1]
 
 
+def loss_text(value: float) -> str:
+    """A loss for people: 4 decimals, or scientific notation from 1e6 on (a run that blew
+    up would otherwise print a 19-digit number)."""
+    value = float(value)
+    return f"{value:.3e}" if abs(value) >= 1e6 else f"{value:.4f}"
+
+
 def caption(views: ReplayViews, epoch: int) -> str:
     """One line under the frame: epoch, loss and accuracy (and validation when present)."""
     lm = views.loss_and_metric
-    text = (f"Epoch {epoch} of {views.n_epochs} · loss {lm.loss[epoch]:.4f} · "
+    text = (f"Epoch {epoch} of {views.n_epochs} · loss {loss_text(lm.loss[epoch])} · "
             f"accuracy {lm.accuracy[epoch]:.1%}")
     if lm.val_loss is not None:
-        text += f" · validation loss {lm.val_loss[epoch]:.4f} · accuracy {lm.val_accuracy[epoch]:.1%}"
+        text += (f" · validation loss {loss_text(lm.val_loss[epoch])} · "
+                 f"accuracy {lm.val_accuracy[epoch]:.1%}")
     return text
 
 
