@@ -60,19 +60,56 @@ train_clicked = not presenting and top[1].button(
     help="Train the reference run (parabolas, 2 → 2 → 1, SGD lr 0.05, 150 epochs, seed "
          f"{presets.REFERENCE_SEED}) with a sigmoid, a tanh and a relu hidden layer, then "
          "compare them")
-if train_clicked:
-    made = []
+
+
+def _train_activations() -> list[str] | None:
+    """The three runs as one batched computation (one compiled program for the three
+    instead of three: about a third of the time), each in a file of its own; their
+    names, or None when they did not train (the page says why)."""
+    from replay_core.store.runfile import RunWriter
+    from replay_core.store.workspace import estimate_file_bytes
+    from replay_core.train.batched import train_group
+
+    specs = [presets.get(preset) for preset in ACTIVATION_PRESETS.values()]
+    names = [ws.unique_name(base) for base in ACTIVATION_PRESETS]
     try:
-        # One of the server's training slots for the three runs, trained one by one.
+        ws.check_capacity(len(specs))
+        ws.check_space(sum(estimate_file_bytes(spec) for spec in specs))
+    except (ReplayError, ValueError) as exc:
+        st.error(f"Training did not start: {exc}")
+        return None
+    files = [ws.new_run_file() for _ in specs]
+    total = sum(spec.training.epochs for spec in specs)
+    bar = st.progress(0.0, text=f"Training {', '.join(names)} together…")
+    done = [0]
+
+    def on_group_epoch(finished: int) -> None:
+        done[0] += finished
+        bar.progress(min(1.0, done[0] / total),
+                     text=f"Training {', '.join(names)} together: epoch "
+                          f"{done[0] // len(specs)} of {total // len(specs)}")
+
+    st.session_state["training_run"] = names[0]
+    try:
+        train_group(specs, files[0], names,
+                    writer_factory=lambda i, _file, name, **fields: RunWriter(
+                        files[i], name, **fields),
+                    on_group_epoch=on_group_epoch, max_budget=session.MAX_TRAINING_COST)
+    except (ReplayError, ValueError) as exc:
+        st.error(f"Training did not run: {exc}")
+        return None
+    return names
+
+
+if train_clicked:
+    try:
+        # One of the server's training slots for the three runs, trained together.
         with capacity.slot("training"):
-            for base, preset in ACTIVATION_PRESETS.items():
-                name = ws.unique_name(base)
-                st.markdown(f"**Training {name}** ({presets.PRESETS[preset].title})")
-                if not train_in_page(ws, presets.get(preset), name, st.empty(), st.empty()):
-                    st.stop()
-                made.append(name)
+            made = _train_activations()
     except ServerBusyError as exc:
         st.warning(str(exc))
+        st.stop()
+    if made is None:
         st.stop()
     ss["compare_pending"] = made
     st.rerun()
