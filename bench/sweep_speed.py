@@ -6,8 +6,9 @@ The sweep: the reference run (parabola, 2000 samples, 2 -> 2 -> 1, SGD 0.05, bat
 1. one after another: ``trainer.train`` for each run in this process, the way a script
    without the sweep would do it (TensorFlow loaded and one run trained before the
    clock starts);
-2. ``sweep.run_sweep(..., in_process=True)``: the runs of each activation as one batched
-   program, recorded by the same single writer, in the same process.
+2. ``sweep.run_sweep(..., in_process=True)``: the 60 runs as one batched program (the
+   three activations computed side by side, each run keeping its own), recorded by the
+   same single writer, in the same process.
 
 Peak RSS is this process's high-water mark after the sweep less the one after the single
 warm-up run (the sweep runs first, so the sequential runs do not raise the mark).
