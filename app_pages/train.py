@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from replay_core.data import csv_data, datasets, presets
@@ -18,7 +16,6 @@ from replay_core.data.spec import (
     OPTIMIZERS,
 )
 from replay_core.errors import ReplayError
-from replay_core.render.frame import CLASS_PALETTE
 from replay_core.train.trainer import training_cost
 from studio import csv_upload, screen, session
 from studio.form import (
@@ -28,7 +25,6 @@ from studio.form import (
     spec_to_state,
     state_to_spec,
 )
-from studio.training import train_in_page
 
 ss = st.session_state
 if "train_form_ready" not in ss:
@@ -177,20 +173,21 @@ else:
     if st.query_params.get("spec") != spec.to_json():
         st.query_params["spec"] = spec.to_json()
 
-data = chart = None
+data = None
 if spec is not None:
     try:
         with csv_data.data_folder(ws.folder):  # an uploaded CSV is stored there
             data = datasets.prepare(spec.dataset)
     except (ReplayError, ValueError):
         pass  # the CSV panel says why the data is missing; training says it again
-network_line = None
-if data is not None:
-    # The network's summary goes under the Run heading: the Network column stays short.
-    network_line = (f"**{spec.model.describe(data.X.shape[1], data.n_classes)}**"
-                    f" · {spec.model.n_params(data.X.shape[1], data.n_classes):,} trainable "
-                    "parameters")
-    # The data's chart waits in the Run column, where the live preview then goes.
+def _data_chart(data):
+    """The data's scatter (2 features), drawn where the live preview goes. Altair and
+    pandas are imported here, after the form's controls are on screen (cold start)."""
+    import altair as alt
+    import pandas as pd
+
+    from replay_core.render.frame import CLASS_PALETTE
+
     second = min(1, data.X.shape[1] - 1)  # a 1-feature CSV is drawn on a diagonal
     frame = pd.DataFrame({"x1": data.X[:, 0], "x2": data.X[:, second],
                           "class": data.y.astype(int).astype(str), "part": "train"})
@@ -211,6 +208,15 @@ if data is not None:
         shape=alt.Shape("part", scale=alt.Scale(domain=["train", "validation"],
                                                 range=["circle", "triangle"])),
     ).properties(height=160, title=title)
+    return chart
+
+
+network_line = None
+if data is not None:
+    # The network's summary goes under the Run heading: the Network column stays short.
+    network_line = (f"**{spec.model.describe(data.X.shape[1], data.n_classes)}**"
+                    f" · {spec.model.n_params(data.X.shape[1], data.n_classes):,} trainable "
+                    "parameters")
 
 with run_col:
     st.subheader("Run")
@@ -248,8 +254,8 @@ with run_col:
     status_box = st.container()  # above the preview, so "Open in Replay" stays in view
     progress_slot = st.empty()
     preview_slot = st.empty()
-    if chart is not None and not train_clicked:
-        preview_slot.altair_chart(chart, width="stretch")
+    if data is not None and not train_clicked:
+        preview_slot.altair_chart(_data_chart(data), width="stretch")
 
     if train_clicked and spec is not None:
         try:
@@ -257,6 +263,8 @@ with run_col:
         except (ReplayError, ValueError) as exc:
             st.error(str(exc))
         else:
+            from studio.training import train_in_page  # Keras and TensorFlow: on a click
+
             train_in_page(ws, spec, name, progress_slot, preview_slot)
 
     last = ss.get("training_run")
