@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m replay_core",
         description="Record how a network learns and replay every epoch.",
     )
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own start-up lines (hidden by default)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     tr = sub.add_parser("train", help="train a run and record every epoch to an HDF5 file")
@@ -600,6 +603,8 @@ def _cmd_code(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verbose:  # read by replay_core.train.quiet when TensorFlow loads
+        os.environ["DEEPREPLAY_VERBOSE"] = "1"
     try:
         return args.func(args)
     except (ReplayError, ValueError, OSError) as exc:
