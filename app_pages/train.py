@@ -237,8 +237,9 @@ with run_col:
         st.caption(caption)
     # Empty name: the preset's title while the settings are the preset's, else a name
     # made of the settings (the placeholder shows which).
-    default_name = ss["preset_title"]
-    if spec is not None and spec.to_json() != ss.get("preset_spec"):
+    default_name = ss["preset_title"]  # the preset's title, or an uploaded CSV's file name
+    if (spec is not None and spec.dataset.name != "csv"
+            and spec.to_json() != ss.get("preset_spec")):
         default_name = run_name_suggestion(spec)
     st.text_input("Run name", key="run_name", placeholder=default_name,
                   help="Leave empty to use the name shown.")

@@ -126,8 +126,9 @@ def run_name_suggestion(spec: RunSpec) -> str:
     layers = spec.model.layers
     acts = {layer.activation for layer in layers}
     act = acts.pop() if len(acts) == 1 else "mixed"
-    text = (f"{spec.dataset.name} {'-'.join(str(layer.units) for layer in layers)} {act}, "
-            f"{spec.training.optimizer} lr {spec.training.learning_rate:g}")
+    bottleneck = " + bottleneck" if spec.model.bottleneck else ""
+    text = (f"{spec.dataset.name} {'-'.join(str(layer.units) for layer in layers)} {act}"
+            f"{bottleneck}, {spec.training.optimizer} lr {spec.training.learning_rate:g}")
     return "".join(c if c.isalnum() or c in " .:()+=,-_" else " " for c in text)[:80]
 
 

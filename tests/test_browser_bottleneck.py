@@ -34,7 +34,9 @@ def test_train_the_bottleneck_option_then_replay_it(browser, app_url, artifacts_
         open_button = page.get_by_role("button", name="Open in Replay ▶")
         expect(open_button).to_be_visible(timeout=180_000)
         wait_for_idle(page)
-        status = page.locator('[data-testid="stAlert"]').filter(has_text="Reference: sigmoid")
+        # Edited settings: the run is named after them (with its bottleneck), not the preset.
+        status = page.locator('[data-testid="stAlert"]').filter(
+            has_text="parabola 2 sigmoid + bottleneck, sgd lr 0.05")
         expect(status.first).to_contain_text("complete, 30 of 30 epochs")
         assert page.locator('img[alt*="preview"], [data-testid="stImage"] img').count() >= 1
         page.screenshot(path=str(artifacts_dir / "browser_bottleneck_trained.png"))

@@ -10,7 +10,13 @@ import re
 
 import numpy as np
 import pytest
-from browser_support import FRAME_SELECTOR, epoch_slider, wait_for_frame, wait_for_idle
+from browser_support import (
+    FRAME_SELECTOR,
+    apply_preset,
+    epoch_slider,
+    wait_for_frame,
+    wait_for_idle,
+)
 
 from replay_core.data import presets
 
@@ -55,8 +61,7 @@ def test_train_the_three_class_spiral_and_scrub_its_replay(browser, app_url, art
     try:
         page.goto(app_url)
         page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
-        page.get_by_role("button", name=TITLE).click()
-        wait_for_idle(page)
+        apply_preset(page, TITLE)
         expect(page.get_by_text(re.compile(r"→ 2 tanh → 3 softmax"))).to_be_visible()
         page.get_by_role("button", name="Train", exact=True).click()
         open_button = page.get_by_role("button", name="Open in Replay ▶")
