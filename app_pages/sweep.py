@@ -42,14 +42,17 @@ st.caption("Train each configuration with seeds 1 to N (the seed sets the initia
            "from what is luck. Each run is kept and opens in Replay.")
 
 # A sweep cut short by a rerun (Stop, or leaving the page) ends here. Streamlit starts
-# this run while the interrupted one is still shutting the workers down and removing
-# the unfinished runs: wait for it before reading the file.
+# this run while the interrupted one is still shutting the workers down and marking
+# the runs it cut short as stopped: wait for it before reading the file.
 active = ss.pop("sweep_active", None)
 if active is not None:
-    with st.spinner("Stopping the sweep: keeping the finished runs…"):
+    with st.spinner("Stopping the sweep: keeping every run's finished epochs…"):
         active["closed"].wait(timeout=sweep.STOP_GRACE_S + 40)
-    kept = len(sweep.group_sweeps(ws.runs()).get(active["id"], []))
-    ss["sweep_notices"] = [("warning", f"Stopped: {kept} of {active['total']} runs kept.")]
+    members = sweep.group_sweeps(ws.runs()).get(active["id"], [])
+    finished = sum(m.status in ("complete", "diverged") for m in members)
+    midway = sum(m.status == "stopped" for m in members)
+    ss["sweep_notices"] = [("warning", f"Stopped: {finished} of {active['total']} runs "
+                                       f"finished, {midway} kept with their finished epochs.")]
 
 runs = ws.runs()
 specs = {r.name: RunSpec.from_stored(r.spec) for r in runs}

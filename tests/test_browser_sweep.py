@@ -113,7 +113,7 @@ def test_sweep_from_compare_then_open_a_dot_in_replay(page, artifacts_dir):
     page.screenshot(path=str(artifacts_dir / "browser_sweep_ready.png"))
 
     page.get_by_role("button", name="Start", exact=True).click()
-    progress = page.get_by_text(re.compile(r"^\d of 4 runs finished · \d running"))
+    progress = page.get_by_text(re.compile(r"^[\d,]+ of [\d,]+ epochs · \d of 4 runs finished"))
     expect(progress).to_be_visible(timeout=SWEEP_TIMEOUT_MS)
     page.screenshot(path=str(artifacts_dir / "browser_sweep_running.png"))
     done = page.locator('[data-testid="stAlert"]').filter(has_text="Sweep finished: 4 of 4 runs")
@@ -163,7 +163,7 @@ def test_sweep_from_compare_then_open_a_dot_in_replay(page, artifacts_dir):
     expect(page.get_by_role("heading", name="Seed sweep", exact=True)).to_be_visible()
 
 
-def test_stop_keeps_the_finished_runs(page, artifacts_dir):
+def test_stop_keeps_every_runs_finished_epochs(page, artifacts_dir):
     _open(page, "Seed sweep", "Seed sweep")
     page.get_by_role("button", name="Sigmoid, tanh and relu (reference run)").click()
     wait_for_idle(page)
@@ -171,20 +171,24 @@ def test_stop_keeps_the_finished_runs(page, artifacts_dir):
     _set_seeds(page, 4)
     expect(page.get_by_text(re.compile(r"^12 runs: 3 configurations × 4 seeds"))).to_be_visible()
     page.get_by_role("button", name="Start", exact=True).click()
-    one_done = page.get_by_text(re.compile(r"^[1-9]\d* of 12 runs finished"))
+    one_done = page.get_by_text(re.compile(r"^[1-9][\d,]* of [\d,]+ epochs"))
     expect(one_done).to_be_visible(timeout=SWEEP_TIMEOUT_MS)
     page.screenshot(path=str(artifacts_dir / "browser_sweep_before_stop.png"))
     page.get_by_role("button", name="Stop", exact=True).click()
     stopped = page.locator('[data-testid="stAlert"]').filter(has_text="Stopped:")
     expect(stopped).to_be_visible(timeout=60_000)
-    kept = int(re.search(r"Stopped: (\d+) of 12 runs kept", stopped.inner_text()).group(1))
-    assert 1 <= kept < 12
+    counts = re.search(r"Stopped: (\d+) of 12 runs finished, (\d+) kept with their "
+                       r"finished epochs", stopped.inner_text())
+    finished, midway = int(counts.group(1)), int(counts.group(2))
+    # The runs of a configuration train together: a stop keeps every run, those it cut
+    # short with the epochs they finished.
+    assert finished + midway == 12 and midway >= 1
     wait_for_idle(page)
     page.screenshot(path=str(artifacts_dir / "browser_sweep_stopped.png"))
-    # The results are those of the stopped sweep: the kept runs, nothing half-trained.
     expect(page.get_by_role("combobox", name="Sweep", exact=True)).to_have_value(
-        re.compile(rf"^sigmoid.* · {kept} runs · "))
+        re.compile(r"^sigmoid.* · 12 runs · "))
+    # The figures are those of the finished runs only.
     dots = page.locator('[class*="st-key-sweep_chart_loss"] [aria-roledescription="point"]')
-    expect(dots).to_have_count(kept)
+    expect(dots).to_have_count(finished)
     page.screenshot(path=str(artifacts_dir / "browser_sweep_stopped.png"))
     _no_exception(page)
