@@ -148,8 +148,6 @@ if presenting:
 else:
     chosen = top[0].multiselect("Runs to compare (2 to 4)", names, key="compare_runs",
                                 max_selections=4, placeholder="Choose 2 to 4 runs")
-    st.sidebar.selectbox("Speed (epochs/s)", SPEEDS, key="compare_speed",
-                         format_func=lambda v: f"{v} epochs/s")
 if presenting and len(chosen) < 2:
     ss["compare_presenting"] = False
     st.rerun()
@@ -251,8 +249,11 @@ if presenting:
                     help="Leave presentation mode")
     show_landscapes = False
 else:
-    play_col, present_col, landscape_col, differs_col, sweep_col = st.columns(
-        [1, 1.1, 1.6, 1.9, 2.4], vertical_alignment="center")
+    play_col, present_col, speed_col, landscape_col, differs_col, sweep_col = st.columns(
+        [1, 1.1, 1.2, 1.6, 1.5, 2.3], vertical_alignment="center")
+    # Beside Play (the sidebar is full at 720 px); the options say what they are.
+    speed_col.selectbox("Speed (epochs/s)", SPEEDS, key="compare_speed",
+                        format_func=lambda v: f"{v} epochs/s", label_visibility="collapsed")
     present_col.button("Present", icon=":material/slideshow:", key="compare_present",
                        width="stretch", on_click=_set_presenting, args=(True,),
                        help="Full-screen comparison with only the slider and play/pause")
