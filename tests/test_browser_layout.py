@@ -125,7 +125,7 @@ def test_replay_compare_and_train_fit_the_window(browser, app_url, run_file, art
     try:
         go_to_page(page, "Replay")
         _wait_fitted(page, FRAME_SELECTOR, MIN_FRAME_WIDTH[viewport["width"]])
-        page.mouse.move(2, viewport["height"] - 2)  # no hover toolbar over the frame
+        page.mouse.move(viewport["width"] - 3, viewport["height"] - 3)  # no hover toolbar
         page.screenshot(path=str(artifacts_dir / f"layout_replay_{size}.png"))
         _assert_frame(page, FRAME_SELECTOR, viewport, "Replay")
         _assert_fits(page, viewport, "Replay")
@@ -141,7 +141,7 @@ def test_replay_compare_and_train_fit_the_window(browser, app_url, run_file, art
         for name in RUNS:
             expect(runs).to_contain_text(name)
         _wait_fitted(page, COMPARE_IMAGE, MIN_FRAME_WIDTH[viewport["width"]])
-        page.mouse.move(2, viewport["height"] - 2)
+        page.mouse.move(viewport["width"] - 3, viewport["height"] - 3)
         page.screenshot(path=str(artifacts_dir / f"layout_compare_{size}.png"))
         _assert_frame(page, COMPARE_IMAGE, viewport, "Compare")
         _assert_fits(page, viewport, "Compare")
