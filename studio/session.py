@@ -17,13 +17,14 @@ from replay_core.replay.replayer import Replay
 from replay_core.replay.views import ReplayViews
 from replay_core.store.runfile import RunSummary
 from replay_core.store.workspace import Workspace, clean_up
+from replay_core.train.trainer import DEFAULT_MAX_COST
 from studio import browser_session, layer_controls
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 # A run's budget (``trainer.training_cost``: optimizer steps x parameters plus the
-# evaluation of every epoch; the costliest preset costs 2.3e9), and a sweep's, all runs
+# evaluation of every epoch; the costliest preset costs 4.1e9), and a sweep's, all runs
 # together (3 activations x 50 seeds of the reference run cost 3.6e9).
-MAX_TRAINING_COST = int(float(os.environ.get("DEEPREPLAY_MAX_COST", "5e9")))
+MAX_TRAINING_COST = int(float(os.environ.get("DEEPREPLAY_MAX_COST", DEFAULT_MAX_COST)))
 MAX_SWEEP_COST = int(float(os.environ.get("DEEPREPLAY_MAX_SWEEP_COST",
                                           str(20 * MAX_TRAINING_COST))))
 

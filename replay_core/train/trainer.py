@@ -84,10 +84,10 @@ class TrainResult:
 
 
 # The default budget of one run (``DEEPREPLAY_MAX_COST`` in the app), in the units of
-# ``training_cost``: every preset fits with room (the costliest, "Overfitting", costs
-# 2.3e9), while moons of 10,000 samples in batches of 1 for 2,000 epochs (2.3e10, minutes
-# of CPU on a shared server) does not.
-DEFAULT_MAX_COST = 5_000_000_000
+# ``training_cost``: every preset fits with room (the costliest, "Dead relus" on 5 x 100
+# units, costs 4.1e9), while moons of 10,000 samples in batches of 1 for
+# 2,000 epochs (2.3e10, minutes of CPU on a shared server) does not.
+DEFAULT_MAX_COST = 10_000_000_000
 # An optimizer step (forward and backward pass of a batch, the update, and the fixed work
 # every step does whatever its size) counted as the forward pass of this many samples:
 # the same epochs in batches of 1 then cost about 16 times those in batches of 16.
