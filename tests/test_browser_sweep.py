@@ -113,9 +113,9 @@ def test_sweep_from_compare_then_open_a_dot_in_replay(page, artifacts_dir):
     page.screenshot(path=str(artifacts_dir / "browser_sweep_ready.png"))
 
     page.get_by_role("button", name="Start", exact=True).click()
-    progress = page.get_by_text(re.compile(r"^[\d,]+ of [\d,]+ epochs · \d of 4 runs finished"))
-    expect(progress).to_be_visible(timeout=SWEEP_TIMEOUT_MS)
-    page.screenshot(path=str(artifacts_dir / "browser_sweep_running.png"))
+    # Four runs of 20 epochs train as one batched program in well under a second once
+    # the worker has loaded TensorFlow: the progress bar (seen in the stop test below)
+    # may come and go between two looks, so only the end is awaited here.
     done = page.locator('[data-testid="stAlert"]').filter(has_text="Sweep finished: 4 of 4 runs")
     expect(done).to_be_visible(timeout=SWEEP_TIMEOUT_MS)
     wait_for_idle(page)
