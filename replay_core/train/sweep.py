@@ -813,7 +813,9 @@ def run_sweep(tasks: Sequence[SweepTask], filename: str | os.PathLike, *,
     try:
         stopped = job.run_here() if in_process else job.run()
     except BaseException:
-        job.shut_down(graceful=False)
+        # Even when interrupted (a page's rerun, Ctrl-C), the workers get to end their
+        # epoch and mark the runs they cut short: a batched group ends in milliseconds.
+        job.shut_down(graceful=True)
         raise
     job.shut_down(graceful=True)
     runs = [job.finished[i] for i in sorted(job.finished)]
