@@ -89,9 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=_cmd_train)
 
     sw = sub.add_parser(
-        "sweep", help="train configurations over many seeds in parallel and summarise",
+        "sweep", help="train configurations over many seeds at once and summarise",
         description="Train the spec (one configuration per --activations entry) with seeds "
-                    "1 to --seeds, in worker processes, recording every run to --file; then "
+                    "1 to --seeds, the seeds of a configuration as one batched computation, "
+                    "recording every run to --file; then "
                     "print, per configuration, how many seeds reached 100%% training "
                     "accuracy, the first epoch they did, and the final loss.")
     sw.add_argument("--file", required=True, help="HDF5 run file (created if missing)")
@@ -100,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="one configuration per hidden activation, e.g. sigmoid,tanh,relu "
                          "(default: the spec as it is)")
     sw.add_argument("--workers", type=int, default=None,
-                    help="worker processes (default: one per core)")
+                    help="worker processes, each training whole configurations (default: "
+                         "none, every configuration in this process, one after another)")
     _add_spec_arguments(sw)
     sw.set_defaults(func=_cmd_sweep)
 
@@ -308,31 +310,35 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     tasks = sweep.plan(configs, args.seeds, taken=taken)
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    workers = min(len(tasks), args.workers or sweep.default_workers())
+    workers = min(len(configs), args.workers or 0)
     stream = sys.stderr
     start = time.perf_counter()
 
     def progress(p: sweep.SweepProgress) -> None:
         if args.quiet:
             return
-        bar = "#" * int(30 * p.done / p.total)
-        stream.write(f"\r[{bar:<30}] {p.done}/{p.total} runs, {p.running} training, "
-                     f"{time.perf_counter() - start:.0f} s")
+        share = p.epochs_done / p.epochs_total if p.epochs_total else p.done / p.total
+        bar = "#" * int(30 * share)
+        stream.write(f"\r[{bar:<30}] {p.epochs_done}/{p.epochs_total} epochs, "
+                     f"{p.done}/{p.total} runs, {time.perf_counter() - start:.0f} s")
         stream.flush()
 
     if not args.quiet:
         stream.write(f"{len(tasks)} runs ({len(configs)} configuration"
-                     f"{'s' if len(configs) > 1 else ''} x {args.seeds} seeds) on "
-                     f"{workers} worker process{'es' if workers > 1 else ''}\n")
+                     f"{'s' if len(configs) > 1 else ''} x {args.seeds} seeds) "
+                     + (f"on {workers} worker process{'es' if workers > 1 else ''}\n"
+                        if workers else "in this process\n"))
     try:
-        result = sweep.run_sweep(tasks, args.file, workers=workers, on_progress=progress)
+        result = sweep.run_sweep(tasks, args.file, workers=workers or None,
+                                 on_progress=progress, in_process=not workers)
     finally:
         if not args.quiet:
             stream.write("\n")
     print(sweep.summary_table(result.runs))
     print(f"{len(result.runs)} runs in {args.file} (sweep {result.sweep_id}), "
-          f"{result.seconds:.1f} s on {result.workers} worker"
-          f"{'s' if result.workers > 1 else ''}")
+          f"{result.seconds:.1f} s" + (f" on {result.workers} worker"
+                                       f"{'s' if result.workers > 1 else ''}"
+                                       if result.workers else ""))
     for failure in result.failures:
         print(f"failed: {failure}", file=sys.stderr)
     return 0 if not result.failures else 1
