@@ -48,7 +48,7 @@ PRESENTATION_CSS = """<style>
 # Height in CSS pixels of what sits above and below the frame (controls, slider, caption
 # and narration), so a frame fitted to the window leaves them on screen.
 RESERVED_PX = 262
-PRESENT_RESERVED_PX = 200
+PRESENT_RESERVED_PX = 224
 
 # Seconds of training per unit of ``trainer.training_cost`` (the reference run, 2.4e7
 # units, trains in about 2 s), plus loading TensorFlow the first time.

@@ -143,7 +143,7 @@ def test_presentation_link_prepares_the_run_and_shows_only_the_frame(presenting,
         expect(page.locator(f".st-key-{key}")).to_have_count(0)
     for label in ("Run", "Feature-space layer", "Figure size", "Speed (epochs/s)"):
         expect(page.get_by_text(label, exact=True)).to_have_count(0)
-    expect(page.get_by_test_id("stPopoverButton")).to_have_count(0)  # no Export
+    expect(page.get_by_role("button", name="Export")).to_have_count(0)  # no Export
     main_buttons = page.locator('[data-testid="stMain"] button:visible'
                                 ':not([data-testid="stBaseButton-elementToolbar"])')
     expect(main_buttons).to_have_count(2)
@@ -164,7 +164,8 @@ def test_presentation_link_prepares_the_run_and_shows_only_the_frame(presenting,
     expect(caption.locator("strong")).to_have_text(RUN_CAPTION)
     expect(caption).to_have_text(re.compile(
         rf"^{re.escape(RUN_CAPTION)} · Epoch 0 of {N_EPOCHS} · loss \d\.\d{{4}} · "
-        r"accuracy \d+\.\d% · lr 0\.05$"))
+        r"accuracy \d+\.\d% · lr 0\.05\s+Epoch 0, the initial weights before any training: "
+        r"\d+ of \d+ samples on the wrong side \(loss \d\.\d+\)\.$"))  # the narration line
 
     # The frame spans the width of a 1920x1080 screen.
     frame = _frame(page)
@@ -270,7 +271,7 @@ def test_presentation_exit_button_leaves_presentation_mode(presenting):
     assert parse_qs(urlparse(page.url).query)["run"] == [RUN_NAME]
     expect(page.get_by_role("combobox", name="Run", exact=True)).to_have_value(RUN_NAME)
     expect(_button(page, "exit_present")).to_have_count(0)
-    expect(page.get_by_test_id("stPopoverButton")).to_be_visible()  # Export is back
+    expect(page.get_by_role("button", name="Export")).to_be_visible()  # Export is back
     _no_error_on_page(page)
 
 
@@ -340,7 +341,7 @@ def test_export_mp4_gif_and_png_from_the_replay_page(presenting, artifacts_dir, 
     expect(_slider(page)).to_have_value("7")
     wait_for_idle(page)
 
-    page.get_by_test_id("stPopoverButton").click()
+    page.get_by_role("button", name="Export").click()
     body = page.get_by_test_id("stPopoverBody")
     expect(body.get_by_role("radio", name="MP4", exact=True)).to_be_checked()
     expect(body.get_by_role("slider", name="Epochs — start")).to_have_value("0")
