@@ -309,7 +309,8 @@ def test_a_stopped_sweep_reports_the_runs_it_kept(data_root, swept):
     closed.set()
     at = open_app(seed_workspace(data_root, path),
                   sweep_active={"id": sweep_id, "total": 10, "closed": closed})
-    assert texts(at.warning) == [f"Stopped: {2 * SEEDS} of 10 runs kept."]
+    assert texts(at.warning) == [
+        f"Stopped: {2 * SEEDS} of 10 runs finished, 0 kept with their finished epochs."]
     assert at.selectbox(key="sweep_selected").value == sweep_id
     check(at.run())  # said once
     assert not at.warning
