@@ -761,3 +761,15 @@ def test_copy_runs_carries_no_link_or_external_data_along(tmp_path):
                                            r"external file"):
         runfile.copy_runs(src, tmp_path / "export.h5")
     assert not (tmp_path / "export.h5").exists()
+
+
+def test_an_attribute_name_that_is_not_utf8_is_ignored(tmp_path):
+    path = tmp_path / "runs.h5"
+    states = _write(path, epochs=2)
+    with h5py.File(path, "a") as f:
+        space = h5py.h5s.create(h5py.h5s.SCALAR)
+        h5py.h5a.create(f["run"].id, b"\xff\xfe odd", h5py.h5t.STD_I32LE, space).close()
+    run = runfile.read_run(path, "run")
+    _assert_weights(run, states, 2)
+    assert all(isinstance(k, str) for k in run.attrs)
+    assert [r.name for r in runfile.list_runs(path)] == ["run"]

@@ -296,7 +296,7 @@ def test_a_shape_bomb_is_refused_without_reading_it(tmp_path):
                  compression="gzip")
     assert os.path.getsize(src) < 200_000
     before = _max_rss_mb()
-    _refused(src, tmp_path, "inputs declares 400,000,000 values; the limit is 50,000,000")
+    _refused(src, tmp_path, f"inputs declares 400,000,000 values; the limit is {upload.DEFAULT.weight_floats:,}")
     assert _max_rss_mb() - before < 100
 
 
@@ -478,6 +478,7 @@ def test_replay_refuses_points_it_cannot_run_with_a_replay_error(tmp_path):
 
 def test_the_limits_admit_the_largest_run_the_app_trains():
     from replay_core.data import csv_data, spec
+    from replay_core.store.workspace import session_quota_bytes
     from replay_core.train.trainer import DEFAULT_MAX_COST, STEP_COST
 
     limits = upload.DEFAULT
@@ -486,7 +487,10 @@ def test_the_limits_admit_the_largest_run_the_app_trains():
     widths = ([csv_data.MAX_FEATURES] + [spec.MAX_UNITS] * spec.MAX_LAYERS + [2]
               + [csv_data.MAX_CLASSES])
     per_epoch = sum(a * b + b for a, b in zip(widths, widths[1:]))
-    epochs = min(spec.MAX_EPOCHS, DEFAULT_MAX_COST // (per_epoch * (STEP_COST + 1)))
+    # ...and no more than a session's disk quota holds (float32 weights).
+    quota_epochs = session_quota_bytes() // (4 * per_epoch) - 1
+    epochs = min(spec.MAX_EPOCHS, DEFAULT_MAX_COST // (per_epoch * (STEP_COST + 1)),
+                 quota_epochs)
     assert (epochs + 1) * per_epoch <= limits.weight_floats
     assert (spec.MAX_EPOCHS + 1) * csv_data.MAX_ROWS <= limits.epoch_samples
     assert len(widths) - 1 <= limits.layers and spec.MAX_UNITS <= limits.units

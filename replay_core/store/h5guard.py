@@ -91,8 +91,8 @@ class Limits:
     epoch_samples: int = (spec.MAX_EPOCHS + 1) * csv_data.MAX_ROWS
     # Weights stored = parameters x (epochs + 1), and the training budget bounds
     # parameters x epochs: the app's largest run (6 x 128 units over 30 features, as many
-    # epochs as the budget allows) stores ~39 million.
-    weight_floats: int = 50_000_000
+    # epochs as the budget allows and a session's 200 MB hold) stores ~52 million.
+    weight_floats: int = 64_000_000
     depth: int = 4
     objects: int = 2_000
     attrs_per_object: int = 64
@@ -353,7 +353,9 @@ def read_attrs(obj: h5py.HLObject, where: str, limits: Limits = DEFAULT) -> dict
     if count > limits.attrs_per_object:
         raise RunFileError(f"{where}: {count} attributes; the limit is "
                            f"{limits.attrs_per_object}")
-    return {key: read_attr(obj, key, where, limits) for key in obj.attrs}
+    # A name that is not UTF-8 (h5py gives it as bytes) is no attribute a run uses.
+    return {key: read_attr(obj, key, where, limits) for key in obj.attrs
+            if isinstance(key, str)}
 
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
