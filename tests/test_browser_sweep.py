@@ -167,9 +167,10 @@ def test_stop_keeps_every_runs_finished_epochs(page, artifacts_dir):
     _open(page, "Seed sweep", "Seed sweep")
     page.get_by_role("button", name="Sigmoid, tanh and relu (reference run)").click()
     wait_for_idle(page)
-    # The reference runs (2000 samples, 150 epochs) take seconds each: time to stop.
-    _set_seeds(page, 4)
-    expect(page.get_by_text(re.compile(r"^12 runs: 3 configurations × 4 seeds"))).to_be_visible()
+    # The runs of one network train together, about 60 reference runs in 4 s: 240 runs
+    # leave time to stop midway.
+    _set_seeds(page, 80)
+    expect(page.get_by_text(re.compile(r"^240 runs: 3 configurations × 80 seeds"))).to_be_visible()
     page.get_by_role("button", name="Start", exact=True).click()
     one_done = page.get_by_text(re.compile(r"^[1-9][\d,]* of [\d,]+ epochs"))
     expect(one_done).to_be_visible(timeout=SWEEP_TIMEOUT_MS)
@@ -177,16 +178,16 @@ def test_stop_keeps_every_runs_finished_epochs(page, artifacts_dir):
     page.get_by_role("button", name="Stop", exact=True).click()
     stopped = page.locator('[data-testid="stAlert"]').filter(has_text="Stopped:")
     expect(stopped).to_be_visible(timeout=60_000)
-    counts = re.search(r"Stopped: (\d+) of 12 runs finished, (\d+) kept with their "
+    counts = re.search(r"Stopped: (\d+) of 240 runs finished, (\d+) kept with their "
                        r"finished epochs", stopped.inner_text())
     finished, midway = int(counts.group(1)), int(counts.group(2))
     # The runs of a configuration train together: a stop keeps every run, those it cut
     # short with the epochs they finished.
-    assert finished + midway == 12 and midway >= 1
+    assert finished + midway == 240 and midway >= 1
     wait_for_idle(page)
     page.screenshot(path=str(artifacts_dir / "browser_sweep_stopped.png"))
     expect(page.get_by_role("combobox", name="Sweep", exact=True)).to_have_value(
-        re.compile(r"^sigmoid.* · 12 runs · "))
+        re.compile(r"^sigmoid.* · 240 runs · "))
     # The figures are those of the finished runs only.
     dots = page.locator('[class*="st-key-sweep_chart_loss"] [aria-roledescription="point"]')
     expect(dots).to_have_count(finished)
