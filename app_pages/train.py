@@ -45,6 +45,7 @@ def _apply_preset(name: str) -> None:
     ss["preset_title"] = presets.PRESETS[name].title
     ss["preset_spec"] = presets.get(name).to_json()
     ss["run_name"] = ""
+    ss.pop("url_notice", None)
 
 
 # Real measurements in their own units train badly unscaled: picking such a dataset
@@ -66,7 +67,9 @@ intro_col.caption("Pick a dataset, a network and its hyper-parameters, then trai
                   "every epoch. The page's address holds every setting: share it to share "
                   "the run.")
 if ss.get("url_notice"):
-    st.warning(ss.pop("url_notice").capitalize() + ".")
+    # Kept until a preset or a training replaces the link's settings: the page reruns on
+    # its own once the browser reports the window's size.
+    st.warning(ss["url_notice"].capitalize() + ".")
 
 # The presets in a popover: the form below keeps the page's height (a 720-px screen).
 with presets_col.popover("Presets", icon=":material/auto_awesome:", key="train_presets",
@@ -245,6 +248,8 @@ with run_col:
                   help="Leave empty to use the name shown.")
     c1, c2 = st.columns(2)
     train_clicked = c1.button("Train", type="primary", width="stretch", disabled=spec is None)
+    if train_clicked:
+        ss.pop("url_notice", None)
     c2.button("Stop", width="stretch", key="stop_training",
               help="Ends training after the current epoch and keeps every finished epoch.")
     if st.button("Sweep seeds…", key="sweep_settings", icon=":material/scatter_plot:",
