@@ -28,23 +28,11 @@ SPEEDS = [1, 2, 5, 10, 15, 20, 30]  # epochs per second
 # padding), so a frame fitted to the window leaves them on screen.
 RESERVED_PX = 150
 PRESENT_RESERVED_PX = 110
-# Presentation mode: only the frame, the slider, Play and a small exit button. Elements
-# of the page before (stale while a playback run lasts) are hidden at once.
-PRESENTATION_CSS = """<style>
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header,
-[data-testid="stToolbar"], [data-testid="stDecoration"] {display: none !important;}
-.block-container, [data-testid="stMainBlockContainer"] {padding: 0.6rem 1.2rem 0 1.2rem !important;
- max-width: 100% !important;}
-[data-testid="stMain"] [data-stale="true"]:not(.st-key-compare_player):not(.st-key-compare_player *)
- {display: none !important;}
-[data-testid="stMain"] [data-testid="stPopover"], [data-testid="stMain"] [data-testid="stPopoverButton"]
- {display: none !important;}
-</style>"""
 MIN_INTERVAL_S = 1 / 10  # a comparison frame costs 40-150 ms to draw and send
 NEVER = "never"
 
 if presenting:
-    st.html(PRESENTATION_CSS)
+    st.html(player.presentation_css("compare_player"))
 else:
     st.sidebar.subheader("Compare runs")
 ws = session.workspace()

@@ -32,19 +32,6 @@ def _spec_json(stored: dict | None) -> str | None:
 SPEEDS = [1, 2, 5, 10, 15, 20, 30]
 VIEW_NAMES = ("feature space, decision boundary, probability histograms, loss and accuracy, "
               "loss histogram")
-# Presentation mode: no sidebar, no header, no padding; the frame fills the screen.
-# Elements left over from the page before (stale while a run is under way, and a
-# playback run lasts until its last frame) are hidden at once, but not the player's own.
-PRESENTATION_CSS = """<style>
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header,
-[data-testid="stToolbar"], [data-testid="stDecoration"] {display: none !important;}
-.block-container, [data-testid="stMainBlockContainer"] {padding: 0.6rem 1.2rem 0 1.2rem !important;
- max-width: 100% !important;}
-[data-testid="stMain"] [data-stale="true"]:not(.st-key-replay_player):not(.st-key-replay_player *)
- {display: none !important;}
-[data-testid="stMain"] [data-testid="stPopover"], [data-testid="stMain"] [data-testid="stPopoverButton"]
- {display: none !important;}
-</style>"""
 # Height in CSS pixels of what sits above and below the frame (controls, slider, caption
 # and narration), so a frame fitted to the window leaves them on screen.
 RESERVED_PX = 262
@@ -146,7 +133,7 @@ def _set_presenting(value: bool) -> None:
 
 
 if presenting:
-    st.html(PRESENTATION_CSS)
+    st.html(player.presentation_css("replay_player"))
     top = None
 else:
     # The settings live in the sidebar, so the frame has the page's whole height.

@@ -47,3 +47,20 @@ def play(show: Callable[[int], None], *, first: int, last: int, speed: float,
         epoch = min(first + frame * stride, last)
         show(epoch)
         st.session_state[played_key] = epoch
+
+
+def presentation_css(player_key: str) -> str:
+    """The style of presentation mode: no sidebar, header, padding or popovers, so the
+    frame fills the screen. Elements left over from the page before (stale while a run
+    is under way, and a playback run lasts until its last frame) are hidden at once, but
+    not those of the player keyed ``player_key``."""
+    own = f".st-key-{player_key}"
+    return f"""<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header,
+[data-testid="stToolbar"], [data-testid="stDecoration"] {{display: none !important;}}
+.block-container, [data-testid="stMainBlockContainer"] {{padding: 0.6rem 1.2rem 0 1.2rem !important;
+ max-width: 100% !important;}}
+[data-testid="stMain"] [data-stale="true"]:not({own}):not({own} *) {{display: none !important;}}
+[data-testid="stMain"] [data-testid="stPopover"], [data-testid="stMain"] [data-testid="stPopoverButton"]
+ {{display: none !important;}}
+</style>"""
