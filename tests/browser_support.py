@@ -124,6 +124,26 @@ def wait_for_idle(page, timeout_ms: float = 30_000) -> None:
     page.wait_for_function(APP_IDLE_JS, timeout=timeout_ms, polling=100)
 
 
+def act_until(page, action, done, tries: int = 3, timeout_ms: float = 5_000) -> None:
+    """Do ``action`` until the locator ``done`` is visible, at most ``tries`` times.
+
+    A widget value set by a click can be overwritten when the click lands while the
+    browser sends a rerun of its own (a chart's selection, the window size) carrying the
+    widgets' previous values; the user would click again, and so does the test.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(tries):
+        action()
+        wait_for_idle(page)
+        try:
+            done.first.wait_for(timeout=timeout_ms)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+
+
 def epoch_slider(page):
     """The Replay page's epoch slider thumb (an ``input[type=range]`` in Streamlit 1.67)."""
     return page.locator(".st-key-epoch").get_by_role("slider")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import FRAME_SELECTOR, go_to_page, wait_for_frame, wait_for_idle
+from browser_support import FRAME_SELECTOR, act_until, go_to_page, wait_for_frame, wait_for_idle
 from prebuilt_runs import small_spec
 
 pytestmark = pytest.mark.browser
@@ -70,11 +70,14 @@ def _compare_image(page):
     return page.locator("img[alt^='Compare epoch ']")
 
 
-def _set_seeds(page, n: int) -> None:
+def _set_seeds(page, n: int, runs: int) -> None:
     box = page.locator(".st-key-sweep_seeds input")
-    box.fill(str(n))
-    box.press("Enter")
-    wait_for_idle(page)
+
+    def enter() -> None:
+        box.fill(str(n))
+        box.press("Enter")
+
+    act_until(page, enter, page.get_by_text(re.compile(rf"^{runs} runs: .* × {n} seeds")))
     expect(box).to_have_value(str(n))
 
 
@@ -107,7 +110,7 @@ def test_sweep_from_compare_then_open_a_dot_in_replay(page, artifacts_dir):
     chosen = page.locator(".st-key-sweep_choice")
     for name in RUNS:
         expect(chosen).to_contain_text(name)
-    _set_seeds(page, 2)
+    _set_seeds(page, 2, 4)
     expect(page.get_by_text(re.compile(r"^4 runs: 2 configurations × 2 seeds, 20 epochs each"))
            ).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "browser_sweep_ready.png"))
@@ -165,11 +168,13 @@ def test_sweep_from_compare_then_open_a_dot_in_replay(page, artifacts_dir):
 
 def test_stop_keeps_every_runs_finished_epochs(page, artifacts_dir):
     _open(page, "Seed sweep", "Seed sweep")
-    page.get_by_role("button", name="Sigmoid, tanh and relu (reference run)").click()
-    wait_for_idle(page)
+    chosen = page.locator(".st-key-sweep_choice")
+    reference = page.get_by_role("button", name="Sigmoid, tanh and relu (reference run)")
+    act_until(page, reference.click,
+              chosen.filter(has_text="sigmoid"))
     # The runs of one network train together, about 60 reference runs in 4 s: 240 runs
     # leave time to stop midway.
-    _set_seeds(page, 80)
+    _set_seeds(page, 80, 240)
     expect(page.get_by_text(re.compile(r"^240 runs: 3 configurations × 80 seeds"))).to_be_visible()
     page.get_by_role("button", name="Start", exact=True).click()
     one_done = page.get_by_text(re.compile(r"^[1-9][\d,]* of [\d,]+ epochs"))
