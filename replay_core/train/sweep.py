@@ -34,7 +34,6 @@ import math
 import multiprocessing
 import os
 import queue
-import signal
 import statistics
 import time
 import uuid
@@ -48,6 +47,7 @@ from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError
 from replay_core.store import runfile
 from replay_core.store.names import unique_name
+from replay_core.train import pool
 
 __all__ = [
     "MAX_SEEDS", "ConfigSummary", "SweepProgress", "SweepResult", "SweepRun", "SweepTask",
@@ -334,117 +334,17 @@ def check_budget(tasks: Sequence[SweepTask], max_budget: float,
 # -- the workers -------------------------------------------------------------------------
 
 
-class _ForwardingWriter(runfile.WriterState):
-    """A ``RunWriter`` look-alike in a worker: every call goes to the writing process."""
-
-    def __init__(self, events: Any, task_index: int, filename: Any, run_name: str,
-                 **fields: Any) -> None:
-        self._events = events
-        self._task = task_index
-        self.name = run_name
-        self._epochs_done = 0
-        self._status = "running"
-        self._closed = False
-        fields = {k: (np.asarray(v) if k.endswith(("inputs", "targets")) and v is not None
-                      else v) for k, v in fields.items()}
-        fields["initial_weights"] = [[np.asarray(w, np.float32) for w in layer]
-                                     for layer in fields["initial_weights"]]
-        fields["activation_config"] = [dict(c) for c in fields["activation_config"]]
-        events.put(("open", task_index, fields))
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def append_epoch(self, weights: Sequence[Sequence[Any]], logs: Mapping[str, Any],
-                     lr: float) -> None:
-        arrays = [[np.asarray(w, np.float32) for w in layer] for layer in weights]
-        self._events.put(("epoch", self._task, arrays, runfile.stored_logs(logs), float(lr)))
-        self._epochs_done += 1
-
-    def set_status(self, status: str, message: str = "",
-                   diverged_epoch: int | None = None) -> None:
-        runfile.check_status(status)
-        self._events.put(("status", self._task, status, str(message), diverged_epoch))
-        self._status = status
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._events.put(("close", self._task))
-
-
-class _StopOrOrphaned:
-    """Set when the sweep is stopped, or when the process that started the worker is gone
-    (nobody would read what it sends)."""
-
-    def __init__(self, stop: Any) -> None:
-        self._stop = stop
-        self._parent = os.getppid()
-
-    def is_set(self) -> bool:
-        return self._stop.is_set() or os.getppid() != self._parent
-
-
-def _worker(worker_id: int, tasks: Any, events: Any, stop: Any, max_budget: float | None,
-            threads: int, filename: str) -> None:
-    """A worker process: train tasks from ``tasks`` until ``None`` or a stop."""
-    stop = _StopOrOrphaned(stop)
-
-    # Ctrl-C in a terminal reaches every process of the group; the parent handles it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A worker has no one to read TensorFlow's start-up chatter; errors reach the parent.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-        from replay_core.train import batched  # noqa: F401 - imported before the first task
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as one message
-        events.put(("broken", worker_id, f"{type(exc).__name__}: {exc}"))
-        return
-    events.put(("ready", worker_id))
-    while not stop.is_set():
-        try:
-            group = tasks.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if group is None:
-            break
-        if stop.is_set():
-            break
-        _train_group(group, events, stop, max_budget, filename, worker_id)
-    events.put(("exit", worker_id))
+# The worker loop and the forwarding writer are those of ``pool`` (a server's
+# long-lived workers use them too); these names stay for code that imported them here.
+_ForwardingWriter = pool.ForwardingWriter
+_worker = pool.worker_main
 
 
 def _train_group(group: Sequence[SweepTask], events: Any, stop: Any,
                  max_budget: float | None, filename: str, worker_id: int) -> None:
-    """Train the tasks of one graph as one batched computation; every run's writer
-    forwards to ``events`` (the writing process, or this one's handler)."""
-    from replay_core.train import batched
-
-    for task in group:
-        events.put(("start", task.index, worker_id))
-
-    def writer(i: int, *args: Any, **fields: Any) -> _ForwardingWriter:
-        return _ForwardingWriter(events, group[i].index, *args, **fields)
-
-    try:
-        # The worker never opens ``filename``; the trainer finds uploaded CSV data in
-        # its folder.
-        results = batched.train_group(
-            [task.spec for task in group], filename, [task.run_name for task in group],
-            writer_factory=writer, stop_event=stop, max_budget=max_budget)
-    except Exception as exc:  # noqa: BLE001 - one message for the parent
-        for task in group:
-            events.put(("failed", task.index, f"{type(exc).__name__}: {exc}"))
-        return
-    for task, out in zip(group, results):
-        figures = {"first_perfect_epoch": out.first_perfect_epoch,
-                   "final_loss": out.final_loss, "final_accuracy": out.final_accuracy}
-        events.put(("done", task.index, out.result.status, out.result.message,
-                    out.result.epochs_done, figures))
+    """Train the tasks of one graph as one batched computation (``pool.train_group_unit``)."""
+    pool.train_group_unit(pool.GroupUnit(tuple(group), filename, max_budget), events, stop,
+                          worker_id)
 
 
 # -- the writing process -------------------------------------------------------------------
@@ -488,24 +388,7 @@ class _InlineEvents:
                 raise _Interrupted(exc) from exc
 
 
-@contextlib.contextmanager
-def _plain_main():
-    """Start worker processes without re-running the caller's main script in them.
-
-    A spawned process imports the parent's ``__main__`` first; under ``streamlit run``
-    that is the app script, under ``python -m replay_core`` the command line. The worker
-    needs neither: its target is a function of this module.
-    """
-    import sys
-    import types
-
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
+_plain_main = pool.plain_main
 
 
 class _Sweep:
@@ -539,15 +422,14 @@ class _Sweep:
         self.running: dict[int, int] = {}  # task -> worker
         threads = max(1, default_workers() // max(1, workers))
         self.procs = [
-            self.ctx.Process(target=_worker, name=f"sweep-worker-{i}", daemon=True,
-                             args=(i, self.task_queue, self.events, self.stop, max_budget,
-                                   threads, filename))
+            self.ctx.Process(target=pool.worker_main, name=f"sweep-worker-{i}", daemon=True,
+                             args=(i, self.task_queue, self.events, self.stop, None, threads))
             for i in range(workers)]
 
     # messages from the workers
     def handle(self, msg: tuple) -> SweepRun | None:
         kind = msg[0]
-        if kind == "ready":
+        if kind in ("ready", "idle"):
             return None
         if kind in ("exit", "broken"):
             if kind == "broken":
@@ -670,7 +552,7 @@ class _Sweep:
             for proc in self.procs:
                 proc.start()
         for group in self.groups:
-            self.task_queue.put(group)
+            self.task_queue.put(pool.GroupUnit(tuple(group), self.filename, self.max_budget))
         for _ in self.procs:
             self.task_queue.put(None)
         last_call = 0.0
