@@ -25,7 +25,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from scipy import special
+
+
+class _SciPySpecial:
+    """``scipy.special``, imported on first use: the app's first page lists activation
+    names and never evaluates one, and scipy costs about half a second to import."""
+
+    def __getattr__(self, name: str) -> Any:
+        from scipy import special as module
+
+        return getattr(module, name)
+
+
+special = _SciPySpecial()
 
 Activation = Callable[[np.ndarray], np.ndarray]
 
