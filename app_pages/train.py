@@ -260,8 +260,12 @@ with run_col:
     status_box = st.container()  # above the preview, so "Open in Replay" stays in view
     progress_slot = st.empty()
     preview_slot = st.empty()
-    if data is not None and not train_clicked:
+    if data is not None and not train_clicked and ss.get("_train_preview_ready"):
+        # Not on the session's first run: its controls reach the browser without waiting
+        # for altair and pandas (about a second); the browser's first window-size report
+        # reruns the page a moment later, and that run draws the scatter.
         preview_slot.altair_chart(_data_chart(data), width="stretch")
+    ss["_train_preview_ready"] = True
 
     if train_clicked and spec is not None:
         try:
