@@ -160,7 +160,35 @@ def test_spiral3_learns_every_arm_to_its_stated_accuracy(trained):
 
 def test_iris_reaches_its_stated_training_and_validation_accuracy(trained):
     train_stated, val_stated = _stated_percentages("iris")
+    assert train_stated >= 0.97  # "100 % or near": at most 3 of the 120 training flowers
     lm = trained.replay("iris").loss_and_metric()
     assert lm.val_accuracy is not None
     assert lm.accuracy[-1] >= train_stated
     assert lm.val_accuracy[-1] >= val_stated
+
+
+def test_iris_shows_its_species_in_the_bottleneck_plane(trained):
+    run = trained.run("iris")
+    replay = trained.replay("iris")
+    # a 2-unit layer right before the softmax, stored as such
+    names = [layer["name"] for layer in run.spec["model"]["layers"]]
+    assert run.spec["model"]["bottleneck"] is True and "hidden" in names
+    kernel = run.weights[-2][0]  # the bottleneck's kernel, every epoch
+    assert kernel.shape == (presets.get("iris").training.epochs + 1, 8, 2)
+    # the five views: feature space and decision boundary both in the bottleneck's plane
+    views = replay.views()
+    assert views.feature_space is not None and views.feature_space.layer_name == "bottleneck"
+    assert np.isfinite(views.feature_space.features).all()
+    boundary = views.decision_boundary
+    assert boundary is not None and boundary.space == "latent" and boundary.n_classes == 3
+    assert views.probability_histogram is not None and views.loss_histogram is not None
+    assert views.loss_and_metric.accuracy.shape == (presets.get("iris").training.epochs + 1,)
+    # the species' regions in the plane classify the flowers' bottleneck points as well as
+    # the stated accuracy
+    final = boundary.winners[-1]
+    ix = np.clip(np.searchsorted(boundary.xs, views.feature_space.features[-1, :, 0]), 0,
+                 len(boundary.xs) - 1)
+    iy = np.clip(np.searchsorted(boundary.ys, views.feature_space.features[-1, :, 1]), 0,
+                 len(boundary.ys) - 1)
+    agree = final[iy, ix] == views.feature_space.targets
+    assert agree.mean() >= _stated_percentages("iris")[0] - 0.05  # grid cells, not points

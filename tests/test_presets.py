@@ -213,7 +213,10 @@ def test_multiclass_presets_end_in_a_softmax_within_the_app_budget(name, expecte
     dataset, k, d = expected
     s = presets.get(name)
     assert (s.dataset.name, s.dataset.n_classes, s.dataset.input_dim) == expected
-    assert s.model.describe(d, k).endswith(f"→ 2 tanh → {k} softmax")
+    # a 2-unit layer before the softmax: Replay draws the classes in its plane
+    last = "2 linear bottleneck" if s.model.bottleneck else "2 tanh"
+    assert s.model.describe(d, k).endswith(f"→ {last} → {k} softmax")
+    assert s.model.bottleneck == (d > 2)  # more than 2 features: the bottleneck's plane
     assert s.dataset.standardize == datasets.REGISTRY[dataset].standardize
     assert estimate_cost(s) <= DEFAULT_MAX_COST / 2  # the app's default, with room
 

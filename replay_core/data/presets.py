@@ -168,8 +168,10 @@ def _spiral3() -> RunSpec:
 def _iris() -> RunSpec:
     return RunSpec(
         dataset=DatasetSpec("iris", seed=42, standardize=True, validation_split=0.2),
+        # 4 features cannot be drawn: the 2-unit linear bottleneck is a plane that can, so
+        # Replay shows the flowers there and the species' regions in that plane.
         model=ModelSpec(
-            layers=(LayerSpec(8, "tanh"), LayerSpec(2, "tanh", name="hidden")),
+            layers=(LayerSpec(8, "tanh", name="hidden"),), bottleneck=True,
             initializer="glorot_uniform", output_initializer="glorot_uniform",
         ),
         training=TrainingSpec("adam", learning_rate=0.01, batch_size=16, epochs=200, seed=42),
@@ -280,8 +282,9 @@ PRESETS: dict[str, Preset] = {
                _spiral3()),
         Preset("iris", "Iris: 3 species",
                "scikit-learn's iris flowers (4 features, standardised, 20% held out), 8 tanh "
-               "then a 2-unit tanh layer and a 3-unit softmax, Adam lr 0.01, 200 epochs: over "
-               "95 % of the training flowers and over 90 % of the held-out ones right.",
+               "units, a 2-unit linear bottleneck (the plane Replay draws the species in) and "
+               "a 3-unit softmax, Adam lr 0.01, 200 epochs: over 97 % of the training flowers "
+               "and over 90 % of the held-out ones right.",
                _iris()),
     )
 }
