@@ -8,6 +8,7 @@ import pytest
 from sklearn.decomposition import PCA
 
 from replay_core.data import presets
+from replay_core.replay.ranges import pull_inside
 from replay_core.replay.replayer import OVERFLOW, Replay, overflow_note, tame_epochs
 
 
@@ -59,6 +60,55 @@ def test_the_exploding_preset_shows_its_samples_at_every_epoch_before_it_blew_up
     pca = PCA(2).fit(raw[view.fit_epoch])
     np.testing.assert_allclose(np.abs(view.components), np.abs(pca.components_), atol=1e-6)
     assert view.overflow_note.startswith("The network blew up at epoch")
+
+
+def _on_screen(view) -> np.ndarray:
+    """(E+1,) True where every sample is a finite point strictly inside the limits."""
+    x, y = view.features[..., 0], view.features[..., 1]
+    inside = ((x > view.xlim[0]) & (x < view.xlim[1]) & (y > view.ylim[0])
+              & (y < view.ylim[1]))
+    return (np.isfinite(view.features).all(axis=-1) & inside).all(axis=1)
+
+
+@pytest.mark.parametrize("projection", [None, ("units", 0, 3)])
+def test_the_exploding_preset_shows_every_sample_at_every_epoch(exploding, projection):
+    view = exploding.feature_space(projection=projection)
+    assert _on_screen(view).all(), np.flatnonzero(~_on_screen(view))
+    assert np.isfinite(view.grid_lines).all()
+    # The epochs that did not blow up are drawn as they are: the layer's output through
+    # the frozen projection. Those that did keep each sample's direction from the panel's
+    # centre, on the panel's edge.
+    i = exploding.network.index(view.layer_name)
+    raw = (exploding.network.forward(exploding.inputs, stop=i + 1) - view.mean) @ view.components.T
+    scales = np.abs(raw).reshape(len(raw), -1).max(axis=1)
+    tame = tame_epochs(scales)
+    assert tame.sum() >= 10 and not tame.all()
+    np.testing.assert_allclose(view.features[tame], raw[tame], rtol=1e-5, atol=1e-5)
+    centre = np.array([np.mean(view.xlim), np.mean(view.ylim)])
+    away, shown = raw[~tame] - centre, view.features[~tame] - centre
+    outside = (np.abs(raw[~tame][..., 0] - centre[0]) > np.ptp(view.xlim) / 2) | (
+        np.abs(raw[~tame][..., 1] - centre[1]) > np.ptp(view.ylim) / 2)
+    assert outside.any()
+    cos = (away * shown).sum(-1) / np.linalg.norm(away, axis=-1) / np.linalg.norm(shown, axis=-1)
+    np.testing.assert_allclose(cos[outside], 1.0, atol=1e-4)
+    edge = np.maximum(np.abs(shown[..., 0]) / (np.ptp(view.xlim) / 2),
+                      np.abs(shown[..., 1]) / (np.ptp(view.ylim) / 2))
+    np.testing.assert_allclose(edge[outside], 1.0, atol=2e-3)
+    assert "drawn on the edge" in view.overflow_note
+
+
+def test_pull_inside_moves_only_the_points_off_the_box_at_the_chosen_epochs():
+    points = np.array([[[0.5, 0.5], [3.0, 1.0]],
+                       [[0.5, 0.5], [3.0, 1.0]],
+                       [[np.inf, 0.0], [np.nan, 0.0]]])
+    out = pull_inside(points, (-1.0, 1.0), (-1.0, 1.0), np.array([False, True, True]))
+    np.testing.assert_array_equal(out[0], points[0])
+    np.testing.assert_array_equal(out[1, 0], [0.5, 0.5])
+    # (3, 1) leaves the box through x = 1, at a third of its height: (1, 1/3), a hair in.
+    np.testing.assert_allclose(out[1, 1], [1.0, 1.0 / 3.0], rtol=2e-3)
+    assert out[1, 1, 0] < 1.0
+    np.testing.assert_allclose(out[2, 0], [1.0, 0.0], rtol=2e-3)
+    assert np.isnan(out[2, 1, 0])  # no direction: still not drawn
 
 
 def test_overflow_note_names_the_epochs_left_out():

@@ -1,5 +1,9 @@
 """Inside the network: weights, z-values, activations and gradients of every layer.
 
+This module holds ``Internals``, which runs the pass (``backprop``) and builds the views
+(``internals_views``) from per-epoch histograms (``violins``); their names are importable
+from here too.
+
 A numpy forward and backward pass of the stored weights, epoch by epoch, over the whole
 training set, as DeepReplay's ``build_weights``, ``build_outputs`` and ``build_gradients``
 drew them (there with Keras, here without TensorFlow). A *layer* here is a Dense layer
@@ -33,28 +37,46 @@ Example
 >>> inside.at(3).kernel_gradients[0].shape
 (2, 3)
 >>> inside.views().z.density.shape
-(4, 2, 80)
+(4, 1, 80)
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from replay_core.data import activations
-from replay_core.errors import RunFileError, ViewUnavailableError
+from replay_core.errors import ViewUnavailableError
+from replay_core.replay import backprop
 from replay_core.replay.forward import Network
+from replay_core.replay.internals_views import (
+    DEAD_CAPABLE,
+    LABELS,
+    QUANTITIES,
+    SATURATED_SHARE,
+    SATURATING,
+    SATURATION_Z,
+    ActivationExplainerView,
+    EpochInternals,
+    InternalsViews,
+    LayerDistributionsView,
+    LayerStatsView,
+)
+from replay_core.replay.violins import FINE_BINS, VIOLIN_BINS, FineHistograms
 
 __all__ = [
     "DEAD_CAPABLE",
+    "FINE_BINS",
+    "LABELS",
     "QUANTITIES",
+    "SATURATED_SHARE",
     "SATURATING",
+    "SATURATION_Z",
+    "VIOLIN_BINS",
     "ActivationExplainerView",
     "EpochInternals",
     "Internals",
@@ -63,211 +85,10 @@ __all__ = [
     "LayerStatsView",
 ]
 
-QUANTITIES = ("z", "activations", "weights", "gradients")
-"""The per-layer distributions drawn as violins, in DeepReplay's order of titles."""
-LABELS = {"z": "Z-values", "activations": "Activations", "weights": "Weights",
-          "gradients": "Gradients"}
-
-SATURATING = frozenset({"sigmoid", "tanh"})
-"""Activations whose units saturate: |z| > ``SATURATION_Z`` leaves almost no gradient."""
-DEAD_CAPABLE = frozenset({"relu", "relu6"})
-"""Activations whose units die: an output of 0 and no gradient below 0."""
-SATURATION_Z = 4.0
-SATURATED_SHARE = 0.9
-"""A unit is saturated when |z| > ``SATURATION_Z`` on more than this share of samples."""
-
-FINE_BINS = 256
-"""Bins of the per-epoch histograms kept by the pass (each over its own range)."""
-VIOLIN_BINS = 80
-"""Bins of the violins on the fixed axis."""
-_TAIL = 0.002
-"""Share of values left out at each end when the fixed axis is chosen (outliers)."""
 _CACHE_EPOCHS = 4
 # Elements of the z-values and activations a chunk of epochs may hold at once (float64:
 # 64 MB); small networks take many epochs per stacked matmul, wide ones one at a time.
 _CHUNK_ELEMENTS = 8_000_000
-_BATCHED_MATMUL_MAX = 64
-
-
-@dataclass(frozen=True)
-class EpochInternals:
-    """One epoch's layer internals over the training inputs (exact, float64).
-
-    Attributes
-    ----------
-    epoch : the epoch (0 = the initial weights).
-    layer_names : (L,) names of the Dense layers, hidden and output.
-    z : L arrays (N, units) the Dense outputs before activation.
-    activations : L arrays (N, units) the layers' outputs after their activations.
-    kernels : L arrays (d_in, units); biases : L arrays (units,) or None.
-    kernel_gradients : L arrays (d_in, units) d loss / d kernel over the whole training
-        set (with the regularisation penalty's part).
-    bias_gradients : L arrays (units,) or None.
-    loss : the mean loss over the training set (without the penalty).
-    """
-
-    epoch: int
-    layer_names: tuple[str, ...]
-    z: tuple[np.ndarray, ...]
-    activations: tuple[np.ndarray, ...]
-    kernels: tuple[np.ndarray, ...]
-    biases: tuple[np.ndarray | None, ...]
-    kernel_gradients: tuple[np.ndarray, ...]
-    bias_gradients: tuple[np.ndarray | None, ...]
-    loss: float
-
-
-@dataclass(frozen=True)
-class LayerDistributionsView:
-    """One quantity's distribution per layer, every epoch, on an axis fixed across epochs.
-
-    Attributes
-    ----------
-    quantity : one of ``QUANTITIES``; label : its title ("Z-values"...).
-    layer_names : (L,) the layers shown, in model order: the hidden layers (the output
-        too when there is no hidden layer).
-    edges : (B+1,) the fixed bin edges (the y axis of the violins).
-    density : (E+1, L, B) share of the layer's values per bin, scaled so each epoch's
-        layer peaks at 1 (every violin as wide as the others, DeepReplay's ``scale='width'``).
-    quartiles : (E+1, L, 3) 25th, 50th and 75th percentiles.
-    extremes : (E+1, L, 2) smallest and largest value.
-    std : (E+1, L) standard deviation.
-    ylim : the fixed limits (values beyond are drawn at the ends).
-    """
-
-    quantity: str
-    label: str
-    layer_names: tuple[str, ...]
-    edges: np.ndarray
-    density: np.ndarray
-    quartiles: np.ndarray
-    extremes: np.ndarray
-    std: np.ndarray
-    ylim: tuple[float, float]
-
-
-@dataclass(frozen=True)
-class LayerStatsView:
-    """Per layer figures over epochs.
-
-    Attributes
-    ----------
-    layer_names : (L,); activation_names : (L,) each layer's last activation.
-    weights_std : (E+1, L) standard deviation of the kernel.
-    gradients_std : (E+1, L) standard deviation of d loss / d kernel.
-    gradients_mean_abs : (E+1, L) mean |d loss / d kernel|.
-    dead_share : (E+1, L) share of units never active on any training sample (z <= 0
-        everywhere), for hidden relu/relu6 layers; NaN for the others (and the output).
-    saturated_share : (E+1, L) share of units with |z| > 4 on more than 90 % of the
-        samples, for hidden sigmoid/tanh layers; NaN for the others (and the output).
-    loss : (E+1,) mean training loss per epoch (without penalty).
-    learning_rate : (E,) rate in force during epochs 1..E, or None when not stored.
-    """
-
-    layer_names: tuple[str, ...]
-    activation_names: tuple[str, ...]
-    weights_std: np.ndarray
-    gradients_std: np.ndarray
-    gradients_mean_abs: np.ndarray
-    dead_share: np.ndarray
-    saturated_share: np.ndarray
-    loss: np.ndarray
-    learning_rate: np.ndarray | None
-
-
-@dataclass(frozen=True)
-class ActivationExplainerView:
-    """A layer's activation function and its derivative, with the layer's z-values.
-
-    Attributes
-    ----------
-    layer_name, activation_name : the layer shown and its (last) activation.
-    xs : (P,) z values the curves are drawn at; values, derivative : (P,) f and f'.
-    edges : (B+1,) bins over ``xlim``; counts : (E+1, B) the layer's z-values (all units,
-        all samples) per bin at every epoch; ymax : the largest count over all epochs.
-    xlim, ylim : fixed limits (ylim for the curves).
-    saturated_beyond : |z| where a sigmoid/tanh unit counts as saturated, else None.
-    dead_below : z below which a relu unit gives 0 and no gradient, else None.
-    note : why there is no derivative curve (softmax), else empty.
-    """
-
-    layer_name: str
-    activation_name: str
-    xs: np.ndarray
-    values: np.ndarray
-    derivative: np.ndarray | None
-    edges: np.ndarray
-    counts: np.ndarray
-    ymax: float
-    xlim: tuple[float, float]
-    ylim: tuple[float, float]
-    saturated_beyond: float | None = None
-    dead_below: float | None = None
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class InternalsViews:
-    """Every layer-internals view of a run, for every epoch.
-
-    Attributes
-    ----------
-    run_name, n_epochs.
-    z, activations, weights, gradients : :class:`LayerDistributionsView` each.
-    stats : :class:`LayerStatsView`.
-    explainers : one :class:`ActivationExplainerView` per layer (model order).
-    """
-
-    run_name: str
-    n_epochs: int
-    z: LayerDistributionsView
-    activations: LayerDistributionsView
-    weights: LayerDistributionsView
-    gradients: LayerDistributionsView
-    stats: LayerStatsView
-    explainers: tuple[ActivationExplainerView, ...]
-
-    @property
-    def layer_names(self) -> tuple[str, ...]:
-        return self.stats.layer_names
-
-    def distribution(self, quantity: str) -> LayerDistributionsView:
-        """The view of one of ``QUANTITIES``."""
-        if quantity not in QUANTITIES:
-            raise ViewUnavailableError(f"no layer view {quantity!r}; choose one of: "
-                                       f"{', '.join(QUANTITIES)}")
-        return getattr(self, quantity)
-
-    def explainer(self, layer: str | None = None) -> ActivationExplainerView:
-        """The explainer of ``layer`` (the last hidden layer when None)."""
-        names = self.layer_names
-        if layer is None:
-            return self.explainers[max(len(names) - 2, 0)]
-        if layer not in names:
-            raise ViewUnavailableError(f"no layer {layer!r}; layers: {', '.join(names)}")
-        return self.explainers[names.index(layer)]
-
-
-@dataclass(frozen=True)
-class _Block:
-    """A Dense layer and the activations applied after it, up to the next Dense layer."""
-
-    name: str
-    kernel: np.ndarray  # (E+1, d_in, units)
-    bias: np.ndarray | None  # (E+1, units)
-    functions: tuple  # ((canonical name, forward, vjp, config), ...) in order
-    activation_name: str  # the last non-identity activation ('linear' when none)
-
-
-def _matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``A @ B`` over a leading epoch axis; a gemm per epoch for wide operands, where
-    numpy's stacked matmul does not use BLAS well."""
-    if A.shape[-1] * B.shape[-1] <= _BATCHED_MATMUL_MAX or A.shape[0] == 1:
-        return np.matmul(A, B)
-    out = np.empty((A.shape[0], A.shape[1], B.shape[2]), dtype=np.result_type(A, B))
-    for e in range(A.shape[0]):
-        np.matmul(A[e], B[e], out=out[e])
-    return out
 
 
 class Internals:
@@ -296,8 +117,8 @@ class Internals:
         self.targets = np.asarray(targets).reshape(-1).astype(np.intp)
         self.l1, self.l2 = float(l1), float(l2)
         self.learning_rate = _learning_rate(learning_rate, self.n_epochs)
-        self._pre: list = []  # weightless layers before the first Dense: forward only
-        self.blocks = self._blocks()
+        # activations before the first Dense layer (forward only), then the blocks
+        self._pre, self.blocks = backprop.build_blocks(network)
         last = self.blocks[-1]
         units = int(last.kernel.shape[2])
         if not last.functions or last.functions[-1][0] not in ("sigmoid", "softmax") or (
@@ -331,29 +152,6 @@ class Internals:
         return cls(replay.network, replay.inputs, replay.targets, l1=l1, l2=l2,
                    learning_rate=replay.logs.get("lr"), name=replay.name)
 
-    # -- structure ----------------------------------------------------------------------
-
-    def _blocks(self) -> list[_Block]:
-        blocks: list[dict] = []
-        for layer in self.network.layers:
-            fn = None
-            if layer.activation_name != "linear":
-                try:
-                    vjp = activations.backprop(layer.activation_config)
-                except ValueError as exc:
-                    raise RunFileError(f"layer {layer.name!r}: {exc}") from exc
-                fn = (layer.activation_name, layer.activation, vjp,
-                      dict(layer.activation_config))
-            if layer.has_weights:
-                blocks.append({"name": layer.name, "kernel": layer.kernel, "bias": layer.bias,
-                               "functions": [fn] if fn else []})
-            elif fn is not None:
-                (blocks[-1]["functions"] if blocks else self._pre).append(fn)
-        return [_Block(name=b["name"], kernel=b["kernel"], bias=b["bias"],
-                       functions=tuple(b["functions"]),
-                       activation_name=b["functions"][-1][0] if b["functions"] else "linear")
-                for b in blocks]
-
     @property
     def layer_names(self) -> tuple[str, ...]:
         """Names of the Dense layers, hidden and output."""
@@ -368,65 +166,10 @@ class Internals:
         return X
 
     def _pass(self, epochs: slice, dtype: type = np.float64) -> dict[str, Any]:
-        """Forward and backward pass for a slice of epochs; arrays have a leading epoch
-        axis."""
-        X = self._inputs().astype(dtype, copy=False)
-        n = X.shape[0]
-        H = np.broadcast_to(X, (len(range(*epochs.indices(self.n_epochs + 1))), *X.shape))
-        ins, zs, acts, trail = [], [], [], []
-        last = len(self.blocks) - 1
-        for i, block in enumerate(self.blocks):
-            Z = _matmul(H, block.kernel[epochs].astype(dtype, copy=False))
-            if block.bias is not None:
-                Z += block.bias[epochs][:, None, :].astype(dtype, copy=False)
-            steps = []  # (input, output, vjp) of each activation, to go back through
-            A = Z
-            for _, forward, vjp, _ in block.functions:
-                out = forward(A)
-                steps.append((A, out, vjp))
-                A = out
-            ins.append(H)
-            zs.append(Z)
-            acts.append(A)
-            trail.append(steps)
-            if i < last:
-                H = A
-        # d loss / d (input of the output's sigmoid or softmax) = (p - y) / N: the loss
-        # Keras computes from the logits it keeps, so saturation does not clip it.
-        P = acts[-1]
-        G = P.copy()
-        if self.loss_kind == "binary":
-            G[..., 0] -= self.targets
-            # from the logit, as Keras computes it, so it stays exact near 0 and 1
-            z_out = trail[-1][-1][0][..., 0]
-            loss = np.mean(np.logaddexp(0.0, z_out) - self.targets * z_out, axis=1)
-        else:
-            G[:, np.arange(n), self.targets] -= 1.0
-            logits = trail[-1][-1][0]
-            shifted = logits - logits.max(axis=2, keepdims=True)
-            log_p = shifted - np.log(np.exp(shifted).sum(axis=2, keepdims=True))
-            loss = -np.mean(log_p[:, np.arange(n), self.targets], axis=1)
-        G /= n
-        k_grads: list = [None] * len(self.blocks)
-        b_grads: list = [None] * len(self.blocks)
-        for i in range(last, -1, -1):
-            block = self.blocks[i]
-            steps = trail[i][:-1] if i == last else trail[i]
-            for x, y, vjp in reversed(steps):
-                G = vjp(x, y, G)
-            kernel = block.kernel[epochs].astype(dtype, copy=False)
-            gk = _matmul(np.swapaxes(ins[i], 1, 2), G)
-            if self.l2:
-                gk += 2.0 * self.l2 * kernel
-            if self.l1:
-                gk += self.l1 * np.sign(kernel)
-            k_grads[i] = gk
-            if block.bias is not None:
-                b_grads[i] = G.sum(axis=1)
-            if i > 0:
-                G = _matmul(G, np.swapaxes(kernel, 1, 2))
-        return {"z": zs, "activations": acts, "kernel_gradients": k_grads,
-                "bias_gradients": b_grads, "loss": loss}
+        """Forward and backward pass for a slice of epochs (``backprop.forward_backward``);
+        arrays have a leading epoch axis."""
+        return backprop.forward_backward(self._inputs(), self.blocks, self.targets,
+                                         self.loss_kind, epochs, dtype, self.l1, self.l2)
 
     def at(self, epoch: int) -> EpochInternals:
         """The exact internals of one epoch (0 = initial weights, negative from the end)."""
@@ -465,13 +208,13 @@ class Internals:
     def views(self) -> InternalsViews:
         """Every layer-internals view for every epoch (one pass, kept once computed)."""
         if self._views is None:
-            with _one_blas_thread():
+            with backprop.one_blas_thread():
                 self._views = self._compute_views()
         return self._views
 
     def _compute_views(self) -> InternalsViews:
         n_states, n_layers = self.n_epochs + 1, len(self.blocks)
-        hists = {q: _FineHistograms(n_states, n_layers) for q in QUANTITIES}
+        hists = {q: FineHistograms(n_states, n_layers) for q in QUANTITIES}
         gstd = np.empty((n_states, n_layers))
         gabs = np.empty((n_states, n_layers))
         dead = np.full((n_states, n_layers), np.nan)
@@ -489,7 +232,7 @@ class Internals:
             # values beyond float32's range (a run blowing up) are redone in float64
             with np.errstate(all="ignore"):
                 r = self._pass(sl, np.float32)
-                if not _finite(r):
+                if not backprop.finite(r):
                     r = self._pass(sl, np.float64)
             loss[sl] = r["loss"]
             for i in range(n_layers):
@@ -526,7 +269,7 @@ class Internals:
                               gradients=dists["gradients"], stats=stats,
                               explainers=explainers)
 
-    def _explainer(self, i: int, z_hists: _FineHistograms) -> ActivationExplainerView:
+    def _explainer(self, i: int, z_hists: FineHistograms) -> ActivationExplainerView:
         block = self.blocks[i]
         act = block.activation_name
         lo, hi = z_hists.robust_range(layer=i)
@@ -562,144 +305,6 @@ class Internals:
             ylim=(ymin - pad, ymax + pad),
             saturated_beyond=SATURATION_Z if act in SATURATING else None,
             dead_below=0.0 if act in DEAD_CAPABLE else None, note=note)
-
-
-class _FineHistograms:
-    """Per (epoch, layer) a ``FINE_BINS`` histogram over its own [min, max]: enough to draw
-    the distribution on any fixed axis and read its quartiles, without keeping the values.
-    """
-
-    def __init__(self, n_states: int, n_layers: int) -> None:
-        self.counts = np.zeros((n_states, n_layers, FINE_BINS))
-        self.lo = np.zeros((n_states, n_layers))
-        self.hi = np.zeros((n_states, n_layers))
-        self.std = np.zeros((n_states, n_layers))
-
-    def add(self, epochs: slice, layer: int, values: np.ndarray) -> None:
-        """``values`` (epochs in the slice, M): one histogram per row. A row holding
-        values that are not finite (a diverged epoch) keeps no histogram: NaN extremes."""
-        rows, m = values.shape
-        with np.errstate(all="ignore"):
-            self._add(epochs, layer, values, rows, m)
-
-    def _add(self, epochs: slice, layer: int, values: np.ndarray, rows: int, m: int) -> None:
-        values = values.astype(np.float64, copy=False)
-        lo = values.min(axis=1)
-        hi = values.max(axis=1)
-        bad = ~(np.isfinite(lo) & np.isfinite(hi))
-        if bad.any():
-            values = np.where(bad[:, None], 0.0, values)
-            lo = np.where(bad, np.nan, lo)
-            hi = np.where(bad, np.nan, hi)
-        self.lo[epochs, layer] = lo
-        self.hi[epochs, layer] = hi
-        mean = values.sum(axis=1) / m
-        square = np.einsum("ij,ij->i", values, values) / m
-        self.std[epochs, layer] = np.sqrt(np.maximum(square - mean * mean, 0.0))
-        scale = FINE_BINS / np.where(hi > lo, hi - lo, 1.0)
-        idx = ((values - lo[:, None]) * scale[:, None]).astype(np.intp)
-        np.minimum(idx, FINE_BINS - 1, out=idx)
-        np.maximum(idx, 0, out=idx)  # NaN of a diverged run
-        idx += (np.arange(rows) * FINE_BINS)[:, None]
-        counts = np.bincount(idx.ravel(), minlength=rows * FINE_BINS).reshape(rows, FINE_BINS)
-        counts[bad] = 0
-        self.counts[epochs, layer] = counts
-        if bad.any():
-            self.std[epochs, layer] = np.where(bad, np.nan, self.std[epochs, layer])
-
-    def _cumulative(self) -> np.ndarray:
-        """(E+1, L, FINE_BINS+1) cumulative shares at the fine bins' edges."""
-        total = np.maximum(self.counts.sum(axis=2, keepdims=True), 1.0)
-        cum = np.cumsum(self.counts, axis=2) / total
-        return np.concatenate([np.zeros(cum.shape[:2] + (1,)), cum], axis=2)
-
-    def cdf(self, x: np.ndarray, layers: slice | int = slice(None)) -> np.ndarray:
-        """Share of values at or below each ``x`` (P,), per epoch and layer: (E+1, L', P),
-        the histogram's piecewise-linear CDF."""
-        cum = self._cumulative()[:, layers]
-        lo, hi = self.lo[:, layers][..., None], self.hi[:, layers][..., None]
-        width = np.where(hi > lo, hi - lo, 1.0)
-        t = (np.asarray(x, dtype=np.float64) - lo) / width * FINE_BINS
-        t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, float(FINE_BINS))
-        j = np.minimum(t.astype(np.intp), FINE_BINS - 1)
-        below = np.take_along_axis(cum, j, axis=-1)
-        above = np.take_along_axis(cum, j + 1, axis=-1)
-        out = below + (t - j) * (above - below)
-        # every value equal: a step at lo
-        return np.where(hi > lo, out, (np.asarray(x) >= lo).astype(np.float64))
-
-    def quantiles(self, qs: Sequence[float], layers: slice | int = slice(None)) -> np.ndarray:
-        """(E+1, L', Q) the values below which the shares ``qs`` lie."""
-        cum = self._cumulative()[:, layers]
-        lo, hi = self.lo[:, layers][..., None], self.hi[:, layers][..., None]
-        q = np.asarray(qs, dtype=np.float64)
-        # first fine edge whose cumulative share reaches q, then linear within the bin
-        j = np.argmax(cum[..., None, :] >= q[:, None] - 1e-12, axis=-1)  # (E, L', Q)
-        j = np.clip(j, 1, FINE_BINS)
-        below = np.take_along_axis(cum, j - 1, axis=-1)
-        above = np.take_along_axis(cum, j, axis=-1)
-        frac = np.divide(q - below, above - below, out=np.zeros_like(below),
-                         where=above > below)
-        pos = (j - 1 + np.clip(frac, 0.0, 1.0)) / FINE_BINS
-        return lo + pos * (hi - lo)
-
-    def robust_range(self, layer: int | None = None) -> tuple[float, float]:
-        layers = slice(None) if layer is None else slice(layer, layer + 1)
-        ends = self.quantiles([_TAIL, 1 - _TAIL], layers)
-        finite = np.isfinite(ends).all(axis=-1)
-        if not finite.any():
-            raise ViewUnavailableError("the layer values are not finite numbers at any epoch "
-                                       "(the run diverged), so their distributions cannot "
-                                       "be drawn")
-        lo, hi = float(ends[..., 0][finite].min()), float(ends[..., 1][finite].max())
-        if hi <= lo:
-            lo, hi = lo - 0.5, hi + 0.5
-        return lo, hi
-
-    def counts_on(self, edges: np.ndarray, layer: int) -> np.ndarray:
-        """(E+1, B) counts of ``layer``'s values in ``edges`` (values outside left out),
-        moved from the fine bins by linear interpolation of their CDF."""
-        cdf = self.cdf(edges, slice(layer, layer + 1))[:, 0]
-        return np.diff(cdf, axis=-1) * self.counts[:, layer].sum(axis=-1, keepdims=True)
-
-    def view(self, quantity: str, names: tuple[str, ...], n_shown: int) -> LayerDistributionsView:
-        """The violins of the first ``n_shown`` layers, on an axis that fits them."""
-        shown = slice(0, n_shown)
-        lows, highs = zip(*(self.robust_range(i) for i in range(n_shown)))
-        lo, hi = min(lows), max(highs)
-        span = hi - lo
-        ylim = (lo - 0.04 * span, hi + 0.04 * span)
-        edges = np.linspace(ylim[0], ylim[1], VIOLIN_BINS + 1)
-        with np.errstate(invalid="ignore"):
-            density = np.nan_to_num(np.diff(self.cdf(edges, shown), axis=-1))
-        peak = density.max(axis=2, keepdims=True)
-        density = np.divide(density, peak, out=np.zeros_like(density), where=peak > 0)
-        return LayerDistributionsView(
-            quantity=quantity, label=LABELS[quantity], layer_names=names[:n_shown],
-            edges=edges, density=density, quartiles=self.quantiles([0.25, 0.5, 0.75], shown),
-            extremes=np.stack([self.lo[:, shown], self.hi[:, shown]], axis=-1),
-            std=self.std[:, shown].copy(), ylim=ylim)
-
-
-@contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """BLAS on one thread for the pass: its products are small (N x 100 x 100), and on a
-    busy machine OpenBLAS' threads wait on each other (a 1000 x 100 x 100 product took
-    12 ms with 2 threads under load against 1 ms with one)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # scikit-learn brings it; without it BLAS keeps its threads
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-def _finite(result: dict[str, Any]) -> bool:
-    """True when a pass's loss, z-values and gradients are all finite numbers."""
-    return bool(np.isfinite(result["loss"]).all()
-                and all(np.isfinite(g).all() for g in result["kernel_gradients"])
-                and all(np.isfinite(z).all() for z in result["z"]))
 
 
 def _factor(value: Any) -> float:

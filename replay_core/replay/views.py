@@ -18,13 +18,15 @@ from replay_core.replay.landscape import LandscapeView
 
 @dataclass(frozen=True)
 class FeatureSpaceView:
-    """Output of a 2-unit layer for every sample, with a bent input-space grid.
+    """Output of a hidden layer for every sample, with a bent input-space grid: a 2-unit
+    layer as it is, a wider one through a projection fixed for every epoch.
 
     Attributes
     ----------
-    layer_name : name of the 2-unit layer shown.
-    features : (E+1, N, 2) the layer's output for every sample.
-    targets : (N,) 0/1 class of every sample.
+    layer_name : name of the layer shown.
+    features : (E+1, N, 2) the layer's output (projected) for every sample; at the epochs
+        named in ``overflow_note``, samples beyond the limits sit on their edge.
+    targets : (N,) class index of every sample.
     grid_lines : (E+1, L, P, 2) ``L`` input-space grid lines (11 horizontal and 11
         vertical for 2-D inputs), each sampled at ``P`` points, mapped through the same
         layers as the samples.
@@ -44,8 +46,9 @@ class FeatureSpaceView:
     boundary_note : why ``boundary`` is empty at every epoch (a projection of a layer of
         more than 2 units has no exact boundary), else empty.
     mean, components : the projection ``(h - mean) @ components.T``; (U,) and (2, U).
-    overflow_note : which epochs blew up (values beyond ``replayer.OVERFLOW``) and were
-        left out of the fit and the limits, else empty.
+    overflow_note : which epochs blew up (values beyond ``ranges.OVERFLOW``, or far
+        beyond the typical epoch's) and were left out of the fit and the limits, else
+        empty.
     """
 
     layer_name: str
@@ -69,14 +72,16 @@ class FeatureSpaceView:
 
 @dataclass(frozen=True)
 class DecisionBoundaryView:
-    """Predicted probability over an input-space grid covering the data, with margin.
+    """Predicted probability over a grid covering the data, with margin.
 
     Attributes
     ----------
     xs : (G,) grid x coordinates; ys : (G,) grid y coordinates.
-    probabilities : (E+1, G, G) P(class 1) at (ys[i], xs[j]) -> probabilities[e, i, j].
-    contours : tuple of E+1 arrays (M, 2): the 0.5 contour, NaN rows between pieces.
-    inputs : (N, 2) the samples; targets : (N,) their 0/1 class.
+    probabilities : (E+1, G, G) P(class 1) at (ys[i], xs[j]) -> probabilities[e, i, j]
+        (for k > 2 classes the winning class's probability, see ``winners``).
+    contours : tuple of E+1 arrays (M, 2): the 0.5 contour (for k > 2 classes the lines
+        between the class regions), NaN rows between pieces.
+    inputs : (N, 2) the samples; targets : (N,) their class index.
     xlim, ylim : fixed limits (the grid's extent).
     space : "input" (the grid covers the inputs), "latent": the grid covers the 2-D
         output of ``latent_layer`` (a bottleneck) and the rest of the network maps it, or
@@ -110,7 +115,8 @@ class DecisionBoundaryView:
 
 @dataclass(frozen=True)
 class ProbabilityHistogramView:
-    """Histograms of the predicted probability of the negatives and of the positives.
+    """Histograms of the predicted probability of the negatives and of the positives, for
+    a two-class run (a k-class run's is a ``ClassProbabilityHistogramView``).
 
     Attributes
     ----------
@@ -137,8 +143,9 @@ class LossAndMetricView:
     Attributes
     ----------
     epochs : (E+1,) 0..E.
-    loss, accuracy : (E+1,) binary cross-entropy and accuracy (threshold 0.5) of the
-        stored weights on all training samples.
+    loss, accuracy : (E+1,) cross-entropy and accuracy of the stored weights on all
+        training samples: binary cross-entropy and threshold 0.5 for two classes,
+        categorical cross-entropy and the most probable class for k > 2.
     val_loss, val_accuracy : (E+1,) the same on the validation data, or None.
     loss_ylim : fixed limits of the loss axis (accuracy is always 0..1).
     """
@@ -153,7 +160,8 @@ class LossAndMetricView:
 
 @dataclass(frozen=True)
 class LossHistogramView:
-    """Histogram of the per-sample binary cross-entropy.
+    """Histogram of the per-sample binary cross-entropy of a two-class run (a k-class
+    run's is a ``ClassLossHistogramView``).
 
     Attributes
     ----------
@@ -198,9 +206,10 @@ class UnitMapsView:
 class ReplayViews:
     """The five views of one run, for every epoch.
 
-    ``feature_space`` is None when the run has no 2-unit layer; ``feature_space_note``
-    then says why (and how to get one). ``decision_boundary`` is None when the inputs
-    are not 2-D, with ``decision_boundary_note`` saying why.
+    ``feature_space`` is None when the run has no hidden layer of 2 or more units;
+    ``feature_space_note`` then says why (and how to get one). ``decision_boundary`` is
+    None when there is no plane to draw it on (one input feature and no bottleneck), with
+    ``decision_boundary_note`` saying why.
     """
 
     run_name: str
