@@ -18,7 +18,7 @@ import pytest
 from deepreplay_fixture import write_deepreplay_run
 
 from replay_core.errors import RunExistsError, RunFileError, RunNotFoundError
-from replay_core.store import runfile
+from replay_core.store import layout, runfile
 from replay_core.store.runfile import RunWriter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,7 +188,7 @@ def test_writer_checks_its_arguments(tmp_path):
     path = tmp_path / "runs.h5"
     with pytest.raises(RunFileError, match=r"^run 'run': inputs has 12 rows but targets has 11$"):
         _writer(path, targets=Y[:11])
-    with pytest.raises(RunFileError, match=r"^inputs must be 2-D \(samples, features\), got "
+    with pytest.raises(RunFileError, match=r"^inputs must be 2-D \(samples, features\); got "
                                            r"shape \(12,\)$"):
         _writer(path, inputs=Y)
     with pytest.raises(RunFileError, match="2 layers of weights but 1 layer names"):
@@ -671,7 +671,7 @@ def test_deepreplay_padding_is_found_block_by_block_as_row_by_row(tmp_path, monk
                                                                    scan_floats):
     # Blocks of 1 row, of a few rows and of every row give the row-by-row answer, also
     # when a trailing epoch has a zero loss but weights (a trained epoch), or the reverse.
-    monkeypatch.setattr(runfile, "_SCAN_FLOATS", scan_floats)
+    monkeypatch.setattr(layout, "SCAN_FLOATS", scan_floats)
     rng = np.random.default_rng(4)
     for case in range(12):
         path = tmp_path / f"dr{case}.h5"

@@ -28,6 +28,7 @@ from prebuilt_runs import (
 from replay_core.data import presets
 from replay_core.errors import RunFileError, RunNotFoundError
 from replay_core.replay.replayer import Replay
+from replay_core.store import quotas as quota_module
 from replay_core.store import runfile, workspace
 from replay_core.store.workspace import Workspace, estimate_file_bytes
 
@@ -310,7 +311,7 @@ def test_reading_a_session_creates_no_folder(root):
 
 
 def test_clean_up_runs_at_most_once_per_interval(root, monkeypatch):
-    monkeypatch.setattr(workspace, "_last_clean", None)
+    monkeypatch.setattr(quota_module, "_last_clean", None)
     monkeypatch.setenv("DEEPREPLAY_SESSION_MAX_AGE_H", "1")
     current = make_session(root, 0.01, age_s=5 * 3600)
     expired = make_session(root, 0.01, age_s=2 * 3600)
@@ -404,7 +405,7 @@ def test_a_finished_run_sharing_a_file_with_a_run_being_written_is_kept_until_it
 
 FULL_DISK = '''
 import resource, signal, sys
-from replay_core.store import runfile
+from replay_core.store import runfile, writer as run_writer
 from replay_core.errors import RunFileError
 from replay_core.store.workspace import Workspace
 {unchecked}
@@ -432,7 +433,7 @@ def test_a_full_disk_stops_the_run_with_one_sentence_and_keeps_the_others(root, 
     before = runfile.read_run(ws.run_path("before"), "before")
     # "write-fails": the disk fills between the writer's check and its write (another
     # process), so h5py's write itself fails.
-    unchecked = "" if checked else "runfile._room = lambda path: None\n"
+    unchecked = "" if checked else "run_writer._room = lambda path: None\n"
     done = run_python(FULL_DISK.format(unchecked=unchecked, folder=str(ws.folder), room=300_000))
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()

@@ -39,15 +39,21 @@ import numpy as np
 
 from replay_core.data import activations
 from replay_core.errors import ReplayError, RunFileError
-from replay_core.store import h5guard, runfile
+from replay_core.store import h5guard
 from replay_core.store.h5guard import DEFAULT, Limits
-from replay_core.store.names import unique_name
+from replay_core.store.layout import (
+    activation_config,
+    layer_count,
+    run_names,
+    stored_epochs,
+    why_no_runs,
+)
+from replay_core.store.names import check_name, unique_name
+from replay_core.store.opening import READ_ERRORS, contained, file_problem, open_read, reason
+from replay_core.store.records import LAYER_KEY, STATUSES, WEIGHTS_KEY
+from replay_core.store.samples import check_classes, check_features, check_finite, check_rows
 
 __all__ = ["DEFAULT", "Limits", "check_file", "import_file"]
-
-# Failures of h5py, HDF5 and numpy on a file's content; each becomes one RunFileError.
-_READ_ERRORS = (MemoryError, RecursionError, RuntimeError, OSError, KeyError, ValueError,
-                TypeError, OverflowError, IndexError)
 
 _INT_ATTRS = ("samples", "batch_size", "n_batches", "n_epochs", "n_layers", "epochs_done",
               "diverged_epoch")
@@ -84,27 +90,18 @@ def check_file(path: str | os.PathLike, display_name: str | None = None,
     """
     name = display_name or Path(path).name
     display = repr(name)
-    problem = runfile._file_problem(path, name)
+    problem = file_problem(path, name)
     if problem is not None:
         raise problem
-    with runfile._open_read(path, name) as f:
-        return _guarded(display, lambda: _check_open(f, display, limits))
-
-
-def _guarded(display: str, action: Any) -> Any:
-    try:
-        return action()
-    except ReplayError:
-        raise
-    except _READ_ERRORS as exc:
-        raise RunFileError(f"{display} could not be read ({runfile._reason(exc)})") from exc
+    with open_read(path, name) as f:
+        return contained(display, lambda: _check_open(f, display, limits))
 
 
 def _check_open(f: h5py.File, display: str, limits: Limits) -> list[str]:
     h5guard.walk(f, display, limits)
-    names = runfile._run_names(f)
+    names = run_names(f)
     if not names:
-        raise RunFileError(f"{display} holds no runs{runfile._why_no_runs(f)}")
+        raise RunFileError(f"{display} holds no runs{why_no_runs(f)}")
     layouts = {}
     for name in names:
         where = f"{display} run {name!r}"
@@ -116,7 +113,7 @@ def _check_open(f: h5py.File, display: str, limits: Limits) -> list[str]:
 
 
 def _check_run_name(name: str, where: str) -> None:
-    runfile.check_name(name)
+    check_name(name)
     if any(unicodedata.category(c).startswith("C") for c in name):
         raise RunFileError(f"{where}: the run name holds control characters")
 
@@ -195,9 +192,9 @@ def _run_attrs(g: h5py.Group, where: str, limits: Limits) -> dict[str, Any]:
                                f"most {limits.name_length} characters")
         out[key] = value
     status = out.get("status")
-    if status is not None and status not in runfile.STATUSES:
+    if status is not None and status not in STATUSES:
         raise RunFileError(f"{where}: status {status[:40]!r} is not one of "
-                           f"{', '.join(runfile.STATUSES)}")
+                           f"{', '.join(STATUSES)}")
     return out
 
 
@@ -216,9 +213,7 @@ def _check_layout(g: h5py.Group, where: str, limits: Limits) -> _Layout:
     if width > limits.features:
         raise RunFileError(f"{where}: inputs has {width:,} features; the limit is "
                            f"{limits.features}")
-    if targets.shape[0] != rows:
-        raise RunFileError(f"{where}: inputs has {rows} rows but targets has "
-                           f"{targets.shape[0]}")
+    check_rows(targets.shape[0], rows, where=where)
     has_val = [h5guard.has_member(g, k) for k in ("val_inputs", "val_targets")]
     if has_val[0] != has_val[1]:
         raise RunFileError(f"{where}: has {'val_inputs' if has_val[0] else 'val_targets'} "
@@ -226,21 +221,18 @@ def _check_layout(g: h5py.Group, where: str, limits: Limits) -> _Layout:
     if has_val[0]:
         val_inputs = _dataset(g, "val_inputs", where, (2,))
         val_targets = _dataset(g, "val_targets", where, (1, 2))
-        if val_inputs.shape[1] != width:
-            raise RunFileError(f"{where}: val_inputs has {val_inputs.shape[1]} columns but "
-                               f"inputs has {width}")
+        check_features(val_inputs.shape[1], width, "val_inputs", "inputs", where)
         if val_inputs.shape[0] > limits.samples:
             raise RunFileError(f"{where}: val_inputs has {val_inputs.shape[0]:,} samples; the "
                                f"limit is {limits.samples:,}")
-        if val_targets.shape[0] != val_inputs.shape[0]:
-            raise RunFileError(f"{where}: val_inputs has {val_inputs.shape[0]} rows but "
-                               f"val_targets has {val_targets.shape[0]}")
+        check_rows(val_targets.shape[0], val_inputs.shape[0], "val_targets", "val_inputs",
+                   where)
     loss = _dataset(g, "loss", where, (1,))
     loss_len = int(loss.shape[0])
     if loss_len > limits.epochs:
         raise RunFileError(f"{where}: loss holds {loss_len:,} epochs; the limit is "
                            f"{limits.epochs:,}")
-    counted = runfile._layer_count(g)
+    counted = layer_count(g)
     n_layers = attrs.get("n_layers", counted)
     if n_layers != counted:
         raise RunFileError(f"{where}: n_layers is {n_layers} but the run has {counted} "
@@ -263,7 +255,7 @@ def _check_layout(g: h5py.Group, where: str, limits: Limits) -> _Layout:
         layer = h5guard.get_member(g, f"layer{i}", where)
         if not isinstance(layer, h5py.Group):
             raise RunFileError(f"{where}: layer{i} is not a group")
-        keys = [k for k in layer if runfile._WEIGHTS.match(k)]
+        keys = [k for k in layer if WEIGHTS_KEY.match(k)]
         if len(keys) > 2:
             raise RunFileError(f"{where}: layer{i} holds {len(keys)} weight arrays; replay "
                                "reads Dense layers (kernel and bias) only")
@@ -323,7 +315,7 @@ def _check_layout(g: h5py.Group, where: str, limits: Limits) -> _Layout:
         if ds is not None and ds.ndim == 2 and ds.shape[1] > 1 and ds.shape[1] != classes:
             raise RunFileError(f"{where}: {key} has {ds.shape[1]} one-hot columns but the "
                                f"output has {classes} classes")
-    config = runfile._activation_config(g, n_layers, where)
+    config = activation_config(g, n_layers, where)
     if len(config) != n_layers:
         raise RunFileError(f"{where}: {len(config)} activations for {n_layers} layers")
     for i, entry in enumerate(config):
@@ -339,27 +331,8 @@ def _check_values(g: h5py.Group, where: str, layout: _Layout) -> None:
     for x_key, y_key in (("inputs", "targets"), ("val_inputs", "val_targets")):
         if not h5guard.has_member(g, x_key):
             continue
-        X = np.asarray(g[x_key][()])
-        if not np.isfinite(X).all():
-            bad = int(np.count_nonzero(~np.isfinite(X)))
-            raise RunFileError(f"{where}: {x_key} holds {bad} NaN or infinite values")
-        _check_targets(np.asarray(g[y_key][()], dtype=np.float64), y_key, where,
-                       layout.classes)
-
-
-def _check_targets(y: np.ndarray, key: str, where: str, classes: int) -> None:
-    if not np.isfinite(y).all():
-        raise RunFileError(f"{where}: {key} holds NaN or infinite values")
-    if y.ndim == 2 and y.shape[1] > 1:
-        if not np.isin(y, (0.0, 1.0)).all() or not (y.sum(axis=1) == 1).all():
-            raise RunFileError(f"{where}: {key} has {y.shape[1]} columns but its rows are not "
-                               "one-hot (a single 1 among 0s)")
-        return
-    bad = (y < 0) | (y >= classes) | (y != np.floor(y))
-    if bad.any():
-        value = float(y.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]])
-        raise RunFileError(f"{where}: {key} holds {int(bad.sum())} values that are not class "
-                           f"indices 0 to {classes - 1} (e.g. {value:g})")
+        check_finite(np.asarray(g[x_key][()]), x_key, where)
+        check_classes(np.asarray(g[y_key][()], dtype=np.float64), layout.classes, y_key, where)
 
 
 # -- importing ------------------------------------------------------------------------
@@ -412,9 +385,9 @@ def import_file(src: str | os.PathLike, dst: str | os.PathLike,
         raise RunFileError(f"{Path(dst).name!r} already exists; an upload is written into a "
                            "new file")
     names = check_file(src, display_name, limits)
-    with runfile._open_read(src, display_name or Path(src).name) as f:
-        runs = _guarded(display, lambda: [_read_plain(f[name], f"{display} run {name!r}",
-                                                      limits) for name in names])
+    with open_read(src, display_name or Path(src).name) as f:
+        runs = contained(display, lambda: [_read_plain(f[name], f"{display} run {name!r}",
+                                                       limits) for name in names])
     new_names = _new_names(names, taken, limits)
     try:
         with h5py.File(dst, "x", track_order=True) as out:
@@ -422,9 +395,9 @@ def import_file(src: str | os.PathLike, dst: str | os.PathLike,
                 _write_run(out, name, run)
     except BaseException as exc:
         Path(dst).unlink(missing_ok=True)
-        if isinstance(exc, _READ_ERRORS) and not isinstance(exc, ReplayError):
+        if isinstance(exc, READ_ERRORS) and not isinstance(exc, ReplayError):
             raise RunFileError(f"the runs of {display} could not be written to "
-                               f"{Path(dst).name!r} ({runfile._reason(exc)})") from exc
+                               f"{Path(dst).name!r} ({reason(exc)})") from exc
         raise
     return new_names
 
@@ -452,11 +425,11 @@ _LOG_NAME = re.compile(r"^[\w.:+=,()-]{1,100}$")
 def _read_plain(g: h5py.Group, where: str, limits: Limits) -> _PlainRun:
     """Read a checked run: its arrays (bounded by the checks) and parsed attributes."""
     layout = _check_layout(g, where, limits)
-    epochs = runfile._stored_epochs(g, layout.n_layers)
+    epochs = stored_epochs(g, layout.n_layers)
     data = {key: _native(g[key][()]) for key in _DATA if h5guard.has_member(g, key)}
     logs = {}
     for key in g:
-        if key in _DATA or runfile._LAYER.match(key) or not _LOG_NAME.match(key):
+        if key in _DATA or LAYER_KEY.match(key) or not _LOG_NAME.match(key):
             continue
         ds = h5guard.get_member(g, key, where)
         if isinstance(ds, h5py.Dataset) and ds.ndim == 1 and ds.dtype.kind in "fiu":
@@ -466,7 +439,7 @@ def _read_plain(g: h5py.Group, where: str, limits: Limits) -> _PlainRun:
                                          np.full(epochs - len(values), np.nan, np.float32)])
             logs[key] = values
     weights = [[_native(g[f"layer{i}/weights{j}"][: epochs + 1])
-                for j in range(len([k for k in g[f"layer{i}"] if runfile._WEIGHTS.match(k)]))]
+                for j in range(len([k for k in g[f"layer{i}"] if WEIGHTS_KEY.match(k)]))]
                for i in range(layout.n_layers)]
     attrs = dict(layout.attrs)
     if "epochs_done" in attrs:

@@ -27,6 +27,7 @@ import numpy as np
 
 from replay_core.errors import RunFileError
 from replay_core.store.runfile import EpochRecord, RunWriter, check_name, stored_logs
+from replay_core.store.samples import check_features, check_inputs, check_targets
 
 __all__ = ["EpochRecord", "ReplayData", "activation_config", "describe_activation"]
 
@@ -120,25 +121,6 @@ def activation_config(model: Any) -> list[dict[str, Any]]:
     return [_describe_layer(layer) for layer in model.layers]
 
 
-def _check_2d(values: Any, what: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim != 2:
-        raise ValueError(f"{what} must be 2-D (samples, features); got shape {arr.shape}")
-    if arr.dtype.kind not in "fiub":
-        raise ValueError(f"{what} must be numeric; got dtype {arr.dtype}")
-    return arr
-
-
-def _check_targets(values: Any, n: int, what: str, of: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim not in (1, 2) or arr.dtype.kind not in "fiub":
-        raise ValueError(f"{what} must be numeric (samples,) or (samples, k); got shape "
-                         f"{arr.shape} and dtype {arr.dtype}")
-    if len(arr) != n:
-        raise ValueError(f"{of} has {n} rows but {what} has {len(arr)}")
-    return arr
-
-
 def _positive(value: Any, what: str) -> int | None:
     if value is None:
         return None
@@ -200,18 +182,17 @@ class ReplayData(keras.callbacks.Callback):
         writer_factory: Callable[..., RunWriter] | None = None,
     ) -> None:
         super().__init__()
-        self.inputs = _check_2d(inputs, "inputs")
-        self.targets = _check_targets(targets, len(self.inputs), "targets", "inputs")
+        self.inputs = check_inputs(inputs, "inputs")
+        self.targets = check_targets(targets, len(self.inputs), "targets", "inputs")
         self.val_inputs = self.val_targets = None
         if validation_data is not None:
             if not isinstance(validation_data, tuple | list) or len(validation_data) < 2:
                 raise ValueError("validation_data must be a tuple (X_val, y_val)")
-            self.val_inputs = _check_2d(validation_data[0], "validation inputs")
-            if self.val_inputs.shape[1] != self.inputs.shape[1]:
-                raise ValueError(f"validation inputs have {self.val_inputs.shape[1]} features "
-                                 f"but inputs have {self.inputs.shape[1]}")
-            self.val_targets = _check_targets(validation_data[1], len(self.val_inputs),
-                                              "validation targets", "validation inputs")
+            self.val_inputs = check_inputs(validation_data[0], "validation inputs")
+            check_features(self.val_inputs.shape[1], self.inputs.shape[1], "validation inputs",
+                           "inputs")
+            self.val_targets = check_targets(validation_data[1], len(self.val_inputs),
+                                             "validation targets", "validation inputs")
         self.filename = filename
         self.group_name = check_name(group_name)
         self.spec_json = self._spec_json(spec)
