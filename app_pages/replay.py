@@ -198,7 +198,8 @@ if top is not None:
 theme = "dark" if getattr(st.context.theme, "type", None) == "dark" else "light"
 try:
     renderer = session.frame_renderer(key, layer, size, theme, dpi=dpi,
-                                      projection=projection, fit_epoch=fit_epoch)
+                                      projection=projection, fit_epoch=fit_epoch,
+                                      future_curves=player.future_curves())
     if presenting:  # the caption line reads the run once more; read it here, not per frame
         session.run_caption(key)
         session.lr_text(key, 1)
@@ -297,6 +298,7 @@ if not presenting:
                       help="The moments of this run; click one to jump to its epoch"):
         story.events_list(events, ss["epoch"], _jump)
     with c[6].popover("How to read this", icon=":material/help:", width="stretch"):
+        player.future_curves_control()
         story.reading_guide([*renderer.panels, *(["landscape"] if show_landscape else [])])
 play_col.button("Pause" if ss["playing"] else "Play", key="play", width="stretch",
                 icon=":material/pause:" if ss["playing"] else ":material/play_arrow:",

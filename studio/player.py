@@ -14,6 +14,10 @@ from collections.abc import Callable
 import streamlit as st
 
 MIN_INTERVAL_S = 1 / 15  # a frame costs 30-60 ms to draw and send
+# The loss panel's epochs after the one shown: the user's words -> the renderer's
+# ``future_curves`` (replay_core.render.frame.FUTURE_CURVES).
+FUTURE_CURVES = {"faint": "faint", "hidden": "hidden", "shown": "full"}
+CURVES_KEY = "future_curves"
 
 
 def take_played(epoch_key: str, played_key: str, n_epochs: int) -> None:
@@ -47,6 +51,26 @@ def play(show: Callable[[int], None], *, first: int, last: int, speed: float,
         epoch = min(first + frame * stride, last)
         show(epoch)
         st.session_state[played_key] = epoch
+
+
+def future_curves_control(where=st) -> str:
+    """The "Curves after this epoch" choice (faint by default: the curves do not give the
+    ending away, yet show where they go), kept in the session under ``CURVES_KEY`` so a
+    visit to another page or a presentation keeps it; returns the renderer's value."""
+    ss = st.session_state
+    if ss.get(CURVES_KEY) not in FUTURE_CURVES:
+        ss[CURVES_KEY] = "faint"
+    where.segmented_control(
+        "Curves after this epoch", list(FUTURE_CURVES), key=CURVES_KEY, required=True,
+        help="How the loss and accuracy panel draws the epochs still to come: faintly, "
+        "not at all, or like the ones already shown")
+    return future_curves()
+
+
+def future_curves() -> str:
+    """The renderer's ``future_curves`` for the session's choice (see
+    :func:`future_curves_control`); "faint" before any choice."""
+    return FUTURE_CURVES.get(st.session_state.get(CURVES_KEY), "faint")
 
 
 def presentation_css(player_key: str) -> str:

@@ -98,15 +98,17 @@ def replay_views(key: tuple, layer: str | None, projection=None,
 
 
 def frame_renderer(key: tuple, layer: str | None, size: tuple[int, int], theme: str,
-                   dpi: int = 100, projection=None, fit_epoch: int | None = None):
-    """The session's renderer for this run, built once and reused for every epoch."""
+                   dpi: int = 100, projection=None, fit_epoch: int | None = None,
+                   future_curves: str = "faint"):
+    """The session's renderer for this run, built once and reused for every epoch
+    (``future_curves``: how the loss panel draws the epochs after the one shown)."""
     from replay_core.render.frame import FrameRenderer
 
-    wanted = (key, layer, size, theme, dpi, projection, fit_epoch)
+    wanted = (key, layer, size, theme, dpi, projection, fit_epoch, future_curves)
     slot = st.session_state.get("_renderer")
     if slot is None or slot[0] != wanted:
         renderer = FrameRenderer(replay_views(key, layer, projection, fit_epoch), size=size,
-                                 theme=theme, dpi=dpi)
+                                 theme=theme, dpi=dpi, future_curves=future_curves)
         st.session_state["_renderer"] = (wanted, renderer)
         return renderer
     return slot[1]
@@ -154,7 +156,7 @@ KEPT_PREFIXES = ("ds_", "layer", "n_layers", "init", "out_init", "l1", "l2", "op
                  "momentum", "nesterov", "batch", "epochs", "seed", "shuffle", "rlr_", "es_",
                  "run_name", "bottleneck")
 KEPT_KEYS = frozenset({
-    "replay_run", "speed", "frame_size", "epoch", *layer_controls.KEYS,
+    "replay_run", "speed", "frame_size", "future_curves", "epoch", *layer_controls.KEYS,
     "compare_runs", "compare_epoch", "compare_speed", "compare_landscapes",
     "sweep_choice", "sweep_seeds", "sweep_workers", "sweep_selected",
 })
