@@ -48,7 +48,7 @@ from replay_core.replay.heads import (
 )
 from replay_core.replay.ranges import OVERFLOW, overflow_note, tame_epochs
 from replay_core.replay.unit_maps import UNIT_MAP_ELEMENTS
-from replay_core.store import runfile
+from replay_core.store import runfile, samples
 
 # Names other modules import from here; they live in the modules above.
 __all__ = [
@@ -58,41 +58,25 @@ __all__ = [
 ]
 
 
+# The sample checks are the store's (one sentence per fault, as the recorder, the writer
+# and the upload check say it); replay takes a 1-D input as one feature and one-hot
+# targets as class indices.
 def _inputs(values: Any, what: str, context: str) -> np.ndarray:
-    X = np.asarray(values, dtype=np.float64)
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2:
-        raise RunFileError(f"{context}: {what} must be (samples, features), got shape {X.shape}")
-    return X
+    return np.asarray(samples.check_inputs(values, what, context, column=True), np.float64)
 
 
 def _targets(values: Any, n: int, what: str, context: str) -> np.ndarray:
-    t = np.asarray(values, dtype=np.float64)
-    if t.ndim == 2 and t.shape[1] == 1:
-        t = t[:, 0]
-    elif t.ndim == 2 and t.shape[1] > 1:  # one-hot
-        t = np.argmax(t, axis=1).astype(np.float64)
-    if t.shape != (n,):
-        raise RunFileError(f"{context}: {what} has shape {np.shape(values)} but there are "
-                           f"{n} samples")
-    return t
+    of = what.replace("targets", "inputs")
+    return samples.class_indices(samples.check_targets(values, n, what, of, context))
 
 
 def _check_classes(t: np.ndarray, units: int, what: str, context: str) -> None:
     """Targets must be class indices of the output (0/1 for one unit), so every view can
     index, count and colour by them."""
-    classes = 2 if units == 1 else units
-    bad = ~np.isfinite(t) | (t < 0) | (t >= classes) | (t != np.floor(t))
-    if bad.any():
-        raise RunFileError(f"{context}: {what} holds {int(bad.sum())} values that are not class "
-                           f"indices 0 to {classes - 1} (e.g. {t[np.argmax(bad)]:g})")
+    samples.check_classes(t, 2 if units == 1 else units, what, context)
 
 
-def _check_finite(X: np.ndarray, what: str, context: str) -> None:
-    if not np.isfinite(X).all():
-        raise RunFileError(f"{context}: {what} holds {int(np.sum(~np.isfinite(X)))} NaN or "
-                           "infinite values")
+_check_finite = samples.check_finite
 
 
 class Replay:
