@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import streamlit as st
 
 from replay_core.data import presets
@@ -12,7 +10,7 @@ from replay_core.errors import ReplayError, ServerBusyError
 from replay_core.store.names import unique_name
 from replay_core.store.workspace import estimate_file_bytes
 from replay_core.train import sweep
-from studio import capacity, session
+from studio import jobs, session, training
 from studio.sweep_view import (
     final_loss_chart,
     first_perfect_chart,
@@ -41,9 +39,8 @@ st.caption("Train each configuration with seeds 1 to N (the seed sets the initia
            "and the shuffling; the data stay the same) to tell what the hyper-parameters do "
            "from what is luck. Each run is kept and opens in Replay.")
 
-# A sweep cut short by a rerun (Stop, or leaving the page) ends here. Streamlit starts
-# this run while the interrupted one is still shutting the workers down and marking
-# the runs it cut short as stopped: wait for it before reading the file.
+# A sweep run by a script of its own (``{"id", "total", "closed"}``, ``closed`` set once
+# its file is written) is reported here once it has ended, with the counts in the file.
 active = ss.pop("sweep_active", None)
 if active is not None:
     with st.spinner("Stopping the sweep: keeping every run's finished epochs…"):
@@ -137,11 +134,24 @@ with st.container(border=True):
     else:
         configs = {}
         row[2].markdown("Choose at least one configuration.")
+    view = training.job_view(ws, ss.get("sweep_job"))
+    running = view is not None and view.state in ("queued", "running")
     start_slot = row[3].empty()
-    start = start_slot.button("Start", type="primary", icon=":material/play_arrow:",
-                              width="stretch", disabled=not choice)
+    if running:
+        start = False
+        start_slot.button("Running…", type="primary", width="stretch", disabled=True,
+                          key="sweep_running")
+    else:
+        start = start_slot.button("Start", type="primary", icon=":material/play_arrow:",
+                                  width="stretch", disabled=not choice)
     stop_slot = row[4].empty()
-    progress_slot = st.empty()
+    if running and stop_slot.button(
+            "Stop", icon=":material/stop:", width="stretch", key="sweep_stop",
+            help="Ends the sweep after the current epochs; finished runs are kept, and so "
+                 "are the runs it cuts short, with their finished epochs. Leaving the page "
+                 "lets the sweep go on."):
+        jobs.stop(ws, view.id)
+    progress_box = st.container()
 
 if start and configs:
     notices: list[tuple[str, str]] = []
@@ -152,70 +162,61 @@ if start and configs:
     except (ReplayError, ValueError) as exc:
         notices.append(("error", f"The sweep did not start: {exc}"))
     else:
-        sweep_id = tasks[0].sweep_id
-        closed = threading.Event()  # set once the file is the page's again
-        ss["sweep_active"] = {"id": sweep_id, "total": len(tasks), "closed": closed}
-        # Shown by the next run of the page (after the end, or after a click on Stop,
-        # whose rerun brings the selectbox's old value along).
-        ss["sweep_show_next"] = sweep_id
-        start_slot.button("Running…", type="primary", width="stretch", disabled=True,
-                          key="sweep_running")
-        stop_slot.button("Stop", icon=":material/stop:", width="stretch", key="sweep_stop",
-                         help="Ends the sweep after the current epochs; finished runs are "
-                              "kept. Leaving the page stops it too.")
-        def on_progress(p: sweep.SweepProgress) -> None:
-            if p.epochs_done == 0 and p.done == 0 and not p.failed:
-                progress_slot.progress(0.0, text=starting)
-                return
-            # One bar for the whole sweep, in epochs: every run of a group advances at once.
-            text = (f"{p.epochs_done:,} of {p.epochs_total:,} epochs · {p.done} of {p.total} "
-                    f"runs finished")
-            if p.failed:
-                text += f" · {p.failed} failed"
-            share = p.epochs_done / p.epochs_total if p.epochs_total else p.done / p.total
-            progress_slot.progress(min(1.0, share), text=text)
-
-        granted = 0  # worker slots of the server's, given back in the ``finally``
         try:
-            # As many workers as asked for when the server has them free, else fewer.
-            granted = capacity.acquire("workers", min(int(workers), len(configs)), minimum=1)
-            starting = (f"0 of {len(tasks)} runs finished · starting {granted} worker "
-                        "process(es), each loads TensorFlow…")
-            progress_slot.progress(0.0, text=starting)
-            sweep_file = ws.new_run_file()  # the sweep's runs share a file of their own
-            result = sweep.run_sweep(tasks, sweep_file, workers=granted,
-                                     on_progress=on_progress,
-                                     max_budget=session.MAX_TRAINING_COST,
-                                     max_total_budget=session.MAX_SWEEP_COST)
-        except ServerBusyError as exc:
-            ss.pop("sweep_active", None)
+            view = jobs.submit_sweep(ws, tasks, min(int(workers), len(configs)))
+        except ServerBusyError as exc:  # the session's or the server's queue is full
             notices.append(("warning", str(exc)))
         except (ReplayError, ValueError) as exc:
-            ss.pop("sweep_active", None)
             notices.append(("error", f"The sweep did not run: {exc}"))
         else:
-            # Not in the ``finally``: a rerun (Stop) must leave "sweep_active" for the next
-            # run of the page to report on.
-            ss.pop("sweep_active", None)
-            # The figures are those read back from the file: no need to replay the runs.
-            if sweep_file.exists():
-                ss["_sweep_runs"] = ((str(sweep_file), sweep_file.stat().st_mtime, sweep_id),
-                                     result.runs)
-            notices.append(("success", f"Sweep finished: {len(result.runs)} of {len(tasks)} "
-                                       f"runs in {result.seconds:.0f} s with {result.workers} "
-                                       f"worker process(es)."))
-            if result.kept_stopped:
-                notices.append(("info", f"{len(result.kept_stopped)} run(s) stopped midway "
-                                        "are kept with their finished epochs on the Runs "
-                                        "page."))
-            if result.failures:
-                notices.append(("warning", f"{len(result.failures)} run(s) failed: "
-                                + "; ".join(result.failures)))
-        finally:
-            capacity.release("workers", granted)
-            closed.set()
+            ss["sweep_job"] = view.id
+            # Shown once it has ended (the selectbox then moves to it).
+            ss["sweep_show_next"] = tasks[0].sweep_id
     ss["sweep_notices"] = notices
     st.rerun()
+
+
+def _follow_sweep(job_id: str) -> None:
+    """The sweep's progress, redrawn every second from the job; a rerun of the page
+    once it has ended."""
+    now = training.job_view(ws, job_id)
+    if now is None or now.state not in ("queued", "running"):
+        st.rerun()
+    if now.state == "queued":
+        place = now.queue_position
+        st.progress(0.0, text=f"Queued{f' · {place} in line' if place else ''}: the sweep "
+                              "starts when a worker is free.")
+        return
+    if now.epochs_done == 0:
+        st.progress(0.0, text=f"0 of {now.epochs_total:,} epochs · starting: a worker process "
+                              "loads TensorFlow…")
+        return
+    # One bar for the whole sweep, in epochs: every run of a group advances at once.
+    text = f"{now.epochs_done:,} of {now.epochs_total:,} epochs"
+    if now.seconds_left is not None:
+        text += f" · about {max(1, round(now.seconds_left)):,} s left"
+    st.progress(min(1.0, now.epochs_done / max(now.epochs_total, 1)), text=text)
+
+
+if running:
+    with progress_box:
+        st.fragment(_follow_sweep, run_every=training.FOLLOW_EVERY_S)(view.id)
+elif view is not None and ss.get("_sweep_reported") != view.id:
+    # The sweep ended (here or while the page was elsewhere): say how, with the counts
+    # in the file.
+    ss["_sweep_reported"] = view.id
+    members = sweep.group_sweeps(ws.runs()).get(view.sweep_id or "", [])
+    finished = sum(m.status in ("complete", "diverged") for m in members)
+    midway = sum(m.status == "stopped" for m in members)
+    total = len(view.run_names)
+    if view.state == "done":
+        notices = [("success", f"Sweep finished: {finished} of {total} runs.")]
+    elif view.state == "stopped":
+        notices = [("warning", f"Stopped: {finished} of {total} runs finished, {midway} kept "
+                               "with their finished epochs.")]
+    else:
+        notices = [("warning", view.message)]
+    ss["sweep_notices"] = ss.get("sweep_notices", []) + notices
 
 for kind, text in ss.pop("sweep_notices", []):
     getattr(st, kind)(text)
@@ -229,6 +230,8 @@ def _sweep_runs(path: str, mtime: float, sweep_id: str) -> list[sweep.SweepRun]:
 
 
 recorded = sweep.group_sweeps(runs)  # read once above; a finished sweep reruns the page
+if running:  # its results are shown once it has ended
+    recorded.pop(view.sweep_id or "", None)
 if not recorded:
     st.info("No sweep in this session yet. Choose configurations above and start one, or "
             "use “Sweep seeds for these runs” on the Compare page.")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from replay_core.data import csv_data, datasets, presets
@@ -17,7 +15,7 @@ from replay_core.data.spec import (
 )
 from replay_core.errors import ReplayError
 from replay_core.train.trainer import training_cost
-from studio import csv_upload, screen, session
+from studio import csv_upload, jobs, screen, session, training
 from studio.form import (
     dataset_param_key,
     run_name_suggestion,
@@ -250,22 +248,17 @@ with run_col:
     train_clicked = c1.button("Train", type="primary", width="stretch", disabled=spec is None)
     if train_clicked:
         ss.pop("url_notice", None)
-    c2.button("Stop", width="stretch", key="stop_training",
-              help="Ends training after the current epoch and keeps every finished epoch.")
+    stop_clicked = c2.button("Stop", width="stretch", key="stop_training",
+                             help="Ends training after the current epoch and keeps every "
+                                  "finished epoch.")
     if st.button("Sweep seeds…", key="sweep_settings", icon=":material/scatter_plot:",
                  width="stretch", disabled=spec is None,
                  help="Train these settings over many seeds on the Seed sweep page"):
         ss["sweep_handover_spec"] = spec.to_json()
         st.switch_page("app_pages/sweep.py")
     status_box = st.container()  # above the preview, so "Open in Replay" stays in view
-    progress_slot = st.empty()
+    follow_box = st.container()
     preview_slot = st.empty()
-    if data is not None and not train_clicked and ss.get("_train_preview_ready"):
-        # Not on the session's first run: its controls reach the browser without waiting
-        # for altair and pandas (about a second); the browser's first window-size report
-        # reruns the page a moment later, and that run draws the scatter.
-        preview_slot.altair_chart(_data_chart(data), width="stretch")
-    ss["_train_preview_ready"] = True
 
     if train_clicked and spec is not None:
         try:
@@ -273,19 +266,40 @@ with run_col:
         except (ReplayError, ValueError) as exc:
             st.error(str(exc))
         else:
-            from studio.training import train_in_page  # Keras and TensorFlow: on a click
+            view = training.start_training(ws, spec, name)
+            if view is not None:
+                ss["training_job"] = view.id
+                ss["training_run"] = name
+                ss["training_spec"] = spec.to_json()
+    if stop_clicked and ss.get("training_job"):
+        jobs.stop(ws, ss["training_job"])
 
-            train_in_page(ws, spec, name, progress_slot, preview_slot)
+    following = training.followed_job(ws, ss.get("training_job"))
+    if following is not None:
+        # The job trains in a worker process: this fragment redraws its progress and the
+        # boundary preview every second, from what the job's writer holds, until it ends.
+        with follow_box:
+            st.fragment(training.follow_job, run_every=training.FOLLOW_EVERY_S)(
+                ws, following.id, ss["training_run"], ss["training_spec"])
+    else:
+        ended = training.job_view(ws, ss.get("training_job"))
+        shown = False
+        if ended is not None and ss.get("_training_end_shown") != ended.id:
+            # The run that just ended: its last epoch's preview, once.
+            ss["_training_end_shown"] = ended.id
+            with follow_box:
+                shown = training.show_last_epoch(ws, ss["training_run"], ss["training_spec"],
+                                                 st.empty(), preview_slot)
+        if not shown and data is not None and ss.get("_train_preview_ready"):
+            # Not on the session's first run: its controls reach the browser without
+            # waiting for altair and pandas (about a second); the browser's first
+            # window-size report reruns the page a moment later, and that run draws the
+            # scatter.
+            preview_slot.altair_chart(_data_chart(data), width="stretch")
+    ss["_train_preview_ready"] = True
 
     last = ss.get("training_run")
-    summaries = {r.name: r for r in ws.runs()}
-    # A click on Stop starts this run while the interrupted one is still closing its run
-    # file: give it a moment to write the final status.
-    deadline = time.monotonic() + 5.0
-    while (last in summaries and summaries[last].status == "running" and not train_clicked
-           and time.monotonic() < deadline):
-        time.sleep(0.1)
-        summaries = {r.name: r for r in ws.runs()}
+    summaries = {r.name: r for r in ws.runs()} if following is None else {}
     if last in summaries:
         run = summaries[last]
         text = (f"**{run.name}** — {run.status}, {run.epochs_done} of {run.n_epochs} epochs")

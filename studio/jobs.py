@@ -50,7 +50,8 @@ from replay_core.train import pool as worker_pool
 from replay_core.train.sweep import BUFFER_EPOCHS, SweepTask
 from studio import capacity
 
-__all__ = ["JobView", "JobLimitError", "jobs_of", "latest_weights", "live_run", "recover",
+__all__ = ["JobView", "JobLimitError", "jobs_of", "latest_record", "latest_weights", "live_run",
+           "recover",
            "stop", "submit_sweep", "submit_training", "unannounced"]
 
 KINDS = ("training", "sweep")
@@ -113,6 +114,7 @@ class _Run:
     buffer: list = field(default_factory=list)
     epochs: list = field(default_factory=list)   # (weights, logs, lr) while it trains
     latest: tuple[int, list] | None = None
+    latest_record: runfile.EpochRecord | None = None
     ended: bool = False
     status: str = "running"
     message: str = ""
@@ -295,6 +297,7 @@ class _Manager:
         job.last_epoch_at = now
         run.recorded += 1
         run.latest = (run.recorded, weights)
+        run.latest_record = runfile.EpochRecord(run.recorded, dict(logs), float(lr), weights)
         if run.keep_epochs:
             run.epochs.append((weights, logs, lr))
         if run.writer is None:
@@ -500,8 +503,9 @@ class _Manager:
         size = capacity.limit("workers")
         waiting = sum(j.state == "queued" for j in self.jobs.values())
         if waiting >= QUEUE_PER_WORKER * size:
-            raise ServerBusyError(f"The server is busy: {waiting} jobs are waiting; try "
-                                  "again in a minute.")
+            raise ServerBusyError(f"The server is busy: {waiting} job"
+                                  f"{'s wait' if waiting != 1 else ' waits'} for a worker "
+                                  "already; try again in a minute.")
 
     def add(self, job: _Job) -> JobView:
         self.jobs[job.id] = job
@@ -731,6 +735,19 @@ def latest_weights(ws: Workspace, run_name: str) -> tuple[int, list] | None:
                 for r in job.runs.values():
                     if r.name == run_name and r.latest is not None:
                         return r.latest
+    return None
+
+
+def latest_record(ws: Workspace, run_name: str) -> runfile.EpochRecord | None:
+    """The newest epoch a job of this session recorded for run ``run_name`` (epoch,
+    logs under their stored names, learning rate, weights), or None."""
+    owner = _owner(ws)
+    with _manager.lock:
+        for job in sorted(_manager.jobs.values(), key=lambda j: j.seq, reverse=True):
+            if job.owner == owner:
+                for run in job.runs.values():
+                    if run.name == run_name and run.latest_record is not None:
+                        return run.latest_record
     return None
 
 

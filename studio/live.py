@@ -1,7 +1,9 @@
 """Live progress while a run trains: a progress bar and a decision-boundary preview.
 
-The trainer hands every finished epoch to ``LivePreview.on_epoch`` (the recorder's sink),
-so nothing is read back from the run file while it is being written.
+The Train page follows a training job and hands the newest epoch the job's writer holds
+(``jobs.latest_record``) to ``LivePreview.show``; a training in this process hands every
+finished epoch to ``LivePreview.on_epoch`` (the recorder's sink). Nothing is read back
+from the run file while it is being written.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ class LivePreview:
         progress_slot, preview_slot: ``st.empty()`` placeholders.
     """
 
-    def __init__(self, spec: RunSpec, data: PreparedData, progress_slot, preview_slot) -> None:
+    def __init__(self, spec: RunSpec, data: PreparedData, progress_slot, preview_slot,
+                 starting: str = "Starting…") -> None:
         self.spec = spec
         self.progress_slot = progress_slot
         self.preview_slot = preview_slot
@@ -54,11 +57,24 @@ class LivePreview:
             self.grid = np.column_stack([gx.ravel(), gy.ravel()])
         self._last_preview = 0.0
         self._last_record = None
-        self.progress_slot.progress(0.0, text="Starting…")
+        self.progress_slot.progress(0.0, text=starting)
+
+    def show(self, record) -> None:
+        """Draw the progress and the preview of ``record`` (an ``EpochRecord``) now."""
+        self._last_record = record
+        self._progress(record)
+        self._draw(record)
 
     def on_epoch(self, record) -> None:
         """The recorder's sink: called once per finished epoch."""
         self._last_record = record
+        self._progress(record)
+        now = time.perf_counter()
+        if now - self._last_preview >= PREVIEW_EVERY_S:
+            self._last_preview = now
+            self._draw(record)
+
+    def _progress(self, record) -> None:
         total = self.spec.training.epochs
         logs = record.logs
         text = f"Epoch {record.epoch} / {total} · loss {logs.get('loss', float('nan')):.4f}"
@@ -69,10 +85,6 @@ class LivePreview:
             text += f" · val loss {logs['val_loss']:.4f}"
         text += f" · lr {record.lr:.3g}"
         self.progress_slot.progress(min(record.epoch / total, 1.0), text=text)
-        now = time.perf_counter()
-        if now - self._last_preview >= PREVIEW_EVERY_S:
-            self._last_preview = now
-            self._draw(record)
 
     def finish(self) -> None:
         """Draw the last epoch's preview (the periodic one may have skipped it)."""

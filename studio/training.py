@@ -1,6 +1,15 @@
-"""Train a spec from a page: progress and a live preview, errors as one message."""
+"""Train a spec from a page, as a job: start it, follow its progress and live preview.
+
+A training is a job (``studio.jobs``): it trains in a worker process and keeps running
+when the page changes, reruns or the tab closes. The Train page starts it with
+:func:`start_training` and follows it with the fragment :func:`follow_job`; pages that
+need the run before they go on (Replay's "Train and present", Compare's article runs)
+wait for it with :func:`train_in_page`. Nothing here loads TensorFlow.
+"""
 
 from __future__ import annotations
+
+import time
 
 import streamlit as st
 
@@ -8,64 +17,139 @@ from replay_core.data import csv_data, datasets
 from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError, ServerBusyError
 from replay_core.store.workspace import Workspace, estimate_file_bytes
-from studio import capacity, session
+from studio import jobs
 from studio.live import LivePreview
 
+FOLLOW_EVERY_S = 1.0
+# How often a page waiting for its run (train_in_page) looks at the job.
+WAIT_STEP_S = 0.25
+ACTIVE = ("queued", "running")
 
-def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, preview_slot) -> bool:
-    """Train ``spec`` into run ``name`` of the session's file; True when it finished.
 
-    The run's name goes to ``st.session_state["training_run"]`` first, so the rerun that a
-    click on Stop causes can report on it. Over-budget runs and failures show one message,
-    a server already running all the trainings it can hold a warning; the run file keeps
-    every epoch that finished.
-    """
-    from replay_core.train import trainer
+def _ordinal(n: int) -> str:
+    if 10 <= n % 100 <= 20:
+        return f"{n}th"
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
-    keep_reruns_light()
+
+def start_training(ws: Workspace, spec: RunSpec, name: str) -> jobs.JobView | None:
+    """Submit the training of ``spec`` as run ``name``; None (and one message on the
+    page) when it cannot start: the session's quota, the budget, a full queue."""
     try:
         ws.check_capacity()
         ws.check_space(estimate_file_bytes(spec))
     except (ReplayError, ValueError) as exc:
         st.error(f"Training did not start: {exc}")
-        return False
+        return None
+    try:
+        return jobs.submit_training(ws, spec, name)
+    except ServerBusyError as exc:  # the session's or the server's queue is full
+        st.warning(str(exc))
+    except (ReplayError, ValueError) as exc:
+        st.error(f"Training did not run: {exc}")
+    return None
+
+
+def job_view(ws: Workspace, job_id: str | None) -> jobs.JobView | None:
+    """This session's job ``job_id`` as it is now, or None."""
+    if not job_id:
+        return None
+    return next((v for v in jobs.jobs_of(ws) if v.id == job_id), None)
+
+
+def followed_job(ws: Workspace, job_id: str | None) -> jobs.JobView | None:
+    """Job ``job_id`` while it is queued or running, else None."""
+    view = job_view(ws, job_id)
+    return view if view is not None and view.state in ACTIVE else None
+
+
+def _prepared(ws: Workspace, spec: RunSpec) -> datasets.PreparedData | None:
     try:
         with csv_data.data_folder(ws.folder):  # an uploaded CSV is stored there
-            data = datasets.prepare(spec.dataset)
-    except (ReplayError, ValueError) as exc:
-        st.error(f"Training did not run: {exc}")
+            return datasets.prepare(spec.dataset)
+    except (ReplayError, ValueError):
+        return None
+
+
+def _queued_text(view: jobs.JobView) -> str:
+    place = f" · {_ordinal(view.queue_position)} in line" if view.queue_position else ""
+    return f"Queued{place}: it starts when a worker is free."
+
+
+def show_progress(ws: Workspace, view: jobs.JobView, run_name: str, spec: RunSpec,
+                  data: datasets.PreparedData | None, progress_slot, preview_slot) -> None:
+    """Draw a job's progress bar and boundary preview into two placeholders."""
+    if view.state == "queued":
+        progress_slot.progress(0.0, text=_queued_text(view))
+        return
+    if data is None:
+        share = view.epochs_done / max(view.epochs_total, 1)
+        progress_slot.progress(min(share, 1.0), text=f"Epoch {view.epochs_done} / "
+                                                     f"{view.epochs_total}")
+        return
+    record = jobs.latest_record(ws, run_name)
+    starting = ("Starting: the worker process loads TensorFlow…" if view.epochs_done == 0
+                else "Starting…")
+    live = LivePreview(spec, data, progress_slot, preview_slot, starting=starting)
+    if record is not None:
+        live.show(record)
+
+
+def follow_job(ws: Workspace, job_id: str, run_name: str, spec_json: str) -> None:
+    """A fragment's body: the job's progress and preview now; once the job has ended,
+    a rerun of the whole page, which then shows how it ended."""
+    view = job_view(ws, job_id)
+    if view is None or view.state not in ACTIVE:
+        st.rerun()
+    spec = RunSpec.from_json(spec_json)
+    slot = st.session_state.get("_training_data")
+    if slot is None or slot[0] != job_id:
+        slot = (job_id, _prepared(ws, spec))
+        st.session_state["_training_data"] = slot
+    show_progress(ws, view, run_name, spec, slot[1], st.empty(), st.empty())
+
+
+def show_last_epoch(ws: Workspace, run_name: str, spec_json: str, progress_slot,
+                    preview_slot) -> bool:
+    """Draw the progress line and preview of the newest epoch a job recorded for
+    ``run_name``; False when there is none to draw."""
+    record = jobs.latest_record(ws, run_name)
+    if record is None:
         return False
-    try:
-        # Held until training ends, however it ends (a click on Stop reruns the script by
-        # raising inside it): the server runs only as many trainings as it can hold.
-        with capacity.slot("training"):
-            st.session_state["training_run"] = name
-            live = LivePreview(spec, data, progress_slot, preview_slot)
-            trainer.train(spec, ws.new_run_file(), name, on_epoch=live.on_epoch,
-                          max_budget=session.MAX_TRAINING_COST)
-    except ServerBusyError as exc:
-        st.warning(str(exc))
+    spec = RunSpec.from_json(spec_json)
+    data = _prepared(ws, spec)
+    if data is None:
         return False
-    except (ReplayError, ValueError) as exc:
-        progress_slot.empty()
-        st.error(f"Training did not run: {exc}")
-        return False
-    live.finish()
+    LivePreview(spec, data, progress_slot, preview_slot).show(record)
     return True
 
 
-def keep_reruns_light() -> None:
-    """Stop Streamlit's per-rerun Keras clean-up from running a full garbage collection.
+def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, preview_slot) -> bool:
+    """Train ``spec`` into run ``name`` as a job and wait for it here, drawing its
+    progress and preview; True when it finished (complete, or diverged with epochs kept).
 
-    Once Keras is loaded, Streamlit calls ``keras.backend.clear_session()`` after every
-    rerun, and its ``gc.collect()`` costs ~300 ms with TensorFlow's objects around, on
-    every slider step of every session. The app builds a fresh model per run, so the
-    clean-up only needs to reset Keras' global state, not collect garbage.
+    The run's name goes to ``st.session_state["training_run"]``. A rerun or leaving the
+    page ends the wait, not the training: the job goes on in its worker process.
     """
-    import functools
-
-    import keras
-
-    clear = keras.backend.clear_session
-    if not isinstance(clear, functools.partial):
-        keras.backend.clear_session = functools.partial(clear, free_memory=False)
+    view = start_training(ws, spec, name)
+    if view is None:
+        return False
+    st.session_state["training_run"] = name
+    data = _prepared(ws, spec)
+    while view.state in ACTIVE:
+        show_progress(ws, view, name, spec, data, progress_slot, preview_slot)
+        time.sleep(WAIT_STEP_S)
+        view = job_view(ws, view.id)
+        if view is None:
+            return False
+    record = jobs.latest_record(ws, name)
+    if record is not None and data is not None:
+        LivePreview(spec, data, progress_slot, preview_slot).show(record)
+    if view.state == "done":
+        return True
+    progress_slot.empty()
+    if view.state == "stopped":
+        st.warning(view.message)
+    else:
+        st.error(f"Training did not run: {view.message}")
+    return False

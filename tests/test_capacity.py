@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from replay_core.errors import ReplayError, ServerBusyError
 from replay_core.store.workspace import Workspace
 from replay_core.train import sweep
-from studio import capacity
+from studio import capacity, jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
@@ -214,18 +214,23 @@ def _click(at: AppTest, label: str) -> AppTest:
 
 
 def test_a_full_server_trains_nothing_and_says_so(data_root, monkeypatch, holders):
-    monkeypatch.setenv("DEEPREPLAY_MAX_TRAININGS", "1")
-    holders("training").start(1)  # another session is training
+    # The server's job queue is full: a training is not even queued.
+    monkeypatch.setattr(jobs, "QUEUE_PER_WORKER", 0)
     sid = new_session_id()
     at = _open(sid)
     # The Train page says what a run costs before it is started.
     assert any("steps, under 1% of a run's budget" in c.value for c in at.caption)
     _click(at, "Train")
-    warnings = [w.value for w in at.warning]
-    assert warnings == ["The server is busy with 1 other training; try again in a minute."]
+    assert [w.value for w in at.warning] == [
+        "The server is busy: 0 jobs wait for a worker already; try again in a minute."]
     assert not at.error and not at.success
     assert Workspace(data_root / "sessions" / sid).runs() == []
-    assert "training_run" not in at.session_state
+    assert "training_run" not in at.session_state and jobs.jobs_of(
+        Workspace(data_root / "sessions" / sid)) == []
+
+    monkeypatch.setenv("DEEPREPLAY_MAX_TRAININGS", "1")
+    holders("training").start(1)  # another session is training
+    warnings = ["The server is busy with 1 other training; try again in a minute."]
 
     # Compare's "Activation functions in action" trains nothing either.
     at = _click(_open(sid, "app_pages/compare.py"), "Activation functions in action")
@@ -233,15 +238,14 @@ def test_a_full_server_trains_nothing_and_says_so(data_root, monkeypatch, holder
     assert Workspace(data_root / "sessions" / sid).runs() == []
 
 
-def test_a_sweep_without_a_free_worker_does_not_start(data_root, monkeypatch, holders):
-    monkeypatch.setenv("DEEPREPLAY_MAX_WORKERS", "2")
-    holders("workers", 2).start(1)  # another session's sweep holds both
+def test_a_sweep_the_server_cannot_queue_does_not_start(data_root, monkeypatch):
+    monkeypatch.setattr(jobs, "QUEUE_PER_WORKER", 0)  # the server's job queue is full
     sid = new_session_id()
     at = _open(sid, "app_pages/sweep.py")
     _click(at, "Sigmoid, tanh and relu (reference run)")
     at.number_input(key="sweep_seeds").set_value(2).run()
     _click(at, "Start")
     assert [w.value for w in at.warning] == [
-        "The server is busy with 2 other sweep worker processes; try again in a minute."]
+        "The server is busy: 0 jobs wait for a worker already; try again in a minute."]
     assert not at.error and not at.success
     assert Workspace(data_root / "sessions" / sid).runs() == []

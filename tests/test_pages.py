@@ -94,6 +94,21 @@ def workspace_of(data_root: Path, session_id: str) -> Workspace:
     return Workspace(data_root / "sessions" / session_id)
 
 
+def finish_jobs(at: AppTest, timeout: float = 240) -> AppTest:
+    """Wait for the session's jobs (trainings run in worker processes, not in the page's
+    script) to end, then rerun the page, as its fragment would once they ended."""
+    import time
+
+    from studio import jobs
+
+    ws = Workspace.create(session.data_root() / "sessions", at.session_state["session_id"])
+    deadline = time.monotonic() + timeout
+    while any(v.state in ("queued", "running") for v in jobs.jobs_of(ws)):
+        assert time.monotonic() < deadline, jobs.jobs_of(ws)
+        time.sleep(0.2)
+    return at.run()
+
+
 def button(at: AppTest, label: str):
     found = [b for b in at.button if b.label == label]
     assert len(found) == 1, f"{len(found)} buttons labelled {label!r}: {[b.label for b in at.button]}"
@@ -185,7 +200,7 @@ def test_training_through_the_page_records_the_run_once(data_root, media):
     at.number_input(key=dataset_param_key("parabola", "n_samples")).set_value(SMALL_SAMPLES)
     at.number_input(key="epochs").set_value(3)
     check(at.run())
-    check(button(at, "Train").click().run(timeout=240))
+    check(finish_jobs(check(button(at, "Train").click().run())))
     success = texts(at.success)
     assert len(success) == 1, (success, texts(at.error))
     assert "complete, 3 of 3 epochs" in success[0]

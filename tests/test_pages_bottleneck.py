@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from prebuilt_runs import SMALL_SAMPLES, new_session_id
-from test_pages import button, check, epoch_caption, open_app, texts, workspace_of
+from test_pages import button, check, epoch_caption, finish_jobs, open_app, texts, workspace_of
 
 from replay_core.replay.replayer import Replay
 from replay_core.store import runfile
@@ -19,7 +19,7 @@ def test_the_bottleneck_option_trains_on_the_parabolas_and_replays(data_root):
     at.number_input(key="epochs").set_value(4)
     at.checkbox(key="bottleneck").check()
     check(at.run())
-    check(button(at, "Train").click().run(timeout=240))
+    check(finish_jobs(check(button(at, "Train").click().run())))
     assert not texts(at.error), texts(at.error)
     success = texts(at.success)
     assert len(success) == 1 and "complete, 4 of 4 epochs" in success[0], success

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from prebuilt_runs import seed_workspace, write_small_run
 from sklearn.metrics import confusion_matrix
-from test_pages import REPLAY, TRAIN, button, check, epoch_caption, open_app, texts
+from test_pages import REPLAY, TRAIN, button, check, epoch_caption, finish_jobs, open_app, texts
 
 from replay_core.data import datasets, presets
 from replay_core.data.spec import RunSpec
@@ -121,7 +121,7 @@ def test_spiral3_preset_trains_through_the_page_and_opens_in_replay(data_root):
     at.number_input(key=dataset_param_key("spiral", "n_samples")).set_value(150)
     at.number_input(key="epochs").set_value(3)
     check(at.run())
-    check(button(at, "Train").click().run(timeout=240))
+    check(finish_jobs(check(button(at, "Train").click().run())))
     success = texts(at.success)
     assert len(success) == 1 and "complete, 3 of 3 epochs" in success[0], (
         success, texts(at.error))

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from prebuilt_runs import PrebuiltRuns, seed_workspace, session_prebuilt_runs, small_spec
 from streamlit.testing.v1 import AppTest
+from test_pages import finish_jobs
 
 from replay_core.replay.replayer import Replay
 from replay_core.store import runfile, workspace
@@ -414,7 +415,9 @@ def test_a_sweep_started_from_the_page_records_every_run(data_root, short_runs):
     check(at.multiselect(key="sweep_choice").set_value(
         ["run:short sigmoid", "run:short tanh"]).run())
     check(at.number_input(key="sweep_seeds").set_value(2).run())
-    check(button(at, "Start").click().run(timeout=600))
+    check(button(at, "Start").click().run())
+    # The sweep is a job: it trains in worker processes while the page returns at once.
+    check(finish_jobs(at, timeout=600))
     ws = workspace.Workspace(data_root / "sessions" / sid)
     swept_runs = [r for r in ws.runs() if r.sweep]
     assert sorted((r.sweep["config"], r.sweep["seed"], r.status, r.epochs_done)
@@ -464,7 +467,10 @@ def test_no_tensorflow_in_the_page_process(data_root, swept, tmp_path):
         "assert len(at.get('vega_lite_chart')) == 2\n"
         "at.multiselect(key='sweep_choice').set_value(['run:tanh seed 1']).run()\n"
         "at.number_input(key='sweep_seeds').set_value(1).run()\n"
-        "[b for b in at.button if b.label == 'Start'][0].click().run(timeout=300)\n"
+        "[b for b in at.button if b.label == 'Start'][0].click().run()\n"
+        "assert not at.exception, [e.message for e in at.exception]\n"
+        "from test_pages import finish_jobs\n"
+        "finish_jobs(at, timeout=300)\n"
         "assert not at.exception, [e.message for e in at.exception]\n"
         "assert [s.value for s in at.success][0].startswith('Sweep finished: 1 of 1'), "
         "[e.value for e in at.error]\n"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from prebuilt_runs import new_session_id, seed_workspace, small_spec
 from streamlit.testing.v1 import AppTest
-from test_pages import APP, REPLAY, button, check, open_app, texts, workspace_of
+from test_pages import APP, REPLAY, button, check, finish_jobs, open_app, texts, workspace_of
 
 from replay_core.data import csv_data
 from replay_core.replay.replayer import Replay
@@ -124,7 +124,7 @@ def test_a_good_csv_trains_through_the_page(data_root):
     assert at.toggle(key="ds_standardize").value is True
     at.number_input(key="epochs").set_value(EPOCHS)
     check(at.run())
-    check(button(at, "Train").click().run(timeout=240))
+    check(finish_jobs(check(button(at, "Train").click().run())))
     assert any(f"complete, {EPOCHS} of {EPOCHS} epochs" in s for s in texts(at.success)), (
         texts(at.success), texts(at.error))
     ws = workspace_of(data_root, sid)
