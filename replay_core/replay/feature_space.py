@@ -154,19 +154,31 @@ def layer_scales(network: Network, inputs: np.ndarray, i: int) -> np.ndarray:
     return scales
 
 
-def fit_epoch_of(network: Network, inputs: np.ndarray, i: int) -> int:
-    """The last epoch whose layer ``i`` outputs did not blow up (see ``tame_epochs``),
-    or the last epoch when every one did."""
-    tame = np.flatnonzero(tame_epochs(layer_scales(network, inputs, i)))
-    return int(tame[-1]) if tame.size else network.n_epochs
+def fit_epoch_of(network: Network, inputs: np.ndarray, i: int,
+                 wanted: int | None = None) -> int:
+    """The epoch a projection of layer ``i`` is fitted at: ``wanted`` (the last epoch when
+    None) unless the layer's outputs blew up there (see ``tame_epochs``), else the last
+    epoch before it that did not (the first after it when there is none before), or
+    ``wanted`` when every epoch blew up.
+
+    A projection fitted on values of 1e24 keeps nothing of the other epochs: every one of
+    them would be a dot.
+    """
+    e = network.n_epochs if wanted is None else int(wanted)
+    tame = tame_epochs(layer_scales(network, inputs, i))
+    if tame[e] or not tame.any():
+        return e
+    before = np.flatnonzero(tame[:e + 1])
+    return int(before[-1]) if before.size else int(np.flatnonzero(tame)[0])
 
 
 def fit_projection(network: Network, inputs: np.ndarray, i: int, projection=None,
                    fit_epoch: int | None = None, context: str = "run") -> projections.Projection:
     """``projection`` of layer ``i`` fitted on the activations of ``inputs`` at
-    ``fit_epoch`` (see ``Replay.fit_projection``); when None, at ``fit_epoch_of``."""
-    e = (fit_epoch_of(network, inputs, i) if fit_epoch is None
-         else epoch_index(network.n_epochs, fit_epoch, context))
+    ``fit_epoch`` (the last epoch when None), or at the nearest earlier epoch that did not
+    blow up when it did (``fit_epoch_of``)."""
+    wanted = None if fit_epoch is None else epoch_index(network.n_epochs, fit_epoch, context)
+    e = fit_epoch_of(network, inputs, i, wanted)
     acts = epoch_network(network, e).forward(inputs, stop=i + 1)[0]
     where = f"layer {network.layers[i].name!r} of {context}"
     return projections.fit(acts, projection, e, where=where)

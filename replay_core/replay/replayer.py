@@ -281,8 +281,9 @@ class Replay:
     def fit_projection(self, layer: str | int | None = None, projection=None,
                        fit_epoch: int | None = None) -> projections.Projection:
         """The 2-D projection of a layer's feature space, fitted on the training inputs'
-        activations at ``fit_epoch``; when None, the last epoch whose activations are
-        finite and did not blow up (``ranges.tame_epochs``).
+        activations at ``fit_epoch`` (the last epoch when None); when the layer blew up
+        there (``ranges.tame_epochs``), at the last epoch before it that did not, since a
+        fit on overflowing values would squeeze every other epoch into a dot.
 
         ``projection`` is ``"pca"``, ``("units", i, j)`` (0-based unit indices) or None
         (units 0 and 1 of a 2-unit layer, PCA of a wider one).
@@ -315,7 +316,8 @@ class Replay:
         projection : ``"pca"``, ``("units", i, j)`` with 0-based unit indices, or None
             (units 0, 1 of a 2-unit layer; PCA of a wider one).
         fit_epoch : the epoch whose activations fit the projection and give its variance
-            figure; when None, the last epoch that did not blow up.
+            figure (the last when None); an epoch that blew up gives way to the last one
+            before it that did not (the view's ``fit_epoch`` says which).
 
         Raises
         ------
