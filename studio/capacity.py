@@ -12,8 +12,10 @@ the free memory would count the work this module let in):
 - trainings: one per core this process may use (``sweep.usable_cores``: the CPU quota of
   a container), as far as the available memory holds ``TRAINING_MEMORY_BYTES`` each;
   ``DEEPREPLAY_MAX_TRAININGS`` sets it.
-- workers: sweep worker processes, ``sweep.default_workers()`` (one per core, about
-  0.9 GB each); ``DEEPREPLAY_MAX_WORKERS`` sets it.
+- workers: training worker processes, ``sweep.default_workers()`` (one per core, about
+  0.9 GB each); ``DEEPREPLAY_MAX_WORKERS`` sets it. The server's job pool
+  (``studio.jobs``) keeps this many workers at most, shared by every session's trainings
+  and sweeps; the slots here still bound work a page runs on its own.
 
 Example
 -------

@@ -159,7 +159,8 @@ def test_presentation_link_prepares_the_run_and_shows_only_the_frame(presenting,
     expect(page.get_by_test_id("stTooltipContent")).to_have_count(0)
 
     # Caption: run description in bold, then the epoch, its metrics and learning rate.
-    caption = page.locator('[data-testid="stMarkdown"]').filter(has=page.locator("strong"))
+    caption = page.locator('[data-testid="stMain"] [data-testid="stMarkdown"]').filter(
+        has=page.locator("strong"))
     expect(caption).to_have_count(1)
     expect(caption.locator("strong")).to_have_text(RUN_CAPTION)
     expect(caption).to_have_text(re.compile(
@@ -189,7 +190,8 @@ def test_presentation_fits_a_1920x1080_screen_without_scrolling(presenting):
     }""")
     assert sizes["doc"] <= sizes["inner"] + 2, sizes
     assert sizes["main"] <= sizes["mainClient"] + 2, sizes
-    caption = page.locator('[data-testid="stMarkdown"]').filter(has=page.locator("strong"))
+    caption = page.locator('[data-testid="stMain"] [data-testid="stMarkdown"]').filter(
+        has=page.locator("strong"))
     caption_box = caption.bounding_box()
     assert caption_box is not None, "no caption"
     assert caption_box["y"] + caption_box["height"] <= sizes["inner"], caption_box
