@@ -54,20 +54,23 @@ def feature_controls(layer_col, layer_units: list[tuple[str, int]], default: str
     _clamp("replay_unit_x", 1, n_units, 1)
     _clamp("replay_unit_y", 1, n_units, 2)
     if show:
-        box = layer_col.container()
-        row = [box, *box.columns(2, vertical_alignment="bottom"), box]
-        row[0].radio(f"Projection of {n_units} units", PROJECTIONS, key="replay_projection",
-                     horizontal=True,
-                     help="PCA: the first two principal components of the training inputs' "
-                     "activations at the chosen epoch, then kept fixed for every epoch, so "
-                     "motion is the network's. Two units: the plane of two chosen units.")
+        # In a popover: the sidebar gives the projection one row and still fits a 720-px
+        # window (its four controls took five rows and pushed the last ones below it).
+        box = layer_col.popover("Projection", icon=":material/tune:", width="stretch",
+                                help=f"How the {n_units} units are shown in 2-D")
+        box.radio(f"Projection of {n_units} units", PROJECTIONS, key="replay_projection",
+                  horizontal=True,
+                  help="PCA: the first two principal components of the training inputs' "
+                  "activations at the chosen epoch, then kept fixed for every epoch, so "
+                  "motion is the network's. Two units: the plane of two chosen units.")
         two = ss["replay_projection"] == "Two units"
-        row[1].number_input("Unit x", 1, n_units, key="replay_unit_x", disabled=not two)
-        row[2].number_input("Unit y", 1, n_units, key="replay_unit_y", disabled=not two)
-        row[3].number_input("Fitted at epoch", 0, epochs_done, key="replay_fit_epoch",
-                            help="The epoch whose activations fit the PCA (and give the "
-                            "share of variance shown); the projection then stays the same "
-                            "for every epoch.")
+        units_x, units_y = box.columns(2, vertical_alignment="bottom")
+        units_x.number_input("Unit x", 1, n_units, key="replay_unit_x", disabled=not two)
+        units_y.number_input("Unit y", 1, n_units, key="replay_unit_y", disabled=not two)
+        box.number_input("Fitted at epoch", 0, epochs_done, key="replay_fit_epoch",
+                         help="The epoch whose activations fit the PCA (and give the "
+                         "share of variance shown); the projection then stays the same "
+                         "for every epoch.")
     fit_epoch = int(ss["replay_fit_epoch"])
     if ss["replay_projection"] == "Two units":
         x, y = int(ss["replay_unit_x"]), int(ss["replay_unit_y"])

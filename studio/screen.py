@@ -62,6 +62,11 @@ PAGE_CSS = f"""<style>
   }}
 }}
 [data-testid="stSidebarUserContent"] {{ padding-top: 0.5rem !important; }}
+/* The sidebar's header (the collapse button) and the line under the page links take
+   less height, so Replay's settings with a wide layer's projection fit a 720-px window. */
+[data-testid="stSidebarHeader"] {{ height: 2.5rem !important; margin-bottom: 0 !important;
+  align-items: center !important; }}
+[data-testid="stSidebarNavSeparator"] {{ padding-top: 0.25rem !important; }}
 [data-testid="stSidebarUserContent"] [data-testid="stVerticalBlock"] {{ gap: 0.5rem; }}
 /* The header is transparent and over the page's first row: let clicks through it. */
 header[data-testid="stHeader"] {{ pointer-events: none; background: transparent; }}

@@ -34,6 +34,13 @@ def _number(page, label: str, value: int) -> None:
     wait_for_idle(page)
 
 
+def _open_projection(page) -> None:
+    """Open the sidebar's Projection popover, where a wide layer's projection is chosen."""
+    if not page.get_by_role("radiogroup", name="Projection of 10 units").is_visible():
+        page.locator('[data-testid="stSidebar"]').get_by_role(
+            "button", name="Projection").click()
+
+
 def _no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
 
@@ -82,6 +89,7 @@ def test_csv_upload_then_a_wide_layer_replays(browser, app_url, artifacts_dir, t
         open_button.click()
         page.locator(FRAME_SELECTOR).first.wait_for(timeout=60_000)
         wait_for_idle(page)
+        _open_projection(page)
         expect(page.get_by_role("radiogroup", name="Projection of 10 units")).to_be_visible()
         page.screenshot(path=str(artifacts_dir / "browser_wide_pca.png"))
         _no_exception(page)
@@ -94,6 +102,7 @@ def test_csv_upload_then_a_wide_layer_replays(browser, app_url, artifacts_dir, t
         strip.scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts_dir / "browser_wide_units.png"))
 
+        _open_projection(page)
         page.get_by_text("Two units", exact=True).click()
         wait_for_idle(page)
         _number(page, "Unit y", 5)
