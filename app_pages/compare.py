@@ -10,7 +10,7 @@ from replay_core.errors import ReplayError, RunFileError, ServerBusyError
 from replay_core.replay.compare import config_differences, key_figures
 from studio import capacity, page_guard, player, screen, session
 from studio.damaged import deleted_notice, show_damaged_run
-from studio.training import train_in_page
+from studio.training import train_group_in_page, train_in_page
 
 ss = st.session_state
 ss.setdefault("compare_epoch", 0)
@@ -54,9 +54,7 @@ def _train_activations() -> list[str] | None:
     """The three runs as one batched computation (one compiled program for the three
     instead of three: about a third of the time), each in a file of its own; their
     names, or None when they did not train (the page says why)."""
-    from replay_core.store.runfile import RunWriter
     from replay_core.store.workspace import estimate_file_bytes
-    from replay_core.train.batched import train_group
 
     specs = [presets.get(preset) for preset in ACTIVATION_PRESETS.values()]
     names = [ws.unique_name(base) for base in ACTIVATION_PRESETS]
@@ -66,25 +64,8 @@ def _train_activations() -> list[str] | None:
     except (ReplayError, ValueError) as exc:
         st.error(f"Training did not start: {exc}")
         return None
-    files = [ws.new_run_file() for _ in specs]
-    total = sum(spec.training.epochs for spec in specs)
-    bar = st.progress(0.0, text=f"Training {', '.join(names)} together…")
-    done = [0]
-
-    def on_group_epoch(finished: int) -> None:
-        done[0] += finished
-        bar.progress(min(1.0, done[0] / total),
-                     text=f"Training {', '.join(names)} together: epoch "
-                          f"{done[0] // len(specs)} of {total // len(specs)}")
-
-    st.session_state["training_run"] = names[0]
-    try:
-        train_group(specs, files[0], names,
-                    writer_factory=lambda i, _file, name, **fields: RunWriter(
-                        files[i], name, **fields),
-                    on_group_epoch=on_group_epoch, max_budget=session.MAX_TRAINING_COST)
-    except (ReplayError, ValueError) as exc:
-        st.error(f"Training did not run: {exc}")
+    # A job: the three train together in a worker process, each into a file of its own.
+    if not train_group_in_page(ws, specs, names):
         return None
     return names
 

@@ -51,7 +51,7 @@ from replay_core.train.sweep import BUFFER_EPOCHS, SweepTask
 from studio import capacity
 
 __all__ = ["JobView", "JobLimitError", "jobs_of", "latest_record", "latest_weights", "live_run",
-           "recover",
+           "recover", "submit_group",
            "stop", "submit_sweep", "submit_training", "unannounced"]
 
 KINDS = ("training", "sweep")
@@ -107,6 +107,7 @@ class _Run:
     name: str
     planned: int
     sweep: dict | None = None
+    filename: str | None = None     # its own file (else the job's)
     keep_epochs: bool = False       # trainings keep their epochs for live_run
     writer: runfile.RunWriter | None = None
     fields: dict | None = None
@@ -282,7 +283,8 @@ class _Manager:
 
     def open_run(self, job: _Job, run: _Run, fields: dict) -> None:
         try:
-            run.writer = runfile.RunWriter(job.filename, run.name, **fields, sweep=run.sweep)
+            run.writer = runfile.RunWriter(run.filename or job.filename, run.name, **fields,
+                                           sweep=run.sweep)
         except ReplayError as exc:
             run.ended, run.status = True, "failed"
             job.failures.append(f"{run.name}: {exc}")
@@ -401,11 +403,15 @@ class _Manager:
 
     def outcome(self, job: _Job) -> tuple[str, str]:
         """The job's final state and its sentence, from the statuses in its file."""
-        try:
-            stored = {s.name: s for s in runfile.list_runs(job.filename)} \
-                if os.path.exists(job.filename) else {}
-        except ReplayError:
-            stored = {}
+        stored: dict[str, runfile.RunSummary] = {}
+        for path in dict.fromkeys(r.filename or job.filename for r in job.runs.values()):
+            try:
+                if os.path.exists(path):
+                    stored.update({s.name: s for s in runfile.list_runs(path)})
+            except ReplayError:
+                pass
+        if job.kind == "training" and len(job.runs) > 1:
+            return self.group_outcome(job, stored)
         if job.kind == "training":
             run = next(iter(job.runs.values()))
             summary = stored.get(run.name)
@@ -439,6 +445,21 @@ class _Manager:
             return "failed", (f"{finished} of {total} runs finished; {lost} failed"
                               + (f" ({job.failures[0]})" if job.failures else "") + ".")
         return "done", f"Finished: {finished} of {total} runs."
+
+    def group_outcome(self, job: _Job, stored: dict) -> tuple[str, str]:
+        """Several trainings of one job (one file each): how they ended, in one sentence."""
+        statuses = [stored[r.name].status if r.name in stored else "failed"
+                    for r in job.runs.values()]
+        total = len(statuses)
+        finished = sum(s in ("complete", "diverged") for s in statuses)
+        if finished == total:
+            return "done", f"Finished: {total} runs."
+        if job.stop_requested:
+            kept = sum(s == "stopped" for s in statuses)
+            return "stopped", (f"Stopped: {finished} of {total} runs finished, {kept} kept "
+                               "with their finished epochs.")
+        reason = job.failures[0] if job.failures else "a run did not finish"
+        return "failed", f"Failed: {finished} of {total} runs finished ({reason.rstrip('.')})."
 
     def prune(self, owner: str) -> None:
         ended = sorted((j for j in self.jobs.values() if j.owner == owner and not j.active),
@@ -566,6 +587,56 @@ def submit_training(ws: Workspace, spec: RunSpec, name: str) -> JobView:
                                         session.MAX_TRAINING_COST, seq)
         run = _Run(name, spec.training.epochs, keep_epochs=True)
         job = _Job(job_id, seq, owner, "training", name, filename, {key: run}, [unit], 1)
+        return _manager.add(job)
+
+
+def submit_group(ws: Workspace, specs: Sequence[RunSpec], names: Sequence[str],
+                 title: str | None = None) -> JobView:
+    """Queue several trainings that run together as one batched computation
+    (``batched.train_group``; they share a worker and one compiled program when their
+    graphs match), each run in a file of its own; a ``training`` job over all of them.
+
+    Raises
+    ------
+    ReplayError
+        One sentence, as :func:`submit_training`.
+    """
+    from replay_core.data import csv_data, datasets
+    from replay_core.store.workspace import estimate_file_bytes
+    from replay_core.train.trainer import _check_budget
+    from studio import session
+
+    specs, names = list(specs), [runfile.check_name(n) for n in names]
+    if not specs or len(specs) != len(names) or len(set(names)) != len(names):
+        raise RunFileError("give one distinct run name per spec")
+    owner = _owner(ws)
+    recover(ws)
+    with _manager.lock:
+        _manager.admit(owner, "training")
+    taken = set(ws.run_names())
+    if taken & set(names):
+        raise runfile.RunExistsError(f"this session already has a run named "
+                                     f"{sorted(taken & set(names))[0]!r}; pick another name")
+    ws.check_capacity(len(specs))
+    ws.check_space(sum(estimate_file_bytes(spec) for spec in specs))
+    for spec in specs:
+        with csv_data.data_folder(ws.folder):  # an uploaded CSV is stored there
+            data = datasets.prepare(spec.dataset)
+        _check_budget(spec, session.MAX_TRAINING_COST, data)
+    files = [str(ws.new_run_file()) for _ in specs]
+    with _manager.lock:
+        _manager.admit(owner, "training")
+        job_id = _new_id()
+        seq = next(_manager.seq)
+        tasks = tuple(SweepTask(i, name, spec.training.seed, name, spec.to_json(), "")
+                      for i, (spec, name) in enumerate(zip(specs, names)))
+        keys = tuple((job_id, i) for i in range(len(tasks)))
+        unit = worker_pool.GroupUnit(tasks, files[0], session.MAX_TRAINING_COST, keys=keys,
+                                     seq=seq)
+        runs = {key: _Run(name, spec.training.epochs, filename=path)
+                for key, name, spec, path in zip(keys, names, specs, files)}
+        job = _Job(job_id, seq, owner, "training", title or ", ".join(names), files[0], runs,
+                   [unit], 1)
         return _manager.add(job)
 
 

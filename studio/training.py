@@ -153,3 +153,40 @@ def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, previe
     else:
         st.error(f"Training did not run: {view.message}")
     return False
+
+
+def train_group_in_page(ws: Workspace, specs: list[RunSpec], names: list[str]) -> bool:
+    """Train ``specs`` as runs ``names`` together, as one job (one batched computation
+    in a worker process, each run in a file of its own), and wait for it here under a
+    progress bar; True when every run finished."""
+    try:
+        view = jobs.submit_group(ws, specs, names)
+    except ServerBusyError as exc:
+        st.warning(str(exc))
+        return False
+    except (ReplayError, ValueError) as exc:
+        st.error(f"Training did not run: {exc}")
+        return False
+    st.session_state["training_run"] = names[0]
+    together = ", ".join(names)
+    bar = st.progress(0.0, text=f"Training {together} together…")
+    n = len(specs)
+    while view.state in ACTIVE:
+        if view.state == "queued":
+            bar.progress(0.0, text=_queued_text(view))
+        elif view.epochs_done:
+            bar.progress(min(1.0, view.epochs_done / max(view.epochs_total, 1)),
+                         text=f"Training {together} together: epoch "
+                              f"{view.epochs_done // n} of {view.epochs_total // n}")
+        time.sleep(WAIT_STEP_S)
+        view = job_view(ws, view.id)
+        if view is None:
+            return False
+    if view.state == "done":
+        return True
+    bar.empty()
+    if view.state == "stopped":
+        st.warning(view.message)
+    else:
+        st.error(f"Training did not run: {view.message}")
+    return False

@@ -248,3 +248,20 @@ def test_the_process_that_runs_jobs_never_loads_tensorflow(tmp_path):
                          timeout=300, env={**os.environ, "DEEPREPLAY_MAX_WORKERS": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_group_job_trains_its_runs_together_each_in_a_file_of_its_own(ws):
+    tanh = presets.get("reference_tanh").replace(
+        **{"training.epochs": 4, "dataset.params.n_samples": 200})
+    view = jobs.submit_group(ws, [small_spec(4), tanh], ["sigmoid", "tanh"])
+    assert (view.kind, view.run_names, view.epochs_total) == ("training", ("sigmoid", "tanh"), 8)
+    _wait(ws, _idle)
+    done = _view(ws, view.id)
+    assert (done.state, done.message) == ("done", "Finished: 2 runs."), done
+    paths = {ws.run_path("sigmoid"), ws.run_path("tanh")}
+    assert len(paths) == 2
+    for name in ("sigmoid", "tanh"):
+        run = runfile.read_run(ws.run_path(name), name)
+        assert (run.status, run.epochs_done) == ("complete", 4)
+        assert "sweep" not in run.attrs  # not a seed sweep's run
+        assert run.activation_config[0]["name"] == name
