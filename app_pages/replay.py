@@ -30,8 +30,10 @@ def _spec_json(stored: dict | None) -> str | None:
 
 
 SPEEDS = [1, 2, 5, 10, 15, 20, 30]
-VIEW_NAMES = ("feature space, decision boundary, probability histograms, loss and accuracy, "
-              "loss histogram")
+# The frame's alt text names the views it draws (a view shown as a note is left out).
+VIEW_NAMES = {"feature_space": "feature space", "decision_boundary": "decision boundary",
+              "probability_histogram": "probability histograms",
+              "loss_and_metric": "loss and accuracy", "loss_histogram": "loss histogram"}
 # Height in CSS pixels of what sits above and below the frame (controls, slider, caption
 # and narration), so a frame fitted to the window leaves them on screen.
 RESERVED_PX = 262
@@ -245,7 +247,9 @@ def _jump(epoch: int) -> None:
 
 def _show(image_slot, caption_slot, epoch: int) -> None:
     image_slot.image(renderer.jpeg(epoch), width="stretch", output_format="JPEG",
-                     alt=f"Epoch {epoch} of {n_epochs}: {VIEW_NAMES}")
+                     alt=f"Epoch {epoch} of {n_epochs}: " + ", ".join(
+                         VIEW_NAMES.get(p, p.replace("_", " ")) for p in renderer.panels
+                         if p in renderer.artists))
     text = session.caption(renderer.views, epoch)
     told = story.narration_line(renderer.views, epoch)
     if presenting:

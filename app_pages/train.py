@@ -200,14 +200,19 @@ def _data_chart(data):
     title = f"{len(frame)} samples"
     if n_features > 2:
         title += f" · first 2 of {n_features} features"
+    # Legends in one row above the points, without titles, and the train/validation
+    # shapes only when there is a validation part: the column is narrow and short.
+    legend = alt.Legend(orient="top", direction="horizontal", title=None)
+    shape = (alt.Shape("part", legend=legend, scale=alt.Scale(
+        domain=["train", "validation"], range=["circle", "triangle"]))
+        if data.X_val is not None else alt.value("circle"))
     chart = alt.Chart(frame).mark_point(filled=True, size=18, opacity=0.8).encode(
         x=alt.X("x1", scale=alt.Scale(zero=False)),
         y=alt.Y("x2", scale=alt.Scale(zero=False)),
-        color=alt.Color("class", scale=alt.Scale(
+        color=alt.Color("class", legend=legend, scale=alt.Scale(
             domain=[str(c) for c in range(n_classes)],
             range=list(CLASS_PALETTE[:n_classes]))),
-        shape=alt.Shape("part", scale=alt.Scale(domain=["train", "validation"],
-                                                range=["circle", "triangle"])),
+        shape=shape,
     ).properties(height=160, title=title)
     return chart
 

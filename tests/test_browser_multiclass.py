@@ -110,3 +110,48 @@ def test_train_the_three_class_spiral_and_scrub_its_replay(browser, app_url, art
         expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     finally:
         context.close()
+
+
+IRIS = presets.PRESETS["iris"].title
+IRIS_EPOCHS = presets.get("iris").training.epochs
+FIVE_VIEWS = ("feature space, decision boundary, probability histograms, loss and accuracy, "
+              "loss histogram")
+
+
+def test_the_iris_preset_trains_and_replays_all_five_views(browser, app_url, artifacts_dir):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(app_url)
+        page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+        wait_for_idle(page)
+        apply_preset(page, IRIS)
+        # 4 features, so the 2-unit bottleneck is the plane the views are drawn in.
+        page.screenshot(path=str(artifacts_dir / "browser_multiclass_iris_train.png"))
+        expect(page.get_by_text(re.compile(r"4 → 8 tanh → 2 linear bottleneck → 3 softmax"))
+               ).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Train", exact=True).click()
+        open_button = page.get_by_role("button", name="Open in Replay ▶")
+        expect(open_button).to_be_visible(timeout=180_000)
+        wait_for_idle(page)
+        open_button.click()
+        page.wait_for_url(re.compile(r"/replay"))
+        wait_for_frame(page, IRIS_EPOCHS, timeout_ms=60_000)
+        wait_for_idle(page)
+        frame = page.locator(FRAME_SELECTOR)
+        # Every view drawn, none replaced by a note (the alt text names the drawn views).
+        expect(frame).to_have_attribute(
+            "alt", re.compile(rf"^Epoch {IRIS_EPOCHS} of {IRIS_EPOCHS}: "), timeout=30_000)
+        drawn = frame.get_attribute("alt").split(": ", 1)[1].split(", ")
+        assert sorted(drawn) == sorted(FIVE_VIEWS.split(", ")), drawn
+        page.mouse.move(1277, 717)
+        page.screenshot(path=str(artifacts_dir / "browser_multiclass_iris_replay.png"))
+        for i, cell in enumerate(_cells(frame.screenshot())):
+            assert cell.std() > 5.0, f"cell {i} is blank"
+        caption = page.get_by_text(re.compile(rf"^Epoch {IRIS_EPOCHS} of {IRIS_EPOCHS} · loss "))
+        accuracy = float(re.search(r"accuracy (\d+\.\d)%", caption.inner_text()).group(1))
+        assert accuracy >= 97.0  # the preset's stated training accuracy
+        expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    finally:
+        context.close()
