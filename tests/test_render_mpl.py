@@ -233,7 +233,7 @@ def test_bad_panels_are_rejected(views, panels, message):
 def test_bad_theme_and_size_are_rejected(views):
     with pytest.raises(ValueError, match="theme must be 'light' or 'dark'"):
         FrameRenderer(views, theme="blue")
-    with pytest.raises(ValueError, match="size must be"):
+    with pytest.raises(ValueError, match="size 10x10 is outside 80x60"):
         FrameRenderer(views, size=(10, 10))
 
 

@@ -2,41 +2,24 @@
 
 Top row: each run's feature space; middle row: each run's decision boundary; bottom row:
 every run's accuracy curve overlaid (left) and loss curve overlaid (right), the current
-epoch marked. The panels are the artist classes of :mod:`replay_core.render.frame`; a run
-shorter than the others stays on its last epoch.
-
-Like :class:`~replay_core.render.frame.FrameRenderer`, everything that does not move is
-drawn once into a cached background and each frame draws only the moving artists.
+epoch marked. The panels are the single-run frame's artists; a run shorter than the others
+stays on its last epoch. The frame machinery (cached background, blitting, image out) is
+:class:`~replay_core.render.canvas.FrameCanvas`, as for every renderer.
 """
 
 from __future__ import annotations
 
-import operator
-import threading
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from replay_core.render.frame import (
-    _SUPTITLE,
-    _TICK,
-    _TITLE,
-    DecisionBoundaryArtists,
-    FeatureSpaceArtists,
-    FrameOutput,
-    Theme,
-    _check_epoch,
-    _draw_note,
-    _fix_limits,
-    _size,
-    _style_axes,
-    _theme,
-)
+from replay_core.render import style
+from replay_core.render.canvas import FrameCanvas, ViewArtists, check_epoch
+from replay_core.render.space_artists import DecisionBoundaryArtists, FeatureSpaceArtists
+from replay_core.render.style import Theme, draw_note, fix_limits, style_axes
 from replay_core.replay.views import LossAndMetricView, ReplayViews
 
 __all__ = ["RUN_COLOURS", "CompareRenderer", "OverlaidCurvesArtists"]
@@ -46,11 +29,11 @@ RUN_COLOURS = ("#009E73", "#D55E00", "#56B4E9", "#6A3D9A")
 MIN_RUNS, MAX_RUNS = 2, 4
 
 
-def _short(name: str, limit: int = 28) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
+def _short(name: str) -> str:
+    return style.short_label(name, 28)
 
 
-class OverlaidCurvesArtists:
+class OverlaidCurvesArtists(ViewArtists):
     """One curve per run on one Axes; a marker at the epoch, a dot per run on its curve.
 
     A run with fewer epochs keeps its dot on its last epoch.
@@ -72,9 +55,9 @@ class OverlaidCurvesArtists:
         self.ax = ax
         self.series = {name: np.asarray(getattr(v, quantity), float) for name, v in views.items()}
         self.n_epochs = max(len(s) - 1 for s in self.series.values())
-        e = self.n_epochs if epoch is None else _check_epoch(epoch, self.n_epochs)
+        e = self.n_epochs if epoch is None else check_epoch(epoch, self.n_epochs)
         title = "Accuracy" if quantity == "accuracy" else "Loss"
-        _style_axes(ax, theme, f"{title} (whole training set)")
+        style_axes(ax, theme, f"{title} (whole training set)")
         ax.set_xlabel("epoch", labelpad=1)
         ax.set_ylabel(quantity, labelpad=2)
         self.curves: dict[str, Line2D] = {}
@@ -93,22 +76,20 @@ class OverlaidCurvesArtists:
             finite = np.concatenate([v[np.isfinite(v)] for v in self.series.values()])
             top = float(finite.max()) if finite.size else 0.0
             ylim = (0.0, top * 1.05 if top > 0 else 1.0)
-        _fix_limits(ax, (0.0, float(max(self.n_epochs, 1))), ylim)
+        fix_limits(ax, (0.0, float(max(self.n_epochs, 1))), ylim)
         self.marker = ax.axvline(e, color=theme.current, linewidth=1.3, zorder=4)
         self.dynamic: list[Artist] = [self.marker, *self.dots.values()]
         self.epoch = e
 
-    def update(self, epoch: int) -> None:
-        """Move the marker to ``epoch`` and each dot to ``min(epoch, its run's last)``."""
-        e = _check_epoch(epoch, self.n_epochs)
-        self.marker.set_xdata([e, e])
+    def _set(self, epoch: int) -> None:
+        # The marker at ``epoch``, each dot at ``min(epoch, its run's last)``.
+        self.marker.set_xdata([epoch, epoch])
         for name, values in self.series.items():
-            k = min(e, len(values) - 1)
+            k = min(epoch, len(values) - 1)
             self.dots[name].set_data([k], [values[k]])
-        self.epoch = e
 
 
-class CompareRenderer(FrameOutput):
+class CompareRenderer(FrameCanvas):
     """2 to 4 runs in one figure, rendered per epoch by updating artists only.
 
     Parameters
@@ -139,35 +120,22 @@ class CompareRenderer(FrameOutput):
                  theme: str | Theme = "light") -> None:
         if not MIN_RUNS <= len(views_by_run) <= MAX_RUNS:
             raise ValueError(f"compare {MIN_RUNS} to {MAX_RUNS} runs, got {len(views_by_run)}")
-        if not dpi or dpi <= 0:
-            raise ValueError(f"dpi must be positive, got {dpi!r}")
+        super().__init__(size, dpi=dpi, theme=theme,
+                         layout=dict(pad_px=6, wspace=0.03, hspace=0.05))
         self.views = dict(views_by_run)
         self.run_epochs = {name: int(v.n_epochs) for name, v in self.views.items()}
         self.n_epochs = max(self.run_epochs.values())
-        self.size = _size(size)
-        self.theme = _theme(theme)
         self.colours = dict(zip(self.views, RUN_COLOURS))
-        self._lock = threading.Lock()
-        self._background = None
-        self._shown: int | None = None
-        w, h = self.size
-        self.figure = Figure(figsize=(w / dpi, h / dpi), dpi=dpi,
-                             facecolor=self.theme.background, layout="constrained")
-        self.figure.get_layout_engine().set(w_pad=6 / dpi, h_pad=6 / dpi, wspace=0.03,
-                                            hspace=0.05)
-        self.canvas = FigureCanvasAgg(self.figure)
-        if self.canvas.get_width_height() != (w, h):  # Agg truncates; nudge the inches
-            self.figure.set_size_inches((w + 0.25) / dpi, (h + 0.25) / dpi)
         self.axes: dict[str, object] = {}
         self.artists: dict[str, object] = {}
         self._build()
-        self._moving: list[Artist] = []
         for key in ("feature_space", "decision_boundary"):
             for art in self.artists[key].values():
-                self._moving.extend(art.dynamic)
-        self._moving.extend([*self.artists["accuracy"].dynamic, *self.artists["loss"].dynamic])
+                self._add_panel(art)
+        self._add_panel(self.artists["accuracy"])
+        self._add_panel(self.artists["loss"])
         self._title = self.figure.suptitle(self._title_text(self.n_epochs),
-                                           color=self.theme.text, fontsize=_SUPTITLE,
+                                           color=self.theme.text, fontsize=style.SUPTITLE,
                                            fontweight="bold")
 
     # --- construction -------------------------------------------------------------------
@@ -187,8 +155,8 @@ class CompareRenderer(FrameOutput):
             ax = self.figure.add_subplot(top[0, i])
             feature_axes.append(ax)
             if views.feature_space is None:
-                _draw_note(ax, f"{label}: feature space", views.feature_space_note, theme,
-                           width_px)
+                draw_note(ax, f"{label}: feature space", views.feature_space_note, theme,
+                          width_px)
             else:
                 art = FeatureSpaceArtists(ax, views.feature_space, views.n_epochs, theme)
                 feature_artists[name] = art
@@ -196,63 +164,34 @@ class CompareRenderer(FrameOutput):
                 title = f"{label}: feature space ({fs.layer_name})"
                 if fs.projection_label:  # a wide layer: say which plane is shown
                     title += f"\n{fs.projection_label}"
-                ax.set_title(title, fontsize=_TITLE, pad=5)
+                ax.set_title(title, fontsize=style.TITLE, pad=5)
             ax.title.set_color(colour)
             ax = self.figure.add_subplot(middle[0, i])
             boundary_axes.append(ax)
             if views.decision_boundary is None:
-                _draw_note(ax, f"{label}: decision boundary", views.decision_boundary_note,
-                           theme, width_px)
+                draw_note(ax, f"{label}: decision boundary", views.decision_boundary_note,
+                          theme, width_px)
             else:
                 boundary_artists[name] = DecisionBoundaryArtists(
                     ax, views.decision_boundary, views.n_epochs, theme, colorbar=False)
                 space = (" in latent space" if views.decision_boundary.space == "latent"
                          else "")
-                ax.set_title(f"{label}: decision boundary{space}", fontsize=_TITLE, pad=5)
+                ax.set_title(f"{label}: decision boundary{space}", fontsize=style.TITLE, pad=5)
             ax.title.set_color(colour)
         lms = {name: v.loss_and_metric for name, v in self.views.items()}
         ax_acc = self.figure.add_subplot(bottom[0, 0])
         ax_loss = self.figure.add_subplot(bottom[0, 1])
         accuracy = OverlaidCurvesArtists(ax_acc, lms, "accuracy", self.colours, theme)
         loss = OverlaidCurvesArtists(ax_loss, lms, "loss", self.colours, theme)
-        legend = ax_acc.legend(loc="lower right", fontsize=_TICK + 0.5, frameon=False,
+        legend = ax_acc.legend(loc="lower right", fontsize=style.TICK + 0.5, frameon=False,
                                handlelength=1.6, borderaxespad=0.3)
-        for text in legend.get_texts():
-            text.set_color(theme.muted)
+        style.mute_legend(legend, theme)
         self.axes = {"feature_space": feature_axes, "decision_boundary": boundary_axes,
                      "accuracy": ax_acc, "loss": ax_loss}
         self.artists = {"feature_space": feature_artists,
                         "decision_boundary": boundary_artists,
                         "accuracy": accuracy, "loss": loss}
 
-    def _title_text(self, epoch: int) -> str:
-        return f"Epoch {epoch} / {self.n_epochs}"
-
     def run_epoch(self, name: str, epoch: int) -> int:
         """The epoch run ``name`` shows at ``epoch``: its last one once it has ended."""
         return min(epoch, self.run_epochs[name])
-
-    # --- per frame ----------------------------------------------------------------------
-    def _set_epoch(self, epoch: int) -> None:
-        for key in ("feature_space", "decision_boundary"):
-            for name, art in self.artists[key].items():
-                art.update(self.run_epoch(name, epoch))
-        self.artists["accuracy"].update(epoch)
-        self.artists["loss"].update(epoch)
-        self._title.set_text(self._title_text(epoch))
-
-    def _render(self, epoch: int) -> None:
-        try:
-            e = operator.index(epoch)
-        except TypeError:
-            raise TypeError(f"epoch must be an integer, got {epoch!r}") from None
-        e = _check_epoch(e, self.n_epochs)
-        self._ensure_background()
-        if self._shown == e:
-            return
-        self._set_epoch(e)
-        self.canvas.restore_region(self._background)
-        self.figure.draw_artist(self._title)
-        for artist in self._moving:
-            self.figure.draw_artist(artist)
-        self._shown = e

@@ -39,7 +39,9 @@ from pathlib import Path
 import numpy as np
 
 from replay_core.errors import ReplayError
-from replay_core.render.frame import PANELS, FrameRenderer
+from replay_core.render.canvas import frame_size
+from replay_core.render.frame import FrameRenderer
+from replay_core.render.frame import parse_panels as _parse_panels
 from replay_core.replay.internals import InternalsViews
 from replay_core.replay.views import ReplayViews
 
@@ -152,15 +154,8 @@ def parse_size(text: str) -> tuple[int, int]:
     match = _SIZE.match(raw)
     if match is None:
         raise ValueError(f"--size must look like WIDTHxHEIGHT, e.g. 1280x720, got {raw!r}")
-    w, h = int(match.group(1)), int(match.group(2))
-    _check_bounds(w, h, "--size ")
-    return w, h
-
-
-def _check_bounds(w: int, h: int, what: str) -> None:
-    (w0, h0), (w1, h1) = MIN_SIZE, MAX_SIZE
-    if not (w0 <= w <= w1 and h0 <= h <= h1):
-        raise ValueError(f"{what}{w}x{h} is outside {w0}x{h0} .. {w1}x{h1}")
+    return frame_size((int(match.group(1)), int(match.group(2))), MIN_SIZE, MAX_SIZE,
+                      what="--size")
 
 
 def check_size(size: Sequence[int], fmt: str = ".png") -> tuple[int, int]:
@@ -170,11 +165,7 @@ def check_size(size: Sequence[int], fmt: str = ".png") -> tuple[int, int]:
     height (H.264 in yuv420p halves the colour resolution). GIF: at most
     :data:`GIF_MAX_SIZE`.
     """
-    try:
-        w, h = (operator.index(v) for v in size)
-    except (TypeError, ValueError):
-        raise ValueError(f"size must be (width, height) in pixels, got {size!r}") from None
-    _check_bounds(w, h, "size ")
+    w, h = frame_size(size, MIN_SIZE, MAX_SIZE)
     fmt = _suffix(fmt)
     if fmt == ".mp4" and (w % 2 or h % 2):
         raise ValueError(
@@ -188,19 +179,9 @@ def check_size(size: Sequence[int], fmt: str = ".png") -> tuple[int, int]:
 
 
 def parse_panels(text: str | Sequence[str] | None) -> tuple[str, ...] | None:
-    """``"feature_space,decision_boundary"`` -> a tuple of panel names (None = all)."""
-    if text is None:
-        return None
-    names = [p.strip() for p in text.split(",")] if isinstance(text, str) else list(text)
-    names = [p for p in names if p]
-    if not names:
-        raise ValueError(f"--views must name at least one of {', '.join(PANELS)}")
-    for name in names:
-        if name not in PANELS:
-            raise ValueError(f"unknown view {name!r} in --views; choose from {', '.join(PANELS)}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"--views names a view twice: {','.join(names)}")
-    return tuple(names)
+    """``"feature_space,decision_boundary"`` -> a tuple of panel names (None = all);
+    the messages name ``--views``."""
+    return _parse_panels(text, flag="--views", noun="view")
 
 
 def _suffix(fmt: str) -> str:

@@ -3,7 +3,8 @@
 DeepReplay's ``LayerViolins`` redrew a seaborn violin plot per frame with limits taken
 from that frame's data; here the violins are polygons whose vertices move, on an axis
 fixed across epochs (so a distribution that shrinks is seen shrinking), and the figure
-uses the same cached-background blitting as :class:`~replay_core.render.frame.FrameRenderer`.
+is a :class:`~replay_core.render.canvas.FrameCanvas` (cached background, blitting), as every
+renderer.
 
 Panels (``INTERNALS_PANELS``):
 
@@ -26,28 +27,25 @@ Example
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
-from replay_core.render.frame import (
-    _SUPTITLE,
-    _TICK,
-    FrameOutput,
+from replay_core.render.canvas import FrameCanvas, ViewArtists, check_epoch, parse_names
+from replay_core.render.style import (
+    SUPTITLE,
+    TICK,
     Theme,
-    _check_epoch,
-    _draw_note,
-    _fix_limits,
-    _size,
-    _style_axes,
-    _theme,
+    draw_note,
+    fix_limits,
+    mute_legend,
+    short_label,
+    style_axes,
 )
 from replay_core.replay.internals import (
     ActivationExplainerView,
@@ -95,33 +93,15 @@ def parse_internals_panels(text: str | Sequence[str] | None) -> tuple[str, ...]:
     """
     if text is None:
         return DEFAULT_PANELS
-    names = [p.strip() for p in (text.split(",") if isinstance(text, str) else text)]
-    out: list[str] = []
-    for name in names:
-        if not name:
-            continue
-        expanded = DEFAULT_PANELS if name == "layers" else (name,)
-        for n in expanded:
-            if n not in INTERNALS_PANELS:
-                raise ValueError(f"unknown layer panel {n!r}; choose from: layers, "
-                                 f"{', '.join(INTERNALS_PANELS)}")
-            if n in out:
-                raise ValueError(f"layer panel {n!r} is listed twice")
-            out.append(n)
-    if not out:
-        raise ValueError("choose at least one layer panel")
-    return tuple(out)
+    return parse_names(text, INTERNALS_PANELS, noun="layer panel",
+                       groups={"layers": DEFAULT_PANELS})
 
 
-def _layer_colour(i: int, n_layers: int) -> str:
+def _layer_colour(i: int) -> str:
     return LAYER_COLOURS[i % len(LAYER_COLOURS)]
 
 
-def _short(name: str, limit: int = 12) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
-class LayerViolinArtists:
+class LayerViolinArtists(ViewArtists):
     """One violin per layer of a :class:`LayerDistributionsView`; vertices move per epoch.
 
     Attributes
@@ -134,13 +114,13 @@ class LayerViolinArtists:
                  title: str | None = None) -> None:
         self.ax, self.view = ax, view
         self.n_epochs = int(view.density.shape[0]) - 1
-        e = _check_epoch(epoch, self.n_epochs)
+        e = check_epoch(epoch, self.n_epochs)
         n_layers = len(view.layer_names)
-        _style_axes(ax, theme, title or view.label)
+        style_axes(ax, theme, title or view.label)
         self._centres = 0.5 * (view.edges[:-1] + view.edges[1:])
         self.bodies = []
         for i in range(n_layers):
-            colour = _layer_colour(i, n_layers)
+            colour = _layer_colour(i)
             body = Polygon(np.zeros((3, 2)), closed=True, facecolor=colour, alpha=0.55,
                            edgecolor=colour, linewidth=0.8)
             ax.add_patch(body)
@@ -151,18 +131,12 @@ class LayerViolinArtists:
                                   color=theme.background, markeredgecolor=theme.text,
                                   markeredgewidth=0.6, zorder=4)
         ax.set_xticks(range(n_layers))
-        ax.set_xticklabels([_short(n) for n in view.layer_names], fontsize=_TICK)
+        ax.set_xticklabels([short_label(n) for n in view.layer_names], fontsize=TICK)
         ax.axhline(0.0, color=theme.spine, linewidth=0.6, zorder=0)
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
-        ax.yaxis.get_offset_text().set(color=theme.muted, fontsize=_TICK)
-        _fix_limits(ax, (-0.6, n_layers - 0.4), view.ylim)
+        ax.yaxis.get_offset_text().set(color=theme.muted, fontsize=TICK)
+        fix_limits(ax, (-0.6, n_layers - 0.4), view.ylim)
         self.dynamic: list[Artist] = [*self.bodies, self.boxes, self.medians]
-        self._set(e)
-        self.epoch = e
-
-    def update(self, epoch: int) -> None:
-        """Move the violins to ``epoch``."""
-        e = _check_epoch(epoch, self.n_epochs)
         self._set(e)
         self.epoch = e
 
@@ -186,7 +160,7 @@ class LayerViolinArtists:
         self.medians.set_data(positions, q[:, 1])
 
 
-class LayerCurvesArtists:
+class LayerCurvesArtists(ViewArtists):
     """Per-layer curves over epochs (static) with a marker at the epoch shown.
 
     ``quantity``: "weights_std", "gradients_std" (log scale), "health" (dead share solid,
@@ -198,8 +172,8 @@ class LayerCurvesArtists:
         self.ax, self.stats, self.quantity = ax, stats, quantity
         n_states = int(stats.weights_std.shape[0])
         self.n_epochs = n_states - 1
-        e = _check_epoch(epoch, self.n_epochs)
-        _style_axes(ax, theme, _TITLES[quantity])
+        e = check_epoch(epoch, self.n_epochs)
+        style_axes(ax, theme, _TITLES[quantity])
         epochs = np.arange(n_states, dtype=float)
         names = stats.layer_names
         self.curves: list[np.ndarray] = []
@@ -210,35 +184,33 @@ class LayerCurvesArtists:
             lo = float(positive.min()) if positive.size else 1e-8
             hi = float(positive.max()) if positive.size else 1.0
             ax.set_yscale("log")
-            ax.tick_params(which="both", labelsize=_TICK)
+            ax.tick_params(which="both", labelsize=TICK)
             for i, name in enumerate(names):
                 y = np.where(data[:, i] > 0, data[:, i], np.nan)
-                ax.plot(epochs, y, color=_layer_colour(i, len(names)), linewidth=1.3,
-                        label=_short(name))
+                ax.plot(epochs, y, color=_layer_colour(i), linewidth=1.3,
+                        label=short_label(name))
                 self.curves.append(y)
-            _fix_limits(ax, (0.0, x_end), (lo / 1.5, hi * 1.5))
-            legend = ax.legend(fontsize=_TICK - 1, frameon=False, ncols=2, loc="best",
-                               handlelength=1.2, columnspacing=0.8, labelspacing=0.2)
-            for text in legend.get_texts():
-                text.set_color(theme.muted)
+            fix_limits(ax, (0.0, x_end), (lo / 1.5, hi * 1.5))
+            mute_legend(ax.legend(fontsize=TICK - 1, frameon=False, ncols=2, loc="best",
+                                  handlelength=1.2, columnspacing=0.8, labelspacing=0.2),
+                        theme)
         elif quantity == "health":
             for i, name in enumerate(names):
-                colour = _layer_colour(i, len(names))
+                colour = _layer_colour(i)
                 if np.isfinite(stats.dead_share[:, i]).any():
                     ax.plot(epochs, stats.dead_share[:, i], color=colour, linewidth=1.3,
-                            label=f"{_short(name)} dead")
+                            label=f"{short_label(name)} dead")
                     self.curves.append(stats.dead_share[:, i])
                 if np.isfinite(stats.saturated_share[:, i]).any():
                     ax.plot(epochs, stats.saturated_share[:, i], color=colour, linewidth=1.3,
-                            linestyle=(0, (4, 2)), label=f"{_short(name)} saturated")
+                            linestyle=(0, (4, 2)),
+                            label=f"{short_label(name)} saturated")
                     self.curves.append(stats.saturated_share[:, i])
-            _fix_limits(ax, (0.0, x_end), (-0.03, 1.03))
+            fix_limits(ax, (0.0, x_end), (-0.03, 1.03))
             ax.set_ylabel("share of units", labelpad=2)
             if self.curves:
-                legend = ax.legend(fontsize=_TICK - 1, frameon=False, loc="best",
-                                   handlelength=1.6, labelspacing=0.2)
-                for text in legend.get_texts():
-                    text.set_color(theme.muted)
+                mute_legend(ax.legend(fontsize=TICK - 1, frameon=False, loc="best",
+                                      handlelength=1.6, labelspacing=0.2), theme)
         else:
             lr = stats.learning_rate
             y = np.concatenate([[lr[0]], lr]) if lr is not None else np.full(n_states, np.nan)
@@ -246,17 +218,12 @@ class LayerCurvesArtists:
             self.curves.append(y)
             finite = y[np.isfinite(y)]
             top = float(finite.max()) if finite.size else 1.0
-            _fix_limits(ax, (0.0, x_end), (0.0, top * 1.15 if top > 0 else 1.0))
+            fix_limits(ax, (0.0, x_end), (0.0, top * 1.15 if top > 0 else 1.0))
         ax.set_xlabel("epoch", labelpad=1)
         self.marker = ax.axvline(e, color=theme.current, linewidth=1.3, zorder=4)
         (self.dots,) = ax.plot([], [], linestyle="none", marker="o", markersize=4,
                                color=theme.current, zorder=5, clip_on=False)
         self.dynamic: list[Artist] = [self.marker, self.dots]
-        self._set(e)
-        self.epoch = e
-
-    def update(self, epoch: int) -> None:
-        e = _check_epoch(epoch, self.n_epochs)
         self._set(e)
         self.epoch = e
 
@@ -266,17 +233,17 @@ class LayerCurvesArtists:
         self.dots.set_data([epoch] * len(ys), ys)
 
 
-class ActivationExplainerArtists:
+class ActivationExplainerArtists(ViewArtists):
     """f and f' of a layer's activation (static), the layer's z-values below (moving)."""
 
     def __init__(self, ax: Axes, view: ActivationExplainerView, epoch: int,
                  theme: Theme) -> None:
         self.ax, self.view = ax, view
         self.n_epochs = int(view.counts.shape[0]) - 1
-        e = _check_epoch(epoch, self.n_epochs)
-        _style_axes(ax, theme, f"{view.activation_name} of {_short(view.layer_name, 16)}")
+        e = check_epoch(epoch, self.n_epochs)
+        style_axes(ax, theme, f"{view.activation_name} of {short_label(view.layer_name, 16)}")
         self.twin = twin = ax.twinx()
-        _style_axes(twin, theme)
+        style_axes(twin, theme)
         twin.set_zorder(ax.get_zorder() - 1)  # the histogram under the curves
         ax.patch.set_visible(False)
         lo, hi = view.xlim
@@ -286,22 +253,20 @@ class ActivationExplainerArtists:
                 if b > a:
                     ax.axvspan(a, b, color=theme.wrong, alpha=0.08, linewidth=0)
             ax.text(0.99, 0.02, f"|z| > {s:g}: saturated", transform=ax.transAxes,
-                    ha="right", va="bottom", color=theme.wrong, fontsize=_TICK - 1)
+                    ha="right", va="bottom", color=theme.wrong, fontsize=TICK - 1)
         if view.dead_below is not None:
             ax.axvspan(lo, view.dead_below, color=theme.wrong, alpha=0.08, linewidth=0)
             ax.text(0.02, 0.5, "z < 0: no output,\nno gradient", transform=ax.transAxes,
-                    ha="left", va="center", color=theme.wrong, fontsize=_TICK - 1)
+                    ha="left", va="center", color=theme.wrong, fontsize=TICK - 1)
         ax.plot(view.xs, view.values, color=theme.loss, linewidth=1.6, label="f(z)")
         if view.derivative is not None:
             ax.plot(view.xs, view.derivative, color=theme.current, linewidth=1.4,
                     linestyle=(0, (4, 2)), label="f′(z)")
-        legend = ax.legend(fontsize=_TICK - 1, frameon=False, loc="upper left",
-                           handlelength=1.6)
-        for text in legend.get_texts():
-            text.set_color(theme.muted)
+        mute_legend(ax.legend(fontsize=TICK - 1, frameon=False, loc="upper left",
+                              handlelength=1.6), theme)
         ax.set_xlabel("z  (bars: z-values at this epoch)", labelpad=1)
-        _fix_limits(ax, view.xlim, view.ylim)
-        _fix_limits(twin, view.xlim, (0.0, max(view.ymax, 1.0) * 1.1))
+        fix_limits(ax, view.xlim, view.ylim)
+        fix_limits(twin, view.xlim, (0.0, max(view.ymax, 1.0) * 1.1))
         twin.set_yticks([])
         counts = view.counts[e]
         self.bars = twin.stairs(counts, view.edges, fill=True, color=theme.class1, alpha=0.3,
@@ -309,10 +274,8 @@ class ActivationExplainerArtists:
         self.dynamic: list[Artist] = [self.bars]
         self.epoch = e
 
-    def update(self, epoch: int) -> None:
-        e = _check_epoch(epoch, self.n_epochs)
-        self.bars.set_data(self.view.counts[e], self.view.edges, 0.0)
-        self.epoch = e
+    def _set(self, epoch: int) -> None:
+        self.bars.set_data(self.view.counts[epoch], self.view.edges, 0.0)
 
 
 def _grid(n_cells: int) -> tuple[int, int]:
@@ -322,7 +285,7 @@ def _grid(n_cells: int) -> tuple[int, int]:
     return -(-n_cells // ncols), ncols
 
 
-class InternalsRenderer(FrameOutput):
+class InternalsRenderer(FrameCanvas):
     """Layer-internals panels of one run, or rows of 2-4 runs, rendered per epoch.
 
     Parameters
@@ -347,26 +310,15 @@ class InternalsRenderer(FrameOutput):
         multi = len(self.views_by_run) > 1
         self.panels = parse_internals_panels(
             panels if panels is not None else (COMPARE_PANELS if multi else DEFAULT_PANELS))
-        self.n_epochs = max(v.n_epochs for v in self.views_by_run.values())
-        self.size = _size(size)
-        self.theme = _theme(theme)
-        self.explain_layer = explain_layer
-        self._lock = threading.Lock()
-        self._background = None
-        self._shown: int | None = None
-        w, h = self.size
         # Fixed margins, not a layout engine: with log axes, legends and twin axes the
         # constrained layout sometimes collapsed a column; these are the same every frame.
-        self.figure = Figure(figsize=(w / dpi, h / dpi), dpi=dpi,
-                             facecolor=self.theme.background)
-        self.canvas = FigureCanvasAgg(self.figure)
-        if self.canvas.get_width_height() != (w, h):
-            self.figure.set_size_inches((w + 0.25) / dpi, (h + 0.25) / dpi)
-        self.artists: dict[tuple[str, str], object] = {}
+        super().__init__(size, dpi=dpi, theme=theme)
+        self.n_epochs = max(v.n_epochs for v in self.views_by_run.values())
+        self.explain_layer = explain_layer
+        self.artists: dict[tuple[str, str], ViewArtists] = {}
         self._build(multi)
-        self._moving: list[Artist] = [a for art in self.artists.values() for a in art.dynamic]
         self._title = self.figure.suptitle(self._title_text(self.n_epochs),
-                                           color=self.theme.text, fontsize=_SUPTITLE,
+                                           color=self.theme.text, fontsize=SUPTITLE,
                                            fontweight="bold")
 
     def _build(self, multi: bool) -> None:
@@ -389,7 +341,7 @@ class InternalsRenderer(FrameOutput):
                 art = self._panel(ax, views, panel, width_px,
                                   title_prefix=f"{run}: " if multi else "")
                 if art is not None:
-                    self.artists[(run, panel)] = art
+                    self.artists[(run, panel)] = self._add_panel(art)
 
     def _panel(self, ax: Axes, views: InternalsViews, panel: str, width_px: float,
                title_prefix: str = ""):
@@ -401,18 +353,18 @@ class InternalsRenderer(FrameOutput):
             try:
                 view = views.explainer(self.explain_layer)
             except ValueError as exc:
-                _draw_note(ax, "Activation", str(exc), theme, width_px)
+                draw_note(ax, "Activation", str(exc), theme, width_px)
                 return None
             return ActivationExplainerArtists(ax, view, e, theme)
         stats = views.stats
         if panel == "learning_rate" and stats.learning_rate is None:
-            _draw_note(ax, _TITLES[panel], "This run stores no learning rate per epoch.",
-                       theme, width_px)
+            draw_note(ax, _TITLES[panel], "This run stores no learning rate per epoch.",
+                      theme, width_px)
             return None
         if panel == "health" and not (np.isfinite(stats.dead_share).any()
                                        or np.isfinite(stats.saturated_share).any()):
-            _draw_note(ax, _TITLES[panel], "No relu, sigmoid or tanh layer: no unit can die "
-                       "or saturate.", theme, width_px)
+            draw_note(ax, _TITLES[panel], "No relu, sigmoid or tanh layer: no unit can die "
+                      "or saturate.", theme, width_px)
             return None
         return LayerCurvesArtists(ax, stats, panel, e, theme)
 
@@ -423,28 +375,12 @@ class InternalsRenderer(FrameOutput):
         """The epoch ``run`` shows when the renderer shows ``epoch``."""
         return min(epoch, self.views_by_run[run].n_epochs)
 
-    def _set_epoch(self, epoch: int) -> None:
-        for (run, _), art in self.artists.items():
-            art.update(self.run_epoch(run, epoch))
-        self._title.set_text(self._title_text(epoch))
-
-    def _render(self, epoch: int) -> None:
-        e = _check_epoch(epoch, self.n_epochs)
-        self._ensure_background()
-        if self._shown == e:
-            return
-        self._set_epoch(e)
-        self.canvas.restore_region(self._background)
-        for artist in [*self._moving, self._title]:
-            self.figure.draw_artist(artist)
-        self._shown = e
-
 
 def compose_internals(views_by_run: Mapping[str, InternalsViews], epoch: int,
                       **kw) -> Figure:
     """A fully drawn Figure of the layer panels at ``epoch`` (for notebooks, ``savefig``);
     keyword arguments as :class:`InternalsRenderer`'s."""
     renderer = InternalsRenderer(views_by_run, **kw)
-    renderer._set_epoch(_check_epoch(epoch, renderer.n_epochs))
+    renderer._set_epoch(check_epoch(epoch, renderer.n_epochs))
     return renderer.figure
 

@@ -15,27 +15,22 @@ Example
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import BoundaryNorm
-from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator
 
-from replay_core.render.frame import (
-    _LABEL,
-    _TICK,
-    FrameOutput,
+from replay_core.render.canvas import FrameCanvas, ViewArtists, check_epoch
+from replay_core.render.style import (
+    LABEL,
+    TICK,
     Theme,
-    _check_epoch,
-    _fix_limits,
-    _size,
-    _style_axes,
-    _theme,
-    _ViewArtists,
+    fix_limits,
+    style_axes,
+    style_colorbar,
+    theme_of,
 )
 from replay_core.replay.landscape import LandscapeView
 
@@ -53,7 +48,7 @@ def landscape_title(view: LandscapeView) -> str:
     return text
 
 
-class LandscapeArtists(_ViewArtists):
+class LandscapeArtists(ViewArtists):
     """A landscape panel: static contours and path, a dot at the current epoch.
 
     Attributes
@@ -68,13 +63,15 @@ class LandscapeArtists(_ViewArtists):
     >>> artists.update(80)                       # doctest: +SKIP
     """
 
+    context = ("colorbar",)
+
     def __init__(self, ax: Axes, view: LandscapeView, epoch: int, theme: Theme, *,
                  colorbar: bool = True, title: str | None = None) -> None:
         self.ax, self.view = ax, view
         self.n_epochs = view.n_epochs
-        e = _check_epoch(epoch, self.n_epochs)
-        _style_axes(ax, theme, landscape_title(view) if title is None else title)
-        ax.title.set_fontsize(_LABEL + 1)
+        e = check_epoch(epoch, self.n_epochs)
+        style_axes(ax, theme, landscape_title(view) if title is None else title)
+        ax.title.set_fontsize(LABEL + 1)
         r = view.variance_ratio
         ax.set_xlabel(f"PC 1 ({r[0]:.1%} of variance)", labelpad=1)
         ax.set_ylabel(f"PC 2 ({r[1]:.1%})", labelpad=1)
@@ -93,8 +90,8 @@ class LandscapeArtists(_ViewArtists):
                               markersize=8, markerfacecolor=theme.current,
                               markeredgecolor="#ffffff", markeredgewidth=1.2, zorder=4)
         self.label = ax.text(0.02, 0.97, self._label_text(e), transform=ax.transAxes,
-                             ha="left", va="top", color="#ffffff", fontsize=_TICK, zorder=5)
-        _fix_limits(ax, view.xlim, view.ylim)
+                             ha="left", va="top", color="#ffffff", fontsize=TICK, zorder=5)
+        fix_limits(ax, view.xlim, view.ylim)
         if colorbar:
             bar = ax.figure.colorbar(self.contours, ax=ax, fraction=0.06, pad=0.02,
                                      aspect=25)
@@ -102,10 +99,8 @@ class LandscapeArtists(_ViewArtists):
             bar.locator = FixedLocator(ticks)
             bar.update_ticks()
             bar.ax.set_yticklabels([f"{t:.3g}" for t in ticks])
-            bar.outline.set_edgecolor(theme.spine)
-            bar.ax.tick_params(colors=theme.spine, labelcolor=theme.muted, labelsize=_TICK,
-                               length=2, pad=1)
-            bar.set_label("loss", color=theme.muted, fontsize=_TICK, labelpad=1)
+            style_colorbar(bar, theme)
+            bar.set_label("loss", color=theme.muted, fontsize=TICK, labelpad=1)
         self.dynamic = [self.dot, self.label]
         self.epoch = e
 
@@ -121,10 +116,10 @@ class LandscapeArtists(_ViewArtists):
 def draw_landscape(ax: Axes, view: LandscapeView, epoch: int, *,
                    theme: str | Theme = "light", colorbar: bool = True) -> LandscapeArtists:
     """Draw the loss contours, the whole path and the dot at ``epoch`` on ``ax``."""
-    return LandscapeArtists(ax, view, epoch, _theme(theme), colorbar=colorbar)
+    return LandscapeArtists(ax, view, epoch, theme_of(theme), colorbar=colorbar)
 
 
-class LandscapeRenderer(FrameOutput):
+class LandscapeRenderer(FrameCanvas):
     """One to four runs' landscapes side by side, for any epoch; ``png``/``jpeg``/``rgb``.
 
     A run with fewer epochs than the longest keeps its dot on its last epoch.
@@ -141,40 +136,14 @@ class LandscapeRenderer(FrameOutput):
         views = list(views)
         if not 1 <= len(views) <= 4:
             raise ValueError(f"a landscape strip shows 1 to 4 runs, got {len(views)}")
+        super().__init__(size, dpi=dpi, theme=theme, layout={})
         self.views = views
-        self.theme = _theme(theme)
-        self.size = _size(size)
-        self.n_epochs = max(v.n_epochs for v in views)
-        self._lock = threading.Lock()
-        self._background = None
-        self._shown: int | None = None
-        w, h = self.size
-        self.figure = Figure(figsize=(w / dpi, h / dpi), dpi=dpi,
-                             facecolor=self.theme.background, layout="constrained")
-        self.canvas = FigureCanvasAgg(self.figure)
-        if self.canvas.get_width_height() != (w, h):
-            self.figure.set_size_inches((w + 0.25) / dpi, (h + 0.25) / dpi)
+        self.n_epochs = max(view.n_epochs for view in views)
         axes = self.figure.subplots(1, len(views), squeeze=False)[0]
         self.artists = []
         for ax, view in zip(axes, views):
             title = landscape_title(view)
             if len(views) > 1:
                 title = f"{view.run_name}\n{title.replace('Loss landscape · ', '')}"
-            self.artists.append(LandscapeArtists(ax, view, view.n_epochs, self.theme,
-                                                 title=title))
-        self._moving = [a for art in self.artists for a in art.dynamic]
-        self._title = self.figure.text(0.995, 0.005, "", ha="right", va="bottom",
-                                       color=self.theme.muted, fontsize=_TICK)
-        self._title.set_in_layout(False)
-
-    def _render(self, epoch: int) -> None:
-        e = _check_epoch(epoch, self.n_epochs)
-        self._ensure_background()
-        if self._shown == e:
-            return
-        for art in self.artists:
-            art.update(min(e, art.n_epochs))
-        self.canvas.restore_region(self._background)
-        for artist in self._moving:
-            self.figure.draw_artist(artist)
-        self._shown = e
+            self.artists.append(self._add_panel(
+                LandscapeArtists(ax, view, view.n_epochs, self.theme, title=title)))

@@ -2,7 +2,8 @@
 style): each map colours the unit's output over the 2-D input space.
 
 The figure, titles and colour legend are drawn once into a cached background; a frame
-only swaps the maps' pixels (the ``FrameOutput`` mechanism of :mod:`render_mpl`).
+only swaps the maps' pixels (the :class:`~replay_core.render.canvas.FrameCanvas` machinery
+every renderer shares).
 
 Example
 -------
@@ -13,14 +14,14 @@ Example
 from __future__ import annotations
 
 import math
-import threading
+from collections.abc import Sequence
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
-from matplotlib.figure import Figure
 
-from replay_core.render.frame import _TICK, FrameOutput, Theme, _check_epoch, _style_axes, _theme
+from replay_core.render.canvas import FrameCanvas, ViewArtists
+from replay_core.render.style import TICK, Theme, style_axes
 from replay_core.replay.views import UnitMapsView
 
 MAX_COLUMNS = 16
@@ -54,7 +55,42 @@ def unit_colours(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
     return _LUT[np.rint(np.clip(t, 0.0, 1.0) * 255.0).astype(np.intp)]
 
 
-class UnitStripRenderer(FrameOutput):
+class UnitMapsArtists(ViewArtists):
+    """One image per unit, each on its own Axes; ``update`` swaps the images' pixels.
+
+    Attributes
+    ----------
+    images : AxesImage per unit (extent = the view's input range, origin lower).
+    dynamic : the images.
+    """
+
+    def __init__(self, axes: Sequence[Axes], view: UnitMapsView, epoch: int,
+                 theme: Theme) -> None:
+        self.view = view
+        self.n_epochs = int(view.activations.shape[0]) - 1
+        extent = (view.xs[0], view.xs[-1], view.ys[0], view.ys[-1])
+        self.images = []
+        for u, ax in enumerate(axes):
+            style_axes(ax, theme)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"unit {u + 1}", color=theme.muted, fontsize=TICK, pad=2)
+            self.images.append(ax.imshow(self.rgba(epoch, u), extent=extent, origin="lower",
+                                         interpolation="bilinear", aspect="auto"))
+        self.dynamic = list(self.images)
+        self.epoch = epoch
+
+    def rgba(self, epoch: int, unit: int) -> np.ndarray:
+        """(G, G, 4) uint8 colours of ``unit``'s outputs at ``epoch``."""
+        v = self.view
+        return unit_colours(v.activations[epoch, unit], v.vmin, v.vmax)
+
+    def _set(self, epoch: int) -> None:
+        for u, image in enumerate(self.images):
+            image.set_data(self.rgba(epoch, u))
+
+
+class UnitStripRenderer(FrameCanvas):
     """Every unit of a layer as a small map, for any epoch; ``png``/``jpeg``/``rgb``.
 
     Parameters
@@ -63,46 +99,34 @@ class UnitStripRenderer(FrameOutput):
     width : frame width in pixels; the height follows from the number of rows.
     theme : "light" or "dark".
     dpi : dots per inch.
+
+    Attributes
+    ----------
+    images : AxesImage per unit; artists : the :class:`UnitMapsArtists` holding them.
     """
 
     def __init__(self, view: UnitMapsView, *, width: int = 1180, theme: str | Theme = "light",
                  dpi: float = 100) -> None:
-        self.view = view
-        self.theme = _theme(theme)
-        self.n_epochs = int(view.activations.shape[0]) - 1
         n_units = view.n_units
         ncols = min(n_units, MAX_COLUMNS)
         nrows = math.ceil(n_units / ncols)
         cell = min(int(width) / MAX_COLUMNS, 110.0)
         height = int(nrows * (cell + 18) + 40)
-        self.size = (int(width), height)
-        self._lock = threading.Lock()
-        self._background = None
-        self._shown: int | None = None
-        self.figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi,
-                             facecolor=self.theme.background)
-        self.canvas = FigureCanvasAgg(self.figure)
+        super().__init__((int(width), height), dpi=dpi, theme=theme)
+        self.view = view
+        self.n_epochs = int(view.activations.shape[0]) - 1
         w, h = self.size
-        if self.canvas.get_width_height() != (w, h):
-            self.figure.set_size_inches((w + 0.25) / dpi, (h + 0.25) / dpi)
         # Maps of equal size, left-aligned, in pixels converted to figure fractions.
         left, top, gap = 8.0, 30.0, 6.0
         cell = min(cell, (w - left - gap * ncols) / ncols)
-        extent = (view.xs[0], view.xs[-1], view.ys[0], view.ys[-1])
-        self.images = []
+        axes = []
         for u in range(n_units):
             r, c = divmod(u, ncols)
             x0 = left + c * (cell + gap)
             y0 = top + r * (cell + 18) + 14
-            ax = self.figure.add_axes((x0 / w, 1 - (y0 + cell) / h, cell / w, cell / h))
-            _style_axes(ax, self.theme)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"unit {u + 1}", color=self.theme.muted, fontsize=_TICK, pad=2)
-            self.images.append(ax.imshow(self._rgba(self.n_epochs, u), extent=extent,
-                                         origin="lower", interpolation="bilinear",
-                                         aspect="auto"))
-        self._moving = list(self.images)
+            axes.append(self.figure.add_axes((x0 / w, 1 - (y0 + cell) / h, cell / w, cell / h)))
+        self.artists = self._add_panel(UnitMapsArtists(axes, view, self.n_epochs, self.theme))
+        self.images = self.artists.images
         lo, hi = view.vmin, view.vmax
         if lo < 0 < hi:
             scale = f"orange {lo:.3g}, white 0, blue {hi:.3g}"
@@ -112,24 +136,10 @@ class UnitStripRenderer(FrameOutput):
             scale = f"orange {lo:.3g}, white {hi:.3g}"
         text = f"Units of {view.layer_name}: output over the input space · {scale}"
         self.figure.text(left / w, 1 - 6 / h, text, ha="left", va="top",
-                         color=self.theme.muted, fontsize=_TICK + 1)
+                         color=self.theme.muted, fontsize=TICK + 1)
         self._title = self.figure.text(1 - left / w, 1 - 6 / h, "", ha="right", va="top",
-                                       color=self.theme.text, fontsize=_TICK + 1,
+                                       color=self.theme.text, fontsize=TICK + 1,
                                        fontweight="bold")
 
-    def _rgba(self, epoch: int, unit: int) -> np.ndarray:
-        v = self.view
-        return unit_colours(v.activations[epoch, unit], v.vmin, v.vmax)
-
-    def _render(self, epoch: int) -> None:
-        e = _check_epoch(epoch, self.n_epochs)
-        self._ensure_background()
-        if self._shown == e:
-            return
-        for u, image in enumerate(self.images):
-            image.set_data(self._rgba(e, u))
-        self._title.set_text(f"epoch {e}")
-        self.canvas.restore_region(self._background)
-        for artist in [*self._moving, self._title]:
-            self.figure.draw_artist(artist)
-        self._shown = e
+    def _title_text(self, epoch: int) -> str:
+        return f"epoch {epoch}"
