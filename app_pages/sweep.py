@@ -10,6 +10,7 @@ from replay_core.errors import ReplayError, ServerBusyError
 from replay_core.store.names import unique_name
 from replay_core.store.workspace import estimate_file_bytes
 from replay_core.train import sweep
+from replay_core.train.batched import group_specs
 from studio import jobs, session, training
 from studio.sweep_view import (
     final_loss_chart,
@@ -126,11 +127,16 @@ with st.container(border=True):
         epochs = sorted({s.training.epochs for s in configs.values()})
         epochs_text = (f"{epochs[0]} epochs each" if len(epochs) == 1
                        else f"{epochs[0]}–{epochs[-1]} epochs")
+        # As the sweep trains them: configurations of one graph in one batched group, the
+        # groups in up to ``workers`` worker processes at once (no TensorFlow needed here).
+        n_groups = len(group_specs(list(configs.values())))
+        at_once = min(int(workers), n_groups)
+        groups_text = ("trained together as 1 batched group" if n_groups == 1 else
+                       f"trained as {n_groups} batched groups, "
+                       f"{'one' if at_once == 1 else at_once} at a time")
         row[2].markdown(f"**{n_runs} runs**: {len(choice)} configuration"
                         f"{'s' if len(choice) > 1 else ''} × {int(seeds)} seeds, "
-                        f"{epochs_text}, {min(int(workers), len(choice))} "
-                        f"configuration{'s' if min(int(workers), len(choice)) > 1 else ''} "
-                        "at a time")
+                        f"{epochs_text}, {groups_text}")
     else:
         configs = {}
         row[2].markdown("Choose at least one configuration.")

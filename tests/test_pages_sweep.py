@@ -10,7 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from prebuilt_runs import PrebuiltRuns, seed_workspace, session_prebuilt_runs, small_spec
+from prebuilt_runs import (
+    SMALL_EPOCHS,
+    PrebuiltRuns,
+    seed_workspace,
+    session_prebuilt_runs,
+    small_spec,
+)
 from streamlit.testing.v1 import AppTest
 from test_pages import finish_jobs
 
@@ -336,11 +342,22 @@ def test_the_reference_button_picks_three_activations(data_root, prebuilt):
     assert at.multiselect(key="sweep_choice").value == [
         "preset:sigmoid", "preset:tanh", "preset:relu"]
     line = next(m.value for m in at.markdown if m.value.startswith("**"))
-    workers = at.number_input(key="sweep_workers").value
-    at_once = min(workers, 3)
-    assert line == (f"**60 runs**: 3 configurations × 20 seeds, 150 epochs each, "
-                    f"{at_once} configuration{'s' if at_once > 1 else ''} at a time")
-    assert workers == sweep.default_workers()
+    # The three activations share one graph: the 60 runs train as one batched program.
+    assert line == ("**60 runs**: 3 configurations × 20 seeds, 150 epochs each, "
+                    "trained together as 1 batched group")
+    assert at.number_input(key="sweep_workers").value == sweep.default_workers()
+
+
+def test_the_plan_counts_the_groups_the_sweep_trains(data_root, prebuilt):
+    at = open_app(seed_workspace(data_root, prebuilt.small))
+    # "small" is the reference network on fewer samples: a graph of its own.
+    check(at.multiselect(key="sweep_choice").set_value(
+        ["preset:sigmoid", "preset:tanh", "run:small"]).run())
+    check(at.number_input(key="sweep_seeds").set_value(3).run())
+    check(at.number_input(key="sweep_workers").set_value(1).run())
+    line = next(m.value for m in at.markdown if m.value.startswith("**"))
+    assert line == (f"**9 runs**: 3 configurations × 3 seeds, {SMALL_EPOCHS}–150 epochs, "
+                    "trained as 2 batched groups, one at a time")
 
 
 def test_seeds_out_of_range_cannot_be_entered(data_root, prebuilt):
