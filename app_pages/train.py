@@ -197,18 +197,19 @@ def _data_chart(data):
             "x1": data.X_val[:, 0], "x2": data.X_val[:, second],
             "class": data.y_val.astype(int).astype(str), "part": "validation"})])
     n_classes, n_features = data.n_classes, data.X.shape[1]
-    title = f"{len(frame)} samples"
-    if n_features > 2:
-        title += f" · first 2 of {n_features} features"
-    # Legends in one row above the points, without titles, and the train/validation
-    # shapes only when there is a validation part: the column is narrow and short.
-    legend = alt.Legend(orient="top", direction="horizontal", title=None)
-    shape = (alt.Shape("part", legend=legend, scale=alt.Scale(
+    notes = [f"first 2 of {n_features} features"] if n_features > 2 else []
+    if data.X_val is not None:
+        notes.append(f"▲ {len(data.X_val)} held out for validation")
+    title = alt.TitleParams(f"{len(frame)} samples", subtitle=notes)
+    # The classes' legend without a title beside the points, the validation part's shape
+    # said in the subtitle: the column is narrow.
+    legend = alt.Legend(orient="right", title=None)
+    shape = (alt.Shape("part", legend=None, scale=alt.Scale(
         domain=["train", "validation"], range=["circle", "triangle"]))
         if data.X_val is not None else alt.value("circle"))
     chart = alt.Chart(frame).mark_point(filled=True, size=18, opacity=0.8).encode(
-        x=alt.X("x1", scale=alt.Scale(zero=False)),
-        y=alt.Y("x2", scale=alt.Scale(zero=False)),
+        x=alt.X("x1", title=None, scale=alt.Scale(zero=False)),
+        y=alt.Y("x2", title=None, scale=alt.Scale(zero=False)),
         color=alt.Color("class", legend=legend, scale=alt.Scale(
             domain=[str(c) for c in range(n_classes)],
             range=list(CLASS_PALETTE[:n_classes]))),
