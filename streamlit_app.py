@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from studio import browser_session, page_guard, session
+from studio import browser_session, job_list, page_guard, session
 
 st.set_page_config(
     page_title="DeepReplay Studio",
@@ -27,7 +27,8 @@ def _run_page() -> None:
     browser_session.remember()
     if not st.session_state.get("presenting"):
         browser_session.new_session_button()
-    page.run()
+    with job_list.beside_page():
+        page.run()
 
 
 # Every page body is guarded here, once: an exception becomes one sentence on the page and

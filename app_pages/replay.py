@@ -104,8 +104,20 @@ if "presenting" not in ss and query_text(st.query_params, "present", 8) == "1":
         ss["epoch"] = 0
         st.rerun()
 
+def _await_first_run() -> None:
+    """While the session's first job starts: open its run as soon as its file exists."""
+    if ws.runs() or not session.training_jobs(ws):
+        st.rerun(scope="app")
+
+
 if not runs:
     st.title("Replay")
+    pending = session.training_jobs(ws)
+    if pending:
+        st.info(f"{pending[0].title!r} is about to train: it opens here with its first "
+                "epochs.")
+        st.fragment(page_guard.guarded(_await_first_run), run_every=1.0)()
+        st.stop()
     st.info("No runs in this session yet. Train one, or upload a run file.")
     c1, c2 = st.columns(2)
     c1.page_link("app_pages/train.py", label="Train a network", icon=":material/model_training:")
@@ -140,9 +152,19 @@ if presenting:
 else:
     # The settings live in the sidebar, so the frame has the page's whole height.
     top = st.sidebar.container(key="replay_controls")
-    top.selectbox("Run", names, key="replay_run")
+    training = {r.name for r in runs if r.status == "running"}
+    top.selectbox("Run", names, key="replay_run",
+                  format_func=lambda n: f"{n} (training)" if n in training else n)
 summary = next(r for r in runs if r.name == ss["replay_run"])
-key = session.run_key(ws, summary)
+# A run a job is still writing is replayed from the epochs recorded so far (the writer's
+# memory, not the file); the player takes in new epochs as they arrive (_follow_live).
+live_epochs = session.live_epochs(ws, summary.name) if summary.status == "running" else None
+key = (session.run_key(ws, summary) if live_epochs is None
+       else session.live_key(ws, summary.name, live_epochs))
+LIVE_END = 10**9  # an epoch past any end: clamped to the newest one, which is then followed
+if live_epochs is not None and ss.get("_live_run") != summary.name:
+    ss["epoch"] = LIVE_END  # a run opened while it trains shows its newest epoch
+ss["_live_run"] = summary.name if live_epochs is not None else None
 st.query_params["run"] = summary.name
 spec_json = _spec_json(summary.spec)
 if spec_json:
@@ -338,6 +360,50 @@ def _show_landscape(slot, epoch: int) -> None:
                alt=f"Loss landscape of {summary.name} with the path and epoch {epoch}")
 
 
+# While a job trains the run, the player looks for new epochs this often; it rebuilds the
+# views at most every LIVE_REBUILD_X times as long as the last rebuild took, and not while
+# the user is moving the slider (a rebuild would hold up their next step).
+LIVE_REFRESH_S = 1.0
+LIVE_REBUILD_X = 3.0
+LIVE_QUIET_S = 1.5
+
+
+def _follow_live() -> None:
+    """Take in the epochs a job recorded since the last look: the slider's end grows, and
+    the view stays on the newest epoch unless the user has scrubbed back."""
+    global key, renderer, n_epochs
+    import time
+
+    now = time.monotonic()
+    epochs = session.live_epochs(ws, summary.name)
+    if epochs is None:  # the job has ended: the page reads the finished file
+        st.rerun(scope="app")
+    seen = ss.get("_live_seen")
+    if seen is None or seen[0] != ss["epoch"]:  # the user moved the slider (or opened it)
+        seen = (ss["epoch"], now)
+    built_at, build_s = ss.get("_live_build", (0.0, 0.0))
+    if (epochs > n_epochs and not ss["playing"] and now - seen[1] >= LIVE_QUIET_S
+            and now - built_at >= max(LIVE_REFRESH_S, LIVE_REBUILD_X * build_s)):
+        following = ss["epoch"] >= n_epochs
+        started = time.perf_counter()
+        key = session.live_key(ws, summary.name, epochs)
+        renderer = session.frame_renderer(key, layer, size, theme, dpi=dpi,
+                                          projection=projection, fit_epoch=fit_epoch,
+                                          future_curves=player.future_curves())
+        n_epochs = renderer.n_epochs
+        ss["_live_build"] = (time.monotonic(), time.perf_counter() - started)
+        if following:
+            ss["epoch"] = n_epochs
+        seen = (ss["epoch"], seen[1])
+    ss["epoch"] = min(max(int(ss["epoch"]), 0), n_epochs)
+    ss["_live_seen"] = (ss["epoch"], seen[1])
+
+
+def _follow_latest() -> None:
+    ss["epoch"] = LIVE_END
+    ss["playing"] = False
+
+
 def _player() -> None:
     with st.container(key="replay_player"):
         _player_body()
@@ -345,7 +411,16 @@ def _player() -> None:
 
 def _player_body() -> None:
     playing = ss["playing"]
-    slider_slot = st.empty()
+    if live_epochs is not None:
+        _follow_live()
+        slider_col, live_col = st.columns([12, 1.6], vertical_alignment="center")
+        slider_slot = slider_col.empty()
+        live_col.button("Live", icon=":material/fast_forward:", key="follow_live",
+                        type="tertiary", on_click=_follow_latest,
+                        disabled=ss["epoch"] >= n_epochs,
+                        help=f"{summary.name} is training: show each epoch as it arrives")
+    else:
+        slider_slot = st.empty()
     slider_slot.slider("Epoch", 0, max(n_epochs, 1), key="epoch",
                        disabled=n_epochs == 0 or playing, label_visibility="collapsed")
     image_slot, caption_slot = st.empty(), st.empty()
@@ -372,7 +447,8 @@ def _player_body() -> None:
     st.rerun()
 
 
-st.fragment(page_guard.guarded(_player))()
+st.fragment(page_guard.guarded(_player),
+            run_every=LIVE_REFRESH_S if live_epochs is not None else None)()
 if presenting and ss.pop("present_pending", False):
     st.rerun()  # the presentation frame is on screen: now Play can start
 if summary.status in ("diverged", "stopped", "failed") and summary.message:

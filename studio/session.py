@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
-from replay_core.errors import ReplayError
+from replay_core.errors import ReplayError, RunNotFoundError
 from replay_core.replay.replayer import Replay
 from replay_core.replay.views import ReplayViews
-from replay_core.store.runfile import RunSummary
+from replay_core.store.runfile import RunData, RunSummary
 from replay_core.store.workspace import Workspace, clean_up
 from replay_core.train.trainer import DEFAULT_MAX_COST
 from studio import browser_session, layer_controls
@@ -73,12 +74,70 @@ def run_replay(key: tuple) -> Replay:
     """The ``Replay`` of a run's stored state (``run_key``): the file is read once, and
     every view of the run this session asks for, in this rerun and the next ones, comes
     from the same object until the run changes. One per session, in its own state, so no
-    other session can reach it and a session holds at most one run's arrays."""
+    other session can reach it and a session holds at most one run's arrays.
+
+    A ``live_key`` is built from the epochs a job has recorded so far (its writer's
+    memory, not the file being written)."""
     slot = st.session_state.get("_replay")
     if slot is None or slot[0] != key:
-        slot = (key, Replay(key[0], key[1]))
+        replay = _live_replay(key) if key[3] == LIVE else Replay(key[0], key[1])
+        slot = (key, replay)
         st.session_state["_replay"] = slot
     return slot[1]
+
+
+# The status in a ``live_key``: the epochs recorded so far of a run a job is writing.
+LIVE = "live"
+
+
+def live_epochs(ws: Workspace, name: str) -> int | None:
+    """How many epochs of run ``name`` a job of this session has recorded so far, or
+    None when no job is writing it (then the run file is read as usual)."""
+    from studio import jobs
+
+    data = jobs.live_run(ws, name)
+    return None if data is None else int(data.epochs_done)
+
+
+def training_jobs(ws: Workspace) -> list:
+    """This session's jobs that are queued or running (``jobs.JobView``), newest first."""
+    from studio import jobs
+
+    return [v for v in jobs.jobs_of(ws) if v.state in ("queued", "running")]
+
+
+def live_key(ws: Workspace, name: str, epochs: int) -> tuple:
+    """``run_key``'s layout for the first ``epochs`` epochs of a run a job is writing:
+    the session's folder and the run's name keep it apart from any other session's."""
+    return (str(ws.folder / f"{name}.live"), name, int(epochs), LIVE, 0.0)
+
+
+def _live_replay(key: tuple) -> Replay:
+    """The ``Replay`` of a live key: the writer's epochs so far, cut to ``key[2]``."""
+    from studio import jobs
+
+    name, epochs = key[1], key[2]
+    data = jobs.live_run(Workspace(Path(key[0]).parent), name)
+    if data is None:
+        raise RunNotFoundError(f"run {name!r} is no longer training; open it again")
+    return replay_of(data, epochs)
+
+
+def replay_of(data: RunData, epochs: int | None = None) -> Replay:
+    """A ``Replay`` of a run held in memory (``RunData``), of its first ``epochs``
+    epochs (all when None), with its spec, status and logs as a file would give them."""
+    epochs = data.epochs_done if epochs is None else min(int(epochs), data.epochs_done)
+    weights = [[np.asarray(a)[: epochs + 1] for a in layer] for layer in data.weights]
+    replay = Replay.from_arrays(weights, data.activation_config, data.inputs, data.targets,
+                                layer_names=data.layer_names, val_inputs=data.val_inputs,
+                                val_targets=data.val_targets, name=data.name)
+    replay.spec = data.spec
+    replay.status = data.status
+    replay.message = data.message
+    replay.logs = {k: np.asarray(v)[:epochs] for k, v in data.logs.items()}
+    replay.attrs = dict(data.attrs)
+    replay.epochs_done = replay.n_epochs
+    return replay
 
 
 @st.cache_data(max_entries=12, show_spinner=False)
@@ -107,8 +166,12 @@ def frame_renderer(key: tuple, layer: str | None, size: tuple[int, int], theme: 
     wanted = (key, layer, size, theme, dpi, projection, fit_epoch, future_curves)
     slot = st.session_state.get("_renderer")
     if slot is None or slot[0] != wanted:
-        renderer = FrameRenderer(replay_views(key, layer, projection, fit_epoch), size=size,
-                                 theme=theme, dpi=dpi, future_curves=future_curves)
+        # A live key's views are made once, for one renderer: not cached, and without the
+        # cache's spinner, which would stand in for the player each time epochs arrive.
+        views = (run_replay(key).views(layer=layer, projection=projection, fit_epoch=fit_epoch)
+                 if key[3] == LIVE else replay_views(key, layer, projection, fit_epoch))
+        renderer = FrameRenderer(views, size=size, theme=theme, dpi=dpi,
+                                 future_curves=future_curves)
         st.session_state["_renderer"] = (wanted, renderer)
         return renderer
     return slot[1]

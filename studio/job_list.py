@@ -1,0 +1,217 @@
+"""The session's jobs in the sidebar of every page: progress, time left, Stop, results.
+
+The router runs every page inside :func:`beside_page`. The list is a fragment: while a
+job is queued or running it redraws itself every ``REFRESH_S`` without rerunning the
+page around it; once nothing is left to follow it reruns the page once, and the page's
+next run registers it without a timer, so an idle session costs nothing. A job that
+ended is announced once with a toast, on whatever page is open.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from replay_core.store.workspace import Workspace
+from studio import jobs, page_guard
+
+REFRESH_S = 1.0
+# Ended jobs kept on the list (newest first) until cleared; older ones fall off it.
+MAX_ENDED_SHOWN = 3
+KIND_TITLES = {"training": "Training", "sweep": "Seed sweep", "export": "Export"}
+STATE_ICONS = {"done": ":material/check_circle:", "stopped": ":material/stop_circle:",
+               "failed": ":material/error:"}
+ACTIVE = ("queued", "running")
+CLEARED = "jobs_cleared"
+
+
+def time_left(seconds: float | None) -> str:
+    """``"40 s left"`` / ``"3 min left"``, or ``""`` before there is a rate.
+
+    Example
+    -------
+    >>> time_left(125.0)
+    '2 min left'
+    """
+    if seconds is None or seconds != seconds or seconds < 0:
+        return ""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s left"
+    return f"{round(seconds / 60)} min left"
+
+
+def ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``11th``..."""
+    if 10 <= n % 100 <= 20:
+        return f"{n}th"
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def progress_text(view: jobs.JobView) -> str:
+    """The line under a queued or running job: epochs done, time left or queue place."""
+    if view.state == "queued":
+        place = view.queue_position
+        return "Queued" + (f" · {ordinal(place)} in line" if place else "")
+    text = f"{view.epochs_done}/{view.epochs_total} epochs"
+    left = time_left(view.seconds_left)
+    return f"{text} · {left}" if left else text
+
+
+def _fraction(view: jobs.JobView) -> float:
+    total = max(int(view.epochs_total), 1)
+    return min(max(view.epochs_done / total, 0.0), 1.0)
+
+
+@contextmanager
+def beside_page() -> Iterator[None]:
+    """Run a page inside this: the job list is drawn in the sidebar first (under the
+    navigation), then the page. When the page has just submitted the session's only
+    active job (the Train button), the page runs once more a moment later, so the list
+    follows the job from its start."""
+    from studio import session
+
+    ws = session.workspace()
+    following = show(ws)
+    yield
+    # Reached only when the page's body ended normally (not on st.stop or st.rerun). An
+    # st.rerun() here, after the page's widgets, would lose the values of the widgets
+    # kept across pages (session.keep_page_state): a fragment's tick reruns it instead.
+    if not following and _active(ws):
+        with st.sidebar:
+            st.fragment(_rerun_page_later, run_every=REFRESH_S)(time.monotonic())
+
+
+def _rerun_page_later(armed_at: float) -> None:
+    if time.monotonic() - armed_at >= REFRESH_S / 2:  # a tick, not the page's own run
+        st.rerun(scope="app")
+
+
+def _active(ws: Workspace) -> bool:
+    try:
+        return any(v.state in ACTIVE for v in jobs.jobs_of(ws))
+    except Exception as exc:  # the list never takes a page down with it
+        page_guard.log.error("job list failed", exc_info=exc)
+        return False
+
+
+def show(ws: Workspace) -> bool:
+    """Draw this session's job list in the sidebar; True when it follows an active job
+    (then it redraws itself every ``REFRESH_S``)."""
+    active = _active(ws)
+    st.session_state["_jobs_timer"] = active
+    with st.sidebar:
+        st.fragment(page_guard.guarded(_job_list),
+                    run_every=REFRESH_S if active else None)(ws)
+    return active
+
+
+def _clear(ids: list[str]) -> None:
+    ss = st.session_state
+    ss[CLEARED] = set(ss.get(CLEARED, ())) | set(ids)
+
+
+def _stop(ws: Workspace, job_id: str) -> None:
+    jobs.stop(ws, job_id)
+
+
+# Small type and tight rows: the list shares the sidebar with the page's own controls
+# (a 720-px screen); a long run name ends in an ellipsis on one line.
+CSS = """<style>
+.st-key-job_list [data-testid="stMarkdownContainer"] p,
+.st-key-job_list [data-testid="stCaptionContainer"] {font-size: 0.8rem; line-height: 1.3;
+ margin-bottom: 0;}
+.st-key-job_list .st-key-job_heading p {font-weight: 600;}
+.st-key-job_list [class*="st-key-job_name_"] p {white-space: nowrap; overflow: hidden;
+ text-overflow: ellipsis;}
+.st-key-job_list [class*="st-key-job_name_"] [data-testid="stElementContainer"]:has(
+ [data-testid="stMarkdown"]) {min-width: 0; flex: 1 1 0;}
+.st-key-job_list button {min-height: 1.6rem; padding-top: 0; padding-bottom: 0;}
+.st-key-job_list [data-testid="stProgress"] p {font-size: 0.75rem;}
+</style>"""
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$:"})
+
+
+def _md(text: str) -> str:
+    """``text`` shown as it is, never read as markdown (a run name is the user's)."""
+    return str(text).translate(_MARKDOWN)
+
+
+def _job_list(ws: Workspace) -> None:
+    ss = st.session_state
+    for view in jobs.unannounced(ws):
+        st.toast(f"**{_md(view.title)}** — {_md(view.message)}",
+                 icon=STATE_ICONS.get(view.state), duration="long")
+    views = jobs.jobs_of(ws)
+    cleared = ss.get(CLEARED, set())
+    active = [v for v in views if v.state in ACTIVE]
+    ended = [v for v in views if v.state not in ACTIVE and v.id not in cleared]
+    if ss.get("_jobs_timer") and not active:
+        # The timer registered by the page's last run is no longer needed: one rerun of
+        # the page drops it (and shows the page's own view of what just ended). It waits
+        # one tick so the toast above is on screen first.
+        idle_since = ss.setdefault("_jobs_idle_since", time.monotonic())
+        if time.monotonic() - idle_since >= REFRESH_S * 1.5:
+            ss.pop("_jobs_idle_since", None)
+            ss["_jobs_timer"] = False
+            st.rerun(scope="app")
+    else:
+        ss.pop("_jobs_idle_since", None)
+    if not active and not ended:
+        return
+    with st.container(key="job_list", gap="xxsmall"):
+        st.html(CSS)
+        with st.container(horizontal=True, vertical_alignment="center", gap="xxsmall",
+                          key="job_heading"):
+            st.markdown("Jobs", width="stretch")
+            if ended:
+                st.button("Clear", key="jobs_clear", type="tertiary", width="content",
+                          icon=":material/clear_all:", on_click=_clear,
+                          args=([v.id for v in ended],),
+                          help="Take the ended jobs off this list (their runs stay)")
+        for view in active:
+            _active_job(ws, view)
+        for view in ended[:MAX_ENDED_SHOWN]:
+            _ended_job(view)
+
+
+def _name_row(view: jobs.JobView):
+    """A row with the job's kind and name on one line; returns it for a button beside."""
+    kind = KIND_TITLES.get(view.kind, view.kind.capitalize())
+    row = st.container(horizontal=True, vertical_alignment="center", gap="xxsmall",
+                       wrap=False)
+    row.markdown(f"{kind} · **{_md(view.title)}**", width="stretch")
+    return row
+
+
+def _active_job(ws: Workspace, view: jobs.JobView) -> None:
+    with st.container(key=f"job_name_{view.id}", gap=None):
+        row = _name_row(view)
+        row.button("", icon=":material/stop_circle:", key=f"job_stop_{view.id}",
+                   type="tertiary", on_click=_stop, args=(ws, view.id), width="content",
+                   help="Stop: every finished epoch is kept" if view.state == "running"
+                   else "Take it off the queue")
+        st.progress(_fraction(view), text=progress_text(view))
+
+
+def _ended_job(view: jobs.JobView) -> None:
+    ss = st.session_state
+    with st.container(key=f"job_name_{view.id}", gap=None):
+        row = _name_row(view)
+        opened = False
+        if view.run_names:
+            where = "the Seed sweep page" if view.result_page == "sweep" else "Replay"
+            opened = row.button("", icon=":material/open_in_new:", key=f"job_open_{view.id}",
+                                type="tertiary", width="content", help=f"Open in {where}")
+        st.caption(_md(view.message))
+    if not opened:
+        return
+    if view.result_page == "sweep":
+        if view.sweep_id:
+            ss["sweep_show_next"] = view.sweep_id
+        st.switch_page("app_pages/sweep.py")
+    ss["replay_run"] = view.run_names[0]
+    ss["epoch"] = max(int(view.epochs_done), 0)
+    st.switch_page("app_pages/replay.py")
