@@ -15,7 +15,7 @@ from replay_core.data.spec import (
 )
 from replay_core.errors import ReplayError
 from replay_core.train.trainer import training_cost
-from studio import csv_upload, jobs, screen, session, training
+from studio import csv_upload, jobs, screen, session
 from studio.form import (
     dataset_param_key,
     run_name_suggestion,
@@ -265,6 +265,9 @@ with run_col:
     status_box = st.container()  # above the preview, so "Open in Replay" stays in view
     follow_box = st.container()
     preview_slot = st.empty()
+    # Imported once the form is on screen: it loads the live preview's plotting (about
+    # half a second of a cold start), which the form itself does not need.
+    from studio import training
 
     if train_clicked and spec is not None:
         try:
