@@ -15,10 +15,22 @@ Each run is exactly the run the single-run trainer (``trainer.train``) makes of 
 - its batches come in the same order (``numpy.random.default_rng(seed).permutation``
   every epoch);
 - the forward pass, the loss and its gradient are the same Keras and TensorFlow
-  operations, on a run axis;
+  operations. In a plain graph (runs of fewer than ``trainer.XLA_MIN_STEPS`` batches)
+  each run's are the single trainer's own 2-D operations, so each run's floats are the
+  run's alone bit for bit, a diverging run included: a batched matmul or a reduction
+  over a run axis would pick other CPU kernels (oneDNN's GEMV for one output unit, a
+  column reduction for a bias' gradient), which round the last bit differently, and a
+  diverging run multiplies that difference every step. Under XLA, where each run alone
+  is one compiled module of its own, they are computed on a run axis (XLA's code for a
+  reduction or a small dot depends on the shapes of the whole module, so no layout
+  reproduces a run's alone to the bit): the reference run's 150 epochs agree within a
+  few float32 steps of the weights (about 1e-6);
 - the optimizer update is Keras 3's ``update_step`` (SGD with momentum and Nesterov,
   Adam, RMSprop, Adagrad), written out operation by operation in the same float32 order
-  with each run's own learning rate and momentum;
+  with each run's own learning rate and momentum (TensorFlow's graph optimizer turns
+  RMSprop's and Adagrad's division by a square root into a multiplication by ``rsqrt``
+  here but not in Keras' own update, so those two agree to the last bits, not bit for
+  bit);
 - plateau schedules and early stopping are Keras' own ``ReduceLROnPlateau`` and
   ``EarlyStopping`` callbacks, one per run, and divergence is the recorder's rule.
 
@@ -152,6 +164,11 @@ class BatchedEpochs:
         X_val, y_val: optional validation arrays.
         l1, l2: the kernels' regularisation factors.
         jit_compile: compile with XLA.
+        activations: per run, its activation function of each layer (the model's when
+            None).
+        per_run: compute each run's forward pass, loss and gradient with the single
+            trainer's 2-D operations (bit for bit a run's alone), instead of on a run
+            axis (fewer operations); by default in a plain graph, not under XLA.
 
     Example
     -------
@@ -165,16 +182,21 @@ class BatchedEpochs:
                  X: np.ndarray, y: np.ndarray, batch_size: int,
                  X_val: np.ndarray | None = None, y_val: np.ndarray | None = None, *,
                  l1: float = 0.0, l2: float = 0.0, jit_compile: bool = True,
-                 activations: Sequence[Sequence[Any]] | None = None) -> None:
+                 activations: Sequence[Sequence[Any]] | None = None,
+                 per_run: bool | None = None) -> None:
         import tensorflow as tf
 
         R = int(np.asarray(initial[0][0]).shape[0])
         # Per layer: its distinct activation functions and, when several, which run uses
         # which (``activations[r][i]``: run r's function for layer i).
         self.activations: list[tuple[list[Any], Any]] = []
+        # Per run, its activation function of each layer (for the per-run operations).
+        self._run_activations: list[list[Any]] = [[] for _ in range(R)]
         for i, layer in enumerate(model.layers):
             if activations is None:
                 self.activations.append(([layer.activation], None))
+                for r in range(R):
+                    self._run_activations[r].append(layer.activation)
                 continue
             funcs: list[Any] = []
             keys: list[str] = []
@@ -185,6 +207,8 @@ class BatchedEpochs:
                     keys.append(key)
                     funcs.append(activations[r][i])
                 which[r] = keys.index(key)
+            for r in range(R):
+                self._run_activations[r].append(funcs[which[r]])
             masks = None if len(funcs) == 1 else tf.constant(
                 np.stack([which == k for k in range(len(funcs))]).reshape(len(funcs), R, 1, 1))
             self.activations.append((funcs, masks))
@@ -216,6 +240,7 @@ class BatchedEpochs:
         self.traces = 0
         # No autograph: the loop is an explicit tf.while_loop, and converting the
         # optimizer's Python branches would only add to the time before the first epoch.
+        self.per_run = (not jit_compile) if per_run is None else bool(per_run)
         self._epoch = tf.function(self._epoch_fn, jit_compile=bool(jit_compile),
                                   reduce_retracing=False, autograph=False)
 
@@ -345,12 +370,47 @@ class BatchedEpochs:
                 target.assign(tf.where(keep, new, target))
         self.iterations.assign_add(1)
 
+    def _run_pass(self, x: Any, y: Any) -> tuple[Any, Any]:
+        """Per run (R,): the loss and the predictions, each run computed with the single
+        trainer's own operations on its own 2-D arrays (Keras' ``Dense.call``: matmul, add,
+        activation; the loss of ``CompiledEpochs._loss``).
+
+        A batched matmul or a reduction over a run axis picks other kernels than the 2-D
+        ones (oneDNN's GEMV for one output unit, a column reduction for the bias'
+        gradient...), which round the last bit differently; a run that diverges grows
+        such differences every step. ``x``, ``y``: (R or 1, B, d), (R or 1, B, 1).
+        """
+        import tensorflow as tf
+        from keras import ops
+
+        params = [tf.unstack(v) for v in self.variables]
+        losses, preds = [], []
+        for r in range(self.R):
+            h = x[0] if x.shape[0] == 1 else x[r]
+            for i, activation in enumerate(self._run_activations[r]):
+                h = activation(ops.add(ops.matmul(h, params[2 * i][r]), params[2 * i + 1][r]))
+            terms = [ops.mean(self._cross_entropy(y[0] if y.shape[0] == 1 else y[r], h))]
+            for kernel in params[0::2]:
+                if self.l1 or self.l2:  # keras.regularizers.L1L2.__call__
+                    reg = ops.convert_to_tensor(0.0, dtype="float32")
+                    if self.l1:
+                        reg += ops.cast(self.l1, "float32") * ops.sum(ops.absolute(kernel[r]))
+                    if self.l2:
+                        reg += ops.cast(self.l2, "float32") * ops.sum(ops.square(kernel[r]))
+                    terms.append(reg)
+            losses.append(terms[0] if len(terms) == 1 else ops.sum(terms))
+            preds.append(h)
+        return tf.stack(losses), tf.stack(preds)
+
     def _step(self, xb: Any, yb: Any, lr: Any, momentum: Any, active: Any) -> tuple[Any, Any]:
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
-            pred = self._forward(xb)
-            loss = self._loss(yb, pred)
+            if self.per_run:
+                loss, pred = self._run_pass(xb, yb)
+            else:
+                pred = self._forward(xb)
+                loss = self._loss(yb, pred)
             # The runs' losses are independent: the gradient of their sum is each run's.
             total = tf.reduce_sum(loss)
         grads = tape.gradient(total, self.variables)
@@ -401,8 +461,12 @@ class BatchedEpochs:
         if self._X_val is not None:
             n_val = int(self._X_val.shape[0])
             y_val = tf.broadcast_to(self._Y_val[None], [R, n_val, 1])
-            pred = self._forward(self._X_val[None])
-            out += [self._loss(y_val, pred), self._correct(y_val, pred) / float(n_val)]
+            if self.per_run:
+                loss, pred = self._run_pass(self._X_val[None], self._Y_val[None])
+            else:
+                pred = self._forward(self._X_val[None])
+                loss = self._loss(y_val, pred)
+            out += [loss, self._correct(y_val, pred) / float(n_val)]
         return tf.concat([tf.stack(out), self._figures_fn()], axis=0)
 
     def run(self, orders: np.ndarray | None, lr: np.ndarray, momentum: np.ndarray,
