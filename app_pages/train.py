@@ -12,6 +12,7 @@ from replay_core.data.spec import (
     MAX_UNITS,
     MONITORS,
     OPTIMIZERS,
+    RunSpec,
 )
 from replay_core.errors import ReplayError
 from replay_core.train.trainer import training_cost
@@ -35,6 +36,13 @@ if "train_form_ready" not in ss:
     if problem:
         ss["url_notice"] = problem
     ss["train_form_ready"] = True
+elif ss.get("_train_form_spec"):
+    # Streamlit may drop a widget's value while another page runs (a fragment's timer,
+    # such as a training's progress, ticking as the page changes): the form comes back
+    # with the settings it last showed instead of failing on a missing key.
+    for key, value in spec_to_state(RunSpec.from_json(ss["_train_form_spec"])).items():
+        if key not in ss:
+            ss[key] = value
 
 
 def _apply_preset(name: str) -> None:
@@ -171,6 +179,7 @@ except ValueError as exc:
     if ss["ds_name"] != "csv" or ss.get(dataset_param_key("csv", "id")) is not None:
         st.error(f"Check the settings: {exc}")  # a missing upload is said by its panel
 else:
+    ss["_train_form_spec"] = spec.to_json()
     if st.query_params.get("spec") != spec.to_json():
         st.query_params["spec"] = spec.to_json()
 
