@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from replay_core.replay.views import ReplayViews
+from replay_core.replay.views import ReplayViews, class_labels
 
 
 def confusion_frame(views: ReplayViews, epoch: int) -> pd.DataFrame | None:
@@ -14,9 +14,9 @@ def confusion_frame(views: ReplayViews, epoch: int) -> pd.DataFrame | None:
     if views.confusion is None:
         return None
     counts = views.confusion.counts[epoch]
-    k = counts.shape[0]
-    return pd.DataFrame(counts, index=[f"true {c}" for c in range(k)],
-                        columns=[f"predicted {c}" for c in range(k)])
+    names = class_labels(views.confusion.class_names or views.class_names, counts.shape[0])
+    return pd.DataFrame(counts, index=[f"true {c}" for c in names],
+                        columns=[f"predicted {c}" for c in names])
 
 
 def confusion_table(views: ReplayViews, epoch: int) -> None:

@@ -790,7 +790,8 @@ def _run_data(name: str, fields: dict, epochs: list, status: str,
         val_targets=targets(fields.get("val_targets")),
         weights=weights, layer_names=[str(n) for n in fields["layer_names"]],
         activation_config=[dict(c) for c in fields["activation_config"]], logs=logs,
-        epochs_done=len(epochs), status=status, spec=spec, attrs=attrs, message=message)
+        epochs_done=len(epochs), status=status, spec=spec, attrs=attrs, message=message,
+        class_names=tuple(map(str, fields.get("class_names") or ())))
 
 
 def latest_weights(ws: Workspace, run_name: str) -> tuple[int, list] | None:

@@ -130,7 +130,8 @@ def replay_of(data: RunData, epochs: int | None = None) -> Replay:
     weights = [[np.asarray(a)[: epochs + 1] for a in layer] for layer in data.weights]
     replay = Replay.from_arrays(weights, data.activation_config, data.inputs, data.targets,
                                 layer_names=data.layer_names, val_inputs=data.val_inputs,
-                                val_targets=data.val_targets, name=data.name)
+                                val_targets=data.val_targets, name=data.name,
+                                class_names=data.class_names)
     replay.spec = data.spec
     replay.status = data.status
     replay.message = data.message

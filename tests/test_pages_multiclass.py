@@ -70,7 +70,8 @@ def test_replay_page_shows_a_k_class_run_with_its_confusion_matrix(data_root, ru
         assert expander.label.startswith(f"Confusion matrix at epoch {epoch} · accuracy "
                                          f"{accuracy:.1%}")
         table = expander.dataframe[0].value
-        assert list(table.index) == [f"true {c}" for c in range(k)]
+        assert list(table.index) == [f"true {c}" for c in replay.class_names]
+        assert len(replay.class_names) == k
         np.testing.assert_array_equal(
             table.to_numpy(), confusion_matrix(replay.targets, predicted[epoch],
                                                labels=range(k)))

@@ -57,6 +57,9 @@ class DatasetInfo:
     """Number of samples of a fixed-size dataset; None when ``n_samples`` sets it."""
     standardize: bool = False
     """Recommended: features on very different scales train badly unless standardised."""
+    class_names: tuple[str, ...] = ()
+    """What the data calls its classes (a real set's ``target_names``); the neutral
+    ``class 0``, ``class 1``... when empty."""
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -258,15 +261,18 @@ REGISTRY: dict[str, DatasetInfo] = {
                     features=lambda p: p["dims"], size=lambda p: 2 ** p["dims"]),
         DatasetInfo("iris", "Iris (real data)", (), _bundled("load_iris"),
                     "150 iris flowers, 4 measurements, 3 species (scikit-learn's copy)",
-                    classes=3, features=4, size=150, standardize=True),
+                    classes=3, features=4, size=150, standardize=True,
+                    class_names=("setosa", "versicolor", "virginica")),
         DatasetInfo("wine", "Wine (real data)", (), _bundled("load_wine"),
                     "178 wines, 13 chemical measurements, 3 cultivars (scikit-learn's copy)",
-                    classes=3, features=13, size=178, standardize=True),
+                    classes=3, features=13, size=178, standardize=True,
+                    class_names=("class_0", "class_1", "class_2")),
         DatasetInfo("breast_cancer", "Breast cancer (real data)", (),
                     _bundled("load_breast_cancer"),
                     "569 tumours, 30 cell-nucleus measurements, malignant (0) or benign (1) "
                     "(scikit-learn's copy)",
-                    features=30, size=569, standardize=True),
+                    features=30, size=569, standardize=True,
+                    class_names=("malignant", "benign")),
     )
 }
 
@@ -324,6 +330,74 @@ def n_samples(name: str, params: dict[str, Any] | None = None) -> int:
     """
     size = _shape_value(name, params, "size")
     return int(check_params(name, params)["n_samples"]) if size is None else size
+
+
+MAX_CLASS_NAME = 40
+"""Characters of one class name, as stored in a run and shown in tables."""
+
+
+def default_class_names(k: int) -> tuple[str, ...]:
+    """The neutral names of ``k`` classes: ``("class 0", "class 1", ...)``."""
+    return tuple(f"class {c}" for c in range(int(k)))
+
+
+def clean_class_name(name: Any) -> str:
+    """``name`` as a storable class name: text, trimmed, control characters replaced,
+    at most :data:`MAX_CLASS_NAME` characters (a longer one ends in "…").
+
+    >>> clean_class_name("  a b  "), len(clean_class_name("x" * 99))
+    ('a b', 40)
+    """
+    text = "".join(ch if ch.isprintable() else " " for ch in str(name)).strip()
+    if len(text) > MAX_CLASS_NAME:
+        text = text[: MAX_CLASS_NAME - 1].rstrip() + "…"
+    return text
+
+
+def check_class_names(value: Any, k: int) -> tuple[str, ...] | None:
+    """``value`` as ``k`` class names, or None when it is not exactly ``k`` strings of 1 to
+    :data:`MAX_CLASS_NAME` printable characters once trimmed (read from a file: hostile).
+
+    >>> check_class_names(["cat ", "dog"], 2), check_class_names(["cat"], 2)
+    (('cat', 'dog'), None)
+    """
+    if not isinstance(value, list | tuple) or len(value) != k:
+        return None
+    names = []
+    for name in value:
+        if not isinstance(name, str) or len(name) > 4 * MAX_CLASS_NAME:
+            return None
+        name = name.strip()
+        if not 0 < len(name) <= MAX_CLASS_NAME or not name.isprintable():
+            return None
+        names.append(name)
+    return tuple(names)
+
+
+def class_names(dataset_spec: Any) -> tuple[str, ...]:
+    """The names of a dataset's classes, in class-index order.
+
+    ``dataset_spec`` is a ``DatasetSpec`` (or a dict with ``name`` and ``params``, as in a
+    stored spec). A real set gives scikit-learn's ``target_names`` (Iris: setosa,
+    versicolor, virginica); an uploaded CSV its class column's values as written (when
+    its data is in the current data folder); a generated set ``class 0``, ``class 1``...
+
+    >>> class_names({"name": "iris"}), class_names({"name": "moons"})
+    (('setosa', 'versicolor', 'virginica'), ('class 0', 'class 1'))
+    """
+    if isinstance(dataset_spec, dict):
+        name, params = dataset_spec.get("name"), dataset_spec.get("params")
+    else:
+        name, params = getattr(dataset_spec, "name", None), getattr(dataset_spec, "params", None)
+    k = n_classes(name, params)
+    if (external := _external(name)) is not None:
+        try:
+            stored = external.stored(params).class_names
+        except ValueError:  # the CSV's data is not in this folder: neutral names
+            return default_class_names(k)
+        return check_class_names([clean_class_name(c) for c in stored], k) or (
+            default_class_names(k))
+    return REGISTRY[name].class_names or default_class_names(k)
 
 
 def check_params(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -404,6 +478,8 @@ class PreparedData:
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
     n_classes: int = 2
+    class_names: tuple[str, ...] = ()
+    """The classes' names in index order (see :func:`class_names`)."""
 
 
 def split_and_standardize(
@@ -453,4 +529,5 @@ def prepare(dataset_spec: Any) -> PreparedData:
         X, y, validation_split=dataset_spec.validation_split,
         standardize=dataset_spec.standardize, seed=dataset_spec.seed,
     )
-    return replace(data, n_classes=n_classes(dataset_spec.name, dataset_spec.params))
+    return replace(data, n_classes=n_classes(dataset_spec.name, dataset_spec.params),
+                   class_names=class_names(dataset_spec))

@@ -21,12 +21,14 @@ Example
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from replay_core.data import datasets
 from replay_core.errors import NoFeatureLayerError, RunFileError, ViewUnavailableError
 from replay_core.replay import confusion as confusion_view
 from replay_core.replay import curves, histograms
@@ -40,6 +42,7 @@ from replay_core.replay.feature_space import BOUNDARY_GRID as FEATURE_BOUNDARY_G
 from replay_core.replay.feature_space import GRID_POINTS as FEATURE_GRID_POINTS
 from replay_core.replay.forward import Network
 from replay_core.replay.heads import (
+    NoProbabilityHead,
     OutputHead,
     binary_crossentropy,
     categorical_crossentropy,
@@ -90,7 +93,9 @@ class Replay:
     arrays. Attributes: ``name``, ``n_epochs`` (epochs stored after the initial state),
     ``layer_names``, ``inputs`` (N, d), ``targets`` (N,) class indices, ``val_inputs`` /
     ``val_targets`` (or None), ``spec`` (dict or None), ``status``, ``message``,
-    ``logs``, ``network`` (the ``forward.Network``), ``head`` (its ``heads.OutputHead``).
+    ``logs``, ``network`` (the ``forward.Network``), ``head`` (its ``heads.OutputHead``),
+    ``class_names`` (one per class, as the data names them; ``class 0``... when the run
+    stores none).
 
     Example
     -------
@@ -114,7 +119,7 @@ class Replay:
             layer_names=data.layer_names, inputs=data.inputs, targets=data.targets,
             val_inputs=data.val_inputs, val_targets=data.val_targets, filename=filename,
             spec=data.spec, status=data.status, message=data.message, logs=data.logs,
-            attrs=data.attrs, epochs_done=data.epochs_done)
+            attrs=data.attrs, epochs_done=data.epochs_done, class_names=data.class_names)
 
     @classmethod
     def from_arrays(cls, weights: Sequence[Sequence[np.ndarray]],
@@ -122,7 +127,8 @@ class Replay:
                     inputs: np.ndarray, targets: np.ndarray,
                     layer_names: Sequence[str] | None = None,
                     val_inputs: np.ndarray | None = None,
-                    val_targets: np.ndarray | None = None, name: str = "run") -> Replay:
+                    val_targets: np.ndarray | None = None, name: str = "run",
+                    class_names: Sequence[str] | None = None) -> Replay:
         """A replay of weights held in memory, laid out as in a run file.
 
         Parameters
@@ -135,11 +141,14 @@ class Replay:
         layer_names : per model layer (``layer0``, ``layer1``... when None).
         val_inputs, val_targets : held-out data, or None.
         name : the run name used in views and messages.
+        class_names : one name per class (``class 0``, ``class 1``... when None or not
+            one per class).
         """
         replay = cls.__new__(cls)
         replay._setup(name=name, weights=weights, activation_config=activation_config,
                       layer_names=layer_names, inputs=inputs, targets=targets,
-                      val_inputs=val_inputs, val_targets=val_targets)
+                      val_inputs=val_inputs, val_targets=val_targets,
+                      class_names=class_names)
         return replay
 
     def _setup(self, *, name: str, weights: Sequence[Sequence[np.ndarray]],
@@ -147,7 +156,8 @@ class Replay:
                inputs: Any, targets: Any, val_inputs: Any = None, val_targets: Any = None,
                filename: str | Path | None = None, spec: dict | None = None,
                status: str = "complete", message: str = "", logs: Mapping | None = None,
-               attrs: Mapping | None = None, epochs_done: int | None = None) -> None:
+               attrs: Mapping | None = None, epochs_done: int | None = None,
+               class_names: Sequence[str] | None = None) -> None:
         self.name = str(name)
         self.filename = None if filename is None else str(filename)
         self._context = f"run {self.name!r}" + (
@@ -189,6 +199,13 @@ class Replay:
         self.logs = dict(logs or {})
         self.attrs = dict(attrs or {})
         self.epochs_done = self.n_epochs if epochs_done is None else int(epochs_done)
+        # Checked like a file's attribute: from_arrays callers may pass anything.
+        # A head without probabilities has no classes to count: name the output's.
+        k = (2 if units == 1 else units) if isinstance(self.head, NoProbabilityHead) else (
+            self.n_classes)
+        self.class_names: tuple[str, ...] = (
+            datasets.check_class_names(list(class_names or ()), k)
+            or datasets.default_class_names(k))
 
     def __repr__(self) -> str:
         return (f"Replay({self.name!r}, epochs={self.n_epochs}, samples={len(self.inputs)}, "
@@ -380,13 +397,16 @@ class Replay:
         class, per true class, correct (its class is the most probable) and wrong (a
         ``ClassProbabilityHistogramView``).
         """
-        return self.head.probability_histogram(self._train_output, self._train_predicted,
-                                               self.targets, bins)
+        return replace(self.head.probability_histogram(
+            self._train_output, self._train_predicted, self.targets, bins),
+            class_names=self.class_names)
 
     def confusion(self) -> v.ConfusionView:
         """Confusion matrix (E+1, k, k) of the training samples at every epoch: true class
         by row, predicted class by column."""
-        return confusion_view.confusion(self._train_predicted, self.targets, self.n_classes)
+        return replace(confusion_view.confusion(self._train_predicted, self.targets,
+                                                self.n_classes),
+                       class_names=self.class_names)
 
     def loss_and_metric(self) -> v.LossAndMetricView:
         """Cross-entropy and accuracy of every epoch's weights on all the data (binary
@@ -404,8 +424,9 @@ class Replay:
         larger losses are counted in the last bin.
         """
         losses = self._train_sample_loss
-        return self.head.loss_histogram(losses, self.targets,
-                                        histograms.loss_edges(losses, bins))
+        return replace(self.head.loss_histogram(losses, self.targets,
+                                                histograms.loss_edges(losses, bins)),
+                       class_names=self.class_names)
 
     def views(self, layer: str | int | None = None, projection=None,
               fit_epoch: int | None = None) -> v.ReplayViews:
@@ -439,7 +460,7 @@ class Replay:
             loss_and_metric=loss_and_metric, loss_histogram=self.loss_histogram(),
             feature_space_note=feature_note, decision_boundary_note=boundary_note,
             confusion=self.confusion(), n_classes=self.n_classes,
-            events=self.events(loss_and_metric))
+            events=self.events(loss_and_metric), class_names=self.class_names)
 
     def events(self, loss_and_metric: v.LossAndMetricView | None = None,
                settings: run_events.EventSettings | None = None) -> run_events.RunEvents:

@@ -16,6 +16,16 @@ from replay_core.replay.events import RunEvents
 from replay_core.replay.landscape import LandscapeView
 
 
+def class_labels(names: tuple[str, ...] | list[str], k: int) -> tuple[str, ...]:
+    """``names`` when it names all ``k`` classes, else ``class 0``, ``class 1``...
+
+    >>> class_labels(("cat", "dog"), 2), class_labels((), 2)
+    (('cat', 'dog'), ('class 0', 'class 1'))
+    """
+    k = int(k)
+    return tuple(names) if len(names) == k else tuple(f"class {c}" for c in range(k))
+
+
 @dataclass(frozen=True)
 class FeatureSpaceView:
     """Output of a hidden layer for every sample, with a bent input-space grid: a 2-unit
@@ -134,6 +144,9 @@ class ProbabilityHistogramView:
     positives_correct: np.ndarray
     positives_wrong: np.ndarray
     ymax: float
+    class_names: tuple[str, ...] = ()
+    """The classes' names in index order (``class_labels`` gives ``class 0``... when
+    empty)."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +187,9 @@ class LossHistogramView:
     negatives: np.ndarray
     positives: np.ndarray
     ymax: float
+    class_names: tuple[str, ...] = ()
+    """The classes' names in index order (``class_labels`` gives ``class 0``... when
+    empty)."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +248,9 @@ class ReplayViews:
     landscape: LandscapeView | None = None
     """The run's loss landscape around its path (``replay.landscape.with_landscape``), or
     None: ``Replay.views`` leaves it out, since it costs a grid of forward passes."""
+    class_names: tuple[str, ...] = ()
+    """The classes' names in index order (``class_labels`` gives ``class 0``... when
+    empty)."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +265,9 @@ class ConfusionView:
     """
 
     counts: np.ndarray
+    class_names: tuple[str, ...] = ()
+    """The classes' names in index order (``class_labels`` gives ``class 0``... when
+    empty)."""
 
     @property
     def n_classes(self) -> int:
@@ -274,6 +296,9 @@ class ClassProbabilityHistogramView:
     correct: np.ndarray
     wrong: np.ndarray
     ymax: float
+    class_names: tuple[str, ...] = ()
+    """The classes' names in index order (``class_labels`` gives ``class 0``... when
+    empty)."""
 
     @property
     def n_classes(self) -> int:
@@ -295,6 +320,9 @@ class ClassLossHistogramView:
     bin_edges: np.ndarray
     counts: np.ndarray
     ymax: float
+    class_names: tuple[str, ...] = ()
+    """The classes' names in index order (``class_labels`` gives ``class 0``... when
+    empty)."""
 
     @property
     def n_classes(self) -> int:

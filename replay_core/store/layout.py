@@ -16,6 +16,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from replay_core.data import datasets
 from replay_core.errors import RunFileError, RunNotFoundError
 from replay_core.store import h5guard
 from replay_core.store.records import LAYER_KEY, WEIGHTS_KEY
@@ -180,6 +181,46 @@ def json_attr(group: h5py.Group, key: str) -> dict | None:
     except RunFileError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def output_classes(group: h5py.Group, n_layers: int) -> int:
+    """Classes of the run's output, from its last weighted layer's declared shape (one
+    sigmoid unit: 2); 2 when no layer has weights."""
+    for i in reversed(range(n_layers)):
+        layer = h5guard.hard_member(group, f"layer{i}")
+        if isinstance(layer, h5py.Group):
+            found = weight_datasets(layer)
+            if found and found[0].ndim >= 2:
+                units = int(found[0].shape[-1])
+                return 2 if units == 1 else units
+    return 2
+
+
+def class_names(group: h5py.Group, n_layers: int, spec: dict | None = None) -> tuple[str, ...]:
+    """The run's class names: its ``class_names`` attribute when it holds one bounded name
+    per output class; else the names its spec's dataset gives (a run written before the
+    attribute); else ``class 0``, ``class 1``... (DeepReplay files)."""
+    k = output_classes(group, n_layers)
+    try:
+        raw = h5guard.read_attr(group, "class_names", "class_names")
+        value = None if raw is None else h5guard.loads_json(raw, "class_names", "class_names")
+    except RunFileError:
+        value = None
+    return datasets.check_class_names(value, k) or spec_class_names(spec, k)
+
+
+def spec_class_names(spec: Any, k: int) -> tuple[str, ...]:
+    """The class names a stored spec's dataset gives, when it gives ``k``; else the
+    neutral names (a spec read from a file may be anything)."""
+    dataset = spec.get("dataset") if isinstance(spec, dict) else None
+    if isinstance(dataset, dict):
+        try:
+            names = datasets.class_names(dataset)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            names = ()
+        if len(names) == k:
+            return names
+    return datasets.default_class_names(k)
 
 
 def why_no_runs(f: h5py.File) -> str:

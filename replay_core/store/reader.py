@@ -20,6 +20,7 @@ from replay_core.store import h5guard
 from replay_core.store.layout import (
     activation_config,
     checked_dataset,
+    class_names,
     get_run,
     json_attr,
     layer_count,
@@ -59,12 +60,13 @@ def _summary(g: h5py.Group, name: str) -> RunSummary:
     n_epochs = (whole_number(a["n_epochs"], "n_epochs", where) if "n_epochs" in a
                 else int(checked_dataset(g, "loss", where).shape[0]))
     created = a.get("created")
+    spec = json_attr(g, "spec")
     return RunSummary(
         name=name, status=status, epochs_done=epochs, n_epochs=n_epochs, samples=samples,
         final_loss=_final(g, "loss", epochs), final_acc=_final(g, "acc", epochs),
-        spec=json_attr(g, "spec"), created=None if created is None else str(created),
+        spec=spec, created=None if created is None else str(created),
         is_deepreplay="format" not in a, message=str(a.get("message", "")),
-        sweep=json_attr(g, "sweep"),
+        sweep=json_attr(g, "sweep"), class_names=class_names(g, n_layers, spec),
     )
 
 
@@ -152,6 +154,7 @@ def _read_group(g: h5py.Group, name: str, display: str,
         spec=json_attr(g, "spec"),
         attrs=attrs,
         message=str(attrs.get("message", "")),
+        class_names=class_names(g, n_layers, json_attr(g, "spec")),
     )
 
 

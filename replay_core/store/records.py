@@ -4,7 +4,7 @@ The layout is DeepReplay's (attrs ``samples``, ``batch_size``, ``n_batches``,
 ``n_epochs``, ``n_layers``, ``activation_functions``; datasets ``inputs``, ``targets``,
 ``loss``, ``acc``, ``layer{i}/weights{j}``) with our additions beside it (``format``,
 ``spec``, ``status``, ``epochs_done``, ``created``, ``versions``, ``layer_names``,
-``activation_config``, ``lr``, ``val_*``). This module holds the records a reader returns
+``activation_config``, ``class_names``, ``lr``, ``val_*``). This module holds the records a reader returns
 (``RunData``, ``RunSummary``) and the recorder hands on (``EpochRecord``), the statuses,
 and how Keras log names become stored names; it opens no file.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -81,6 +81,8 @@ class RunSummary:
         is_deepreplay: written by the original DeepReplay package.
         message: why a run stopped, diverged or failed (empty otherwise).
         sweep: the run's place in a seed sweep (``id``, ``config``, ``seed``), or None.
+        class_names: the output classes' names in index order (``class 0``... when the
+            run stores none; ``()`` when not read).
 
     Example
     -------
@@ -100,6 +102,8 @@ class RunSummary:
     is_deepreplay: bool
     message: str = ""
     sweep: dict | None = None
+    # Derived from the run's output and attributes: not part of what makes two equal.
+    class_names: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,8 @@ class RunData:
         spec: the RunSpec as a dict, or None.
         attrs: every group attribute, decoded to Python values.
         message: why the run stopped, diverged or failed (empty otherwise).
+        class_names: the output classes' names in index order (``class 0``... when the
+            run stores none; ``()`` when not given: ``Replay`` then names them so).
 
     Example
     -------
@@ -143,6 +149,7 @@ class RunData:
     spec: dict | None
     attrs: dict
     message: str
+    class_names: tuple[str, ...] = ()
 
     @property
     def is_deepreplay(self) -> bool:

@@ -37,7 +37,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from replay_core.data import activations
+from replay_core.data import activations, datasets
 from replay_core.errors import ReplayError, RunFileError
 from replay_core.store import h5guard
 from replay_core.store.h5guard import DEFAULT, Limits
@@ -422,6 +422,18 @@ def _native(array: np.ndarray) -> np.ndarray:
 _LOG_NAME = re.compile(r"^[\w.:+=,()-]{1,100}$")
 
 
+def class_names_attr(g: h5py.Group, classes: int, limits: Limits) -> tuple[str, ...] | None:
+    """The run's ``class_names`` when it is one bounded name per output class; None when
+    absent or anything else (the copy then has none: readers use neutral names)."""
+    try:
+        raw = h5guard.read_attr(g, "class_names", "class_names", limits)
+        value = None if raw is None else h5guard.loads_json(raw, "class_names",
+                                                            "class_names", limits)
+    except RunFileError:
+        return None
+    return datasets.check_class_names(value, classes)
+
+
 def _read_plain(g: h5py.Group, where: str, limits: Limits) -> _PlainRun:
     """Read a checked run: its arrays (bounded by the checks) and parsed attributes."""
     layout = _check_layout(g, where, limits)
@@ -442,6 +454,9 @@ def _read_plain(g: h5py.Group, where: str, limits: Limits) -> _PlainRun:
                 for j in range(len([k for k in g[f"layer{i}"] if WEIGHTS_KEY.match(k)]))]
                for i in range(layout.n_layers)]
     attrs = dict(layout.attrs)
+    names = class_names_attr(g, layout.classes, limits)
+    if names is not None:
+        attrs["class_names"] = list(names)
     if "epochs_done" in attrs:
         attrs["epochs_done"] = epochs
     attrs["n_layers"] = layout.n_layers
@@ -461,6 +476,8 @@ def _write_run(f: h5py.File, name: str, run: _PlainRun) -> None:
             a[key] = h5guard.dumps_json(value)
         elif key in _LIST_ATTRS:
             a[key] = np.array([str(v).encode("utf-8") for v in value], dtype="S")
+        elif key == "class_names":
+            a[key] = h5guard.dumps_json(list(value))
     for key, values in run.data.items():
         g.create_dataset(key, data=values)
     for key, values in run.logs.items():

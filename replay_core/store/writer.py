@@ -19,6 +19,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from replay_core.data import datasets
 from replay_core.errors import RunExistsError, RunFileError
 from replay_core.store.names import check_name
 from replay_core.store.opening import (
@@ -166,6 +167,9 @@ class RunWriter(WriterState):
         sweep: for a run of a seed sweep, what places it there (JSON-able mapping such as
             ``{"id": ..., "config": ..., "seed": ...}``), stored as the attribute
             ``sweep``; None otherwise.
+        class_names: the output classes' names in index order, stored as the JSON list
+            attribute ``class_names`` (each trimmed to at most 40 characters); None
+            stores none (readers then say ``class 0``, ``class 1``...).
 
     Raises:
         RunExistsError: ``run_name`` is in the file already (nothing is changed).
@@ -199,6 +203,7 @@ class RunWriter(WriterState):
         n_epochs: int,
         spec_json: str | None = None,
         sweep: Mapping[str, Any] | None = None,
+        class_names: Sequence[str] | None = None,
     ) -> None:
         self.filename = str(filename)
         self.name = check_name(run_name)
@@ -231,6 +236,11 @@ class RunWriter(WriterState):
                 sweep_json = json.dumps(dict(sweep), allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise RunFileError(f"{where}: sweep must be a JSON object ({exc})") from exc
+        names_json = None
+        if class_names is not None:
+            if isinstance(class_names, str) or not isinstance(class_names, Sequence):
+                raise RunFileError(f"{where}: class_names must be a list of names")
+            names_json = json.dumps([datasets.clean_class_name(c) for c in class_names])
         self._shapes = [[w.shape for w in layer] for layer in weights]
         self._epochs_done = 0
         self._status = "running"
@@ -265,6 +275,8 @@ class RunWriter(WriterState):
                 a["spec"] = spec_json
             if sweep_json is not None:
                 a["sweep"] = sweep_json
+            if names_json is not None:
+                a["class_names"] = names_json
             a["status"] = "running"
             a["epochs_done"] = 0
             a["created"] = datetime.now(timezone.utc).isoformat(timespec="microseconds")

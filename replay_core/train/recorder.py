@@ -19,7 +19,7 @@ import functools
 import inspect
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -160,6 +160,8 @@ class ReplayData(keras.callbacks.Callback):
         batch_size, epochs: stored as the run's ``batch_size``/``n_epochs``; when None
             they come from Keras (``epochs`` from ``self.params``, the batch size as
             ``ceil(samples / steps)``).
+        class_names: the classes' names in index order, stored as the run's
+            ``class_names``; None stores none.
 
     Example
     -------
@@ -180,6 +182,7 @@ class ReplayData(keras.callbacks.Callback):
         batch_size: int | None = None,
         epochs: int | None = None,
         writer_factory: Callable[..., RunWriter] | None = None,
+        class_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.inputs = check_inputs(inputs, "inputs")
@@ -196,6 +199,7 @@ class ReplayData(keras.callbacks.Callback):
         self.filename = filename
         self.group_name = check_name(group_name)
         self.spec_json = self._spec_json(spec)
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
         if on_epoch is not None and not callable(on_epoch):
             raise TypeError(f"on_epoch must be callable; got {type(on_epoch).__name__}")
         self.on_epoch = on_epoch
@@ -279,6 +283,8 @@ class ReplayData(keras.callbacks.Callback):
             initial_weights=[layer.get_weights() for layer in layers],
             samples=samples, batch_size=batch_size, n_epochs=self._n_epochs,
             spec_json=self.spec_json,
+            # Only when known, so a writer factory without the argument keeps working.
+            **({} if self.class_names is None else {"class_names": self.class_names}),
         )
         self._lr = self._learning_rate()
 

@@ -391,7 +391,7 @@ def train(
     recorder = ReplayData(
         data.X, data.y, filename, run_name, validation_data=validation, spec=spec.to_json(),
         on_epoch=on_epoch, batch_size=training.batch_size, epochs=training.epochs,
-        writer_factory=writer_factory,
+        writer_factory=writer_factory, class_names=data.class_names or None,
     )
     steps = math.ceil(n / training.batch_size)
     callbacks = keras.callbacks.CallbackList(
