@@ -131,8 +131,8 @@ with st.container(border=True):
         # groups in up to ``workers`` worker processes at once (no TensorFlow needed here).
         n_groups = len(group_specs(list(configs.values())))
         at_once = min(int(workers), n_groups)
-        groups_text = ("trained together as 1 batched group" if n_groups == 1 else
-                       f"trained as {n_groups} batched groups, "
+        groups_text = ("in 1 batched group" if n_groups == 1 else
+                       f"in {n_groups} batched groups, "
                        f"{'one' if at_once == 1 else at_once} at a time")
         row[2].markdown(f"**{n_runs} runs**: {len(choice)} configuration"
                         f"{'s' if len(choice) > 1 else ''} × {int(seeds)} seeds, "

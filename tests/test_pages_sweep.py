@@ -344,7 +344,7 @@ def test_the_reference_button_picks_three_activations(data_root, prebuilt):
     line = next(m.value for m in at.markdown if m.value.startswith("**"))
     # The three activations share one graph: the 60 runs train as one batched program.
     assert line == ("**60 runs**: 3 configurations × 20 seeds, 150 epochs each, "
-                    "trained together as 1 batched group")
+                    "in 1 batched group")
     assert at.number_input(key="sweep_workers").value == sweep.default_workers()
 
 
@@ -357,7 +357,7 @@ def test_the_plan_counts_the_groups_the_sweep_trains(data_root, prebuilt):
     check(at.number_input(key="sweep_workers").set_value(1).run())
     line = next(m.value for m in at.markdown if m.value.startswith("**"))
     assert line == (f"**9 runs**: 3 configurations × 3 seeds, {SMALL_EPOCHS}–150 epochs, "
-                    "trained as 2 batched groups, one at a time")
+                    "in 2 batched groups, one at a time")
 
 
 def test_seeds_out_of_range_cannot_be_entered(data_root, prebuilt):
