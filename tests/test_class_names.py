@@ -171,3 +171,54 @@ def test_from_arrays_checks_the_names():
     assert Replay.from_arrays(weights, ["sigmoid"], X, y,
                               class_names=["a", "b", "c"]).class_names == ("class 0",
                                                                             "class 1")
+
+
+# -- the frame -----------------------------------------------------------------------------
+
+
+def _legend_texts(renderer) -> list[str]:
+    return [t.get_text() for legend in renderer.figure.legends for t in legend.get_texts()]
+
+
+def test_iris_frame_names_the_species_in_legend_ticks_and_confusion(iris_run):
+    from replay_core.render.frame import FrameRenderer
+
+    views = Replay(iris_run, "iris").views()
+    renderer = FrameRenderer(views, size=(1000, 560))
+    assert _legend_texts(renderer)[:3] == ["setosa", "versicolor", "virginica"]
+    hist = renderer.artists["probability_histogram"]
+    # Top to bottom on the axis: class 0 first (offsets run downwards).
+    ticks = sorted(((t.get_position()[1], t.get_text()) for t in hist.ax_hist.get_yticklabels()),
+                   reverse=True)
+    assert [text for _, text in ticks] == ["setosa", "versicolor", "virginica"]
+    assert [t.get_text() for t in hist.ax_conf.get_yticklabels()] == ["seto…", "vers…",
+                                                                      "virg…"]
+
+
+def test_csv_frame_legend_says_the_class_values(tmp_path):
+    from replay_core.render.frame import FrameRenderer
+
+    folder = tmp_path / "session"
+    params = csv_data.store(csv_data.parse(_animals(), "animals.csv"), folder)
+    spec = presets.get("reference").replace(**{
+        "dataset.name": "csv", "dataset.params": params,
+        "model.layers": [{"units": 3, "activation": "tanh"}], "training.epochs": 1})
+    _train(spec, folder / "runs.h5", "animals")
+    renderer = FrameRenderer(Replay(folder / "runs.h5", "animals").views(), size=(1000, 560))
+    assert _legend_texts(renderer)[:3] == ["bird", "cat", "dog"]
+
+
+def test_a_long_name_is_shortened_in_the_legend_and_kept_whole_in_the_views():
+    from replay_core.render.frame import LEGEND_NAME, FrameRenderer
+
+    rng = np.random.default_rng(1)
+    weights = [[rng.normal(size=(2, 2, 3)), np.zeros((2, 3))],
+               [rng.normal(size=(2, 3, 1)), np.zeros((2, 1))]]
+    X, y = rng.normal(size=(30, 2)), rng.integers(0, 2, 30)
+    long = "a very long class name, thirty-nine ch"
+    replay = Replay.from_arrays(weights, ["tanh", "sigmoid"], X, y,
+                                class_names=["short", long])
+    views = replay.views()
+    assert views.class_names == ("short", long)
+    texts = _legend_texts(FrameRenderer(views, size=(1000, 560)))
+    assert texts[:2] == ["short", long[: LEGEND_NAME - 1] + "…"]

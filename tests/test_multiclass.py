@@ -268,9 +268,11 @@ def test_frames_render_for_k_classes_and_change_with_the_epoch(runs, name, k, th
             x0, y0, x1, y1 = (int(v) for v in ax.get_window_extent().extents)
             box = changed[560 - y1:560 - y0, x0:x1]
             assert box.any(), (type(panel).__name__, ax.get_title())
-    # The header's legend names every class.
     texts = [t.get_text() for legend in renderer.figure.legends for t in legend.get_texts()]
-    assert [f"class {c}" for c in range(k)] == texts[:k]
+    # The header's legend names every class: Iris's species, the generated sets' indices.
+    expected = (("setosa", "versicolor", "virginica") if name == "iris"
+                else datasets.default_class_names(k))
+    assert list(expected) == texts[:k]
     fig = compose(views, 3, theme=theme, size=(800, 450))
     assert fig.axes
 

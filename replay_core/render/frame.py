@@ -52,9 +52,10 @@ from replay_core.render.style import (
     draw_note,
     mute_legend,
     probability_colormap,
+    short_label,
 )
 from replay_core.replay.narration import narration as epoch_sentences
-from replay_core.replay.views import ReplayViews
+from replay_core.replay.views import ReplayViews, class_labels
 
 __all__ = [
     "CLASS_PALETTE",
@@ -96,6 +97,8 @@ DEFAULT_LAYOUT = ("feature_space", "decision_boundary", "loss_and_metric",
 """Default panel order: feature space | boundary | curves over P neg | P pos | loss hist."""
 
 _TWO_CELLS = ("probability_histogram",)
+LEGEND_NAME = 16
+"""Characters of a class name in the header's legend (the full names are in the views)."""
 """Panels drawn on two grid cells (negatives and positives, or bands and confusion)."""
 
 _MISSING = {
@@ -214,8 +217,10 @@ class FrameRenderer(FrameCanvas):
                          color=theme.muted, fontsize=LABEL + 1)
         handles = [
             Line2D([], [], linestyle="none", marker="o", markersize=6,
-                   markerfacecolor=colour, markeredgecolor=colour, label=f"class {c}")
-            for c, colour in enumerate(class_colours(theme, self.views.n_classes))
+                   markerfacecolor=colour, markeredgecolor=colour,
+                   label=short_label(name, LEGEND_NAME))
+            for name, colour in zip(class_labels(self.views.class_names, self.views.n_classes),
+                                    class_colours(theme, self.views.n_classes))
         ]
         if "probability_histogram" in self.panels:
             handles.append(Patch(facecolor=theme.wrong, edgecolor=theme.wrong, hatch="////",

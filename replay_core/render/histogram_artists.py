@@ -19,6 +19,7 @@ from replay_core.render.style import (
     draw_note,
     fix_limits,
     hist_top,
+    short_label,
     style_axes,
 )
 from replay_core.replay.views import (
@@ -27,6 +28,7 @@ from replay_core.replay.views import (
     ConfusionView,
     LossHistogramView,
     ProbabilityHistogramView,
+    class_labels,
 )
 
 __all__ = [
@@ -35,6 +37,9 @@ __all__ = [
     "LossHistogramArtists",
     "ProbabilityHistogramArtists",
 ]
+
+TICK_NAME = 11
+"""Characters of a class name as a tick label of the per-class histogram."""
 
 
 def _stairs(ax: Axes, values, edges, baseline, **kw):
@@ -71,10 +76,15 @@ class ProbabilityHistogramArtists(ViewArtists):
         wrong_kw = dict(facecolor=theme.wrong, edgecolor=theme.wrong, hatchcolor=theme.hatch,
                         hatch="////", linewidth=0.0, zorder=2)
         made = []
+        titles = ("P(y=1) — negatives", "P(y=1) — positives")
+        names = class_labels(view.class_names, 2)
+        if names != class_labels((), 2):  # classes with names of their own: say them
+            positive = short_label(names[1], TICK_NAME)
+            titles = tuple(f"P({positive}) — {short_label(n, TICK_NAME)}" for n in names)
         for ax, title, colour, correct, wrong in (
-                (ax_neg, "P(y=1) — negatives", theme.class0, view.negatives_correct,
+                (ax_neg, titles[0], theme.class0, view.negatives_correct,
                  view.negatives_wrong),
-                (ax_pos, "P(y=1) — positives", theme.class1, view.positives_correct,
+                (ax_pos, titles[1], theme.class1, view.positives_correct,
                  view.positives_wrong)):
             style_axes(ax, theme, title)
             ax.axvline(0.5, color=theme.muted, linestyle=(0, (4, 3)), linewidth=1.0, zorder=3)
@@ -137,7 +147,8 @@ class ClassProbabilityHistogramArtists(ViewArtists):
             self.correct.append(_stairs(ax_hist, base + ok, edges, base, facecolor=colour,
                                         edgecolor=colour, linewidth=0.0, zorder=1))
             self.wrong.append(_stairs(ax_hist, base + ok + bad, edges, base + ok, **wrong_kw))
-        ax_hist.set_yticks(self.offsets + 0.45, [f"class {c}" for c in range(k)])
+        ax_hist.set_yticks(self.offsets + 0.45, [short_label(name, TICK_NAME) for name in
+                                                 class_labels(view.class_names, k)])
         fix_limits(ax_hist, (edges[0], edges[-1]), (-0.05, k))
         self.dynamic = [*self.correct, *self.wrong]
         self.matrix, self.cells = None, []
@@ -166,8 +177,12 @@ class ClassProbabilityHistogramArtists(ViewArtists):
                       for i in range(k) for j in range(k)]
         self._fill_cells(epoch)
         ticks = list(range(k))
-        ax.set_xticks(ticks, [str(c) for c in ticks])
-        ax.set_yticks(ticks, [str(c) for c in ticks])
+        # Indices when the classes have no names of their own; short names when they do.
+        names = class_labels(confusion.class_names, k)
+        if names == class_labels((), k):
+            names = tuple(str(c) for c in ticks)
+        ax.set_xticks(ticks, [short_label(n, 5) for n in names])
+        ax.set_yticks(ticks, [short_label(n, 5) for n in names])
         ax.set_xlabel("predicted class", labelpad=1)
         ax.set_ylabel("true class", labelpad=1)
         fix_limits(ax, (-0.5, k - 0.5), (k - 0.5, -0.5))
