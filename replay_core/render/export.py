@@ -1,8 +1,9 @@
 """Export a replay as an animation (MP4, GIF) or one frame (PNG).
 
-Every frame comes from ONE :class:`~replay_core.render.frame.FrameRenderer` built for the
-export and reused across frames (it only updates artists and blits), so a frame costs a
-few tens of milliseconds whatever the figure.
+Every frame comes from ONE renderer (a :class:`~replay_core.render.canvas.FrameCanvas`:
+the run's frame, or the layer internals) built for the export and reused across frames
+(it only updates artists and blits), so a frame costs a few tens of milliseconds whatever
+the figure.
 
 - ``.mp4``: H.264 (libx264, yuv420p, CRF 18, preset veryfast) through the ffmpeg binary
   shipped in the ``imageio-ffmpeg`` wheel; raw RGB frames are piped to it while the next
@@ -39,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from replay_core.errors import ReplayError
-from replay_core.render.canvas import frame_size
+from replay_core.render.canvas import FrameCanvas, frame_size
 from replay_core.render.frame import FrameRenderer
 from replay_core.render.frame import parse_panels as _parse_panels
 from replay_core.replay.internals import InternalsViews
@@ -255,7 +256,7 @@ def _atomic(out: Path) -> Iterator[Path]:
 
 # --- writers ----------------------------------------------------------------------------
 
-def _write_mp4(renderer: FrameRenderer, path: Path, epochs: list[int], fps: float,
+def _write_mp4(renderer: FrameCanvas, path: Path, epochs: list[int], fps: float,
                progress: Progress | None) -> None:
     try:
         import imageio_ffmpeg
@@ -282,7 +283,7 @@ def _write_mp4(renderer: FrameRenderer, path: Path, epochs: list[int], fps: floa
         writer.close()  # waits for ffmpeg to finish the file
 
 
-def _gif_palette(renderer: FrameRenderer, epochs: list[int]):
+def _gif_palette(renderer: FrameCanvas, epochs: list[int]):
     from PIL import Image
 
     picks = sorted({epochs[round(i * (len(epochs) - 1) / max(_PALETTE_SAMPLES - 1, 1))]
@@ -292,7 +293,7 @@ def _gif_palette(renderer: FrameRenderer, epochs: list[int]):
                            dither=Image.Dither.NONE)
 
 
-def _write_gif(renderer: FrameRenderer, path: Path, epochs: list[int], fps: float,
+def _write_gif(renderer: FrameCanvas, path: Path, epochs: list[int], fps: float,
                progress: Progress | None) -> None:
     from PIL import Image
 
