@@ -97,9 +97,10 @@ DEFAULT_LAYOUT = ("feature_space", "decision_boundary", "loss_and_metric",
 """Default panel order: feature space | boundary | curves over P neg | P pos | loss hist."""
 
 _TWO_CELLS = ("probability_histogram",)
+"""Panels drawn on two grid cells (negatives and positives, or bands and confusion)."""
+
 LEGEND_NAME = 16
 """Characters of a class name in the header's legend (the full names are in the views)."""
-"""Panels drawn on two grid cells (negatives and positives, or bands and confusion)."""
 
 _MISSING = {
     "feature_space": ("Feature space", lambda views: views.feature_space_note),
