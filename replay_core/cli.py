@@ -357,12 +357,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
             raise ValueError(f"{Path(args.file).name!r} holds no run {args.run!r} (runs: "
                              f"{', '.join(map(repr, names))})")
         names = [args.run]
-    rows = [("run", "status", "epochs", "final loss", "final acc")]
+    rows = [("run", "status", "epochs", "final loss", "final acc", "classes")]
     summaries = {s.name: s for s in runfile.list_runs(args.file)}
     for name in names:
         s = summaries[name]
         rows.append((name, s.status, f"{s.epochs_done}/{s.n_epochs}", _fmt(s.final_loss, ".4f"),
-                     _fmt(s.final_acc, ".4f")))
+                     _fmt(s.final_acc, ".4f"), ", ".join(s.class_names)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -222,3 +222,12 @@ def test_a_long_name_is_shortened_in_the_legend_and_kept_whole_in_the_views():
     assert views.class_names == ("short", long)
     texts = _legend_texts(FrameRenderer(views, size=(1000, 560)))
     assert texts[:2] == ["short", long[: LEGEND_NAME - 1] + "…"]
+
+
+def test_cli_info_lists_the_class_names(iris_run, capsys):
+    from replay_core import cli
+
+    assert cli.main(["info", str(iris_run)]) == 0
+    header, row = capsys.readouterr().out.splitlines()[:2]
+    assert header.split()[-1] == "classes"
+    assert row.endswith("setosa, versicolor, virginica")
