@@ -231,3 +231,29 @@ def test_cli_info_lists_the_class_names(iris_run, capsys):
     header, row = capsys.readouterr().out.splitlines()[:2]
     assert header.split()[-1] == "classes"
     assert row.endswith("setosa, versicolor, virginica")
+
+
+def test_a_training_job_stores_the_names_through_the_writing_process(tmp_path, monkeypatch):
+    import time
+
+    from prebuilt_runs import new_session_id
+
+    from replay_core.store.workspace import Workspace
+    from studio import jobs
+
+    monkeypatch.setenv("DEEPREPLAY_MAX_WORKERS", "1")
+    jobs._reset_for_tests()
+    try:
+        ws = Workspace.create(tmp_path / "sessions", new_session_id())
+        spec = presets.get("iris").replace(**{"training.epochs": 2})
+        jobs.submit_training(ws, spec, "iris job")
+        deadline = time.monotonic() + 240
+        while any(v.state in ("queued", "running") for v in jobs.jobs_of(ws)):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with h5py.File(ws.run_path("iris job"), "r") as f:
+            assert json.loads(f["iris job"].attrs["class_names"]) == [
+                "setosa", "versicolor", "virginica"]
+        assert next(r for r in ws.runs() if r.name == "iris job").status == "complete"
+    finally:
+        jobs._reset_for_tests()
