@@ -257,3 +257,17 @@ def test_a_training_job_stores_the_names_through_the_writing_process(tmp_path, m
         assert next(r for r in ws.runs() if r.name == "iris job").status == "complete"
     finally:
         jobs._reset_for_tests()
+
+
+def test_replay_page_confusion_table_names_the_species(data_root, iris_run):
+    from prebuilt_runs import seed_workspace
+    from test_pages import REPLAY, check, open_app
+
+    at = open_app(seed_workspace(data_root, iris_run), REPLAY)
+    check(at.selectbox(key="replay_run").set_value("iris").run())
+    found = [e for e in at.expander if e.label.startswith("Confusion matrix at epoch ")]
+    assert len(found) == 1, [e.label for e in at.expander]
+    table = found[0].dataframe[0].value
+    assert list(table.index) == ["true setosa", "true versicolor", "true virginica"]
+    assert list(table.columns) == ["predicted setosa", "predicted versicolor",
+                                   "predicted virginica"]
