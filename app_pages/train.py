@@ -194,17 +194,20 @@ def _data_chart(data):
     """The data's scatter (2 features), drawn where the live preview goes. Altair and
     pandas are imported here, after the form's controls are on screen (cold start)."""
     import altair as alt
+    import numpy as np
     import pandas as pd
 
     from replay_core.render.frame import CLASS_PALETTE
+    from replay_core.replay.views import class_labels
 
     second = min(1, data.X.shape[1] - 1)  # a 1-feature CSV is drawn on a diagonal
+    names = np.asarray(class_labels(data.class_names, data.n_classes))
     frame = pd.DataFrame({"x1": data.X[:, 0], "x2": data.X[:, second],
-                          "class": data.y.astype(int).astype(str), "part": "train"})
+                          "class": names[data.y.astype(int)], "part": "train"})
     if data.X_val is not None:
         frame = pd.concat([frame, pd.DataFrame({
             "x1": data.X_val[:, 0], "x2": data.X_val[:, second],
-            "class": data.y_val.astype(int).astype(str), "part": "validation"})])
+            "class": names[data.y_val.astype(int)], "part": "validation"})])
     n_classes, n_features = data.n_classes, data.X.shape[1]
     notes = [f"first 2 of {n_features} features"] if n_features > 2 else []
     if data.X_val is not None:
@@ -212,7 +215,7 @@ def _data_chart(data):
     title = alt.TitleParams(f"{len(frame)} samples", subtitle=notes)
     # The classes' legend without a title beside the points, the validation part's shape
     # said in the subtitle: the column is narrow.
-    legend = alt.Legend(orient="right", title=None)
+    legend = alt.Legend(orient="right", title=None, labelLimit=90)
     shape = (alt.Shape("part", legend=None, scale=alt.Scale(
         domain=["train", "validation"], range=["circle", "triangle"]))
         if data.X_val is not None else alt.value("circle"))
@@ -220,7 +223,7 @@ def _data_chart(data):
         x=alt.X("x1", title=None, scale=alt.Scale(zero=False)),
         y=alt.Y("x2", title=None, scale=alt.Scale(zero=False)),
         color=alt.Color("class", legend=legend, scale=alt.Scale(
-            domain=[str(c) for c in range(n_classes)],
+            domain=list(names),
             range=list(CLASS_PALETTE[:n_classes]))),
         shape=shape,
     ).properties(height=160, title=title)
