@@ -17,17 +17,17 @@ from matplotlib.figure import Figure
 
 from replay_core.data.datasets import PreparedData
 from replay_core.data.spec import RunSpec
-from replay_core.render.frame import (
-    CLASS_PALETTE,
-    class_lut,
-    class_regions_rgba,
-    probability_colormap,
-)
-from replay_core.replay.forward import Network
-from replay_core.replay.replayer import class_margins
+from replay_core.errors import ReplayError
+from replay_core.render.artists import draw_view
+from replay_core.replay.replayer import Replay
+from replay_core.replay.views import DecisionBoundaryView
 
 PREVIEW_EVERY_S = 0.5
 GRID = 60
+"""Grid points per side: coarser than Replay's 100, as the preview is small and redrawn
+while the job trains."""
+FIGSIZE = (4.2, 3.4)
+"""Inches at 100 dpi: 420 px wide, what the Train page's Run column holds."""
 
 
 class LivePreview:
@@ -44,17 +44,16 @@ class LivePreview:
         self.spec = spec
         self.progress_slot = progress_slot
         self.preview_slot = preview_slot
+        # The network description the recorder stores (bottleneck included), so the
+        # preview replays the weights exactly as Replay will replay the run file.
         self.activations = spec.model.activation_configs(data.n_classes)
-        self.n_classes = max(int(data.n_classes), 2)
+        self.layer_names = spec.model.layer_names()
         self.X, self.y = data.X, data.y
-        self.grid = None
-        if data.X.shape[1] == 2:
-            lo, hi = data.X.min(axis=0), data.X.max(axis=0)
-            pad = 0.1 * (hi - lo)
-            self.xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], GRID)
-            self.ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], GRID)
-            gx, gy = np.meshgrid(self.xs, self.ys)
-            self.grid = np.column_stack([gx.ravel(), gy.ravel()])
+        self.class_names = tuple(data.class_names) or None
+        # One figure per preview, cleared between epochs: its canvas and renderer are
+        # built once.
+        self.figure = Figure(figsize=FIGSIZE, dpi=100)
+        FigureCanvasAgg(self.figure)
         self._last_preview = 0.0
         self._last_record = None
         self.progress_slot.progress(0.0, text=starting)
@@ -91,37 +90,33 @@ class LivePreview:
         if self._last_record is not None:
             self._draw(self._last_record)
 
-    def _draw(self, record) -> None:
-        if self.grid is None:
-            return
+    def view(self, record) -> DecisionBoundaryView | None:
+        """Replay's decision-boundary view of ``record``'s weights (as epoch 0 of a run
+        over the training data), or None when the run has no plane to draw or its
+        weights cannot be replayed (e.g. they blew up)."""
         weights = [[np.asarray(w)[None] for w in layer] for layer in record.weights]
-        network = Network.from_weights(weights, self.activations)
-        out = network.forward(self.grid)[0]
-        fig = Figure(figsize=(4.2, 3.4), dpi=100)
-        FigureCanvasAgg(fig)
+        names = self.layer_names if len(self.layer_names) == len(weights) else None
+        try:
+            replay = Replay.from_arrays(weights, self.activations, self.X, self.y,
+                                        layer_names=names, name="preview",
+                                        class_names=self.class_names)
+            return replay.decision_boundary(grid_size=GRID)
+        except (ReplayError, ValueError, FloatingPointError):
+            return None
+
+    def _draw(self, record) -> None:
+        view = self.view(record)
+        if view is None:
+            return
+        fig = self.figure
+        fig.clear()
         ax = fig.add_subplot()
-        extent = (self.xs[0], self.xs[-1], self.ys[0], self.ys[-1])
-        if self.n_classes > 2:  # regions of the winning class, deeper where it is surer
-            proba = out.reshape(GRID, GRID, -1)
-            rgba = class_regions_rgba(class_lut(CLASS_PALETTE[:self.n_classes]),
-                                      proba.argmax(-1), proba.max(-1))
-            ax.imshow(rgba, origin="lower", extent=extent, aspect="auto")
-            fields = np.moveaxis(class_margins(proba), -1, 0)
-        else:
-            probs = out[:, 0].reshape(GRID, GRID)
-            ax.imshow(probs, origin="lower", extent=extent, cmap=probability_colormap(), vmin=0,
-                      vmax=1, aspect="auto")
-            fields = [probs]
-        for field in fields:
-            if field.min() < 0.5 < field.max():
-                ax.contour(self.xs, self.ys, field, levels=[0.5], colors="black",
-                           linewidths=1.2)
-        for cls, colour in enumerate(CLASS_PALETTE[:self.n_classes]):
-            pts = self.X[self.y == cls]
-            ax.scatter(pts[:, 0], pts[:, 1], s=7, c=colour, edgecolors="#333333",
-                       linewidths=0.3)
-        ax.set_title(f"Decision boundary after epoch {record.epoch}", fontsize=10)
-        ax.tick_params(labelsize=8)
+        draw_view(ax, view, 0, theme="light", colorbar=True)
+        # Shorter than Replay's panel titles: the preview is about 420 px wide.
+        title = {"latent": f"Latent space ({view.latent_layer})",
+                 "input_pca": "P(class) on the inputs' PC 1-2"}.get(view.space,
+                                                                     "Decision boundary")
+        ax.set_title(f"{title} · epoch {record.epoch}")
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")

@@ -55,15 +55,75 @@ def test_preview_of_a_bottleneck_run_equals_its_replay(tmp_path, dataset):
     stored = read_run(tmp_path / "runs.h5", "bottleneck").activation_config
     assert [c["name"] for c in live.activations] == [c["name"] for c in stored]
 
-    # The preview's network at the last epoch predicts what Replay predicts there.
-    from replay_core.replay.forward import Network
-
-    last = [[np.asarray(w)[None] for w in layer] for layer in records[-1].weights]
-    preview_out = Network.from_weights(last, live.activations).forward(live.grid)[0]
+    # The preview's view is Replay's own decision boundary of the same weights.
     replay = Replay(tmp_path / "runs.h5", "bottleneck")
-    proba = replay.predict_proba(live.grid)[-1]
+    expected = Replay.from_arrays(
+        [[] if layer.kernel is None else [layer.kernel[-1:], layer.bias[-1:]]
+         for layer in replay.network.layers],
+        replay.activation_config, data.X, data.y,
+        layer_names=replay.layer_names).decision_boundary(grid_size=GRID)
+    _assert_same_view(live.view(records[-1]), expected)
+    # ...and Replay's network predicts the same on the preview's grid.
+    view = live.view(records[-1])
+    gx, gy = np.meshgrid(view.xs, view.ys)
+    proba = replay.predict_proba(np.c_[gx.ravel(), gy.ravel()])[-1]
     if proba.ndim == 1:
-        np.testing.assert_allclose(preview_out[:, 0], proba, atol=1e-5)
+        np.testing.assert_allclose(view.probabilities[0].ravel(), proba, atol=1e-5)
     else:
-        np.testing.assert_allclose(preview_out, proba, atol=1e-5)
-    assert live.grid.shape == (GRID * GRID, 2)
+        np.testing.assert_allclose(view.probabilities[0].ravel(), proba.max(-1), atol=1e-5)
+
+
+def _assert_same_view(got, expected) -> None:
+    assert got is not None, "the preview has no view"
+    assert got.space == expected.space
+    for name in ("xs", "ys", "probabilities", "inputs"):
+        np.testing.assert_allclose(getattr(got, name), getattr(expected, name), atol=1e-6,
+                                   err_msg=name)
+
+
+def _random_record(spec, data, epoch: int = 4):
+    from replay_core.store.records import EpochRecord
+
+    rng = np.random.default_rng(1)
+    k = data.n_classes
+    dims = ([data.X.shape[1]] + [layer.units for layer in spec.model.layers]
+            + ([2] if spec.model.bottleneck else []) + [1 if k == 2 else k])
+    weights = [[rng.normal(size=(a, b)).astype(np.float32), rng.normal(size=b).astype(
+        np.float32)] for a, b in zip(dims, dims[1:], strict=False)]
+    return EpochRecord(epoch, {"loss": 0.5}, 0.05, weights)
+
+
+@pytest.mark.parametrize("case", ["plane", "latent", "pca"])
+def test_preview_draws_replays_decision_boundary_view(case):
+    """2-D inputs, >2 inputs through a bottleneck (latent plane), >2 inputs without one
+    (PCA plane): the preview is Replay's decision-boundary view of the record's weights,
+    and it is drawn."""
+    spec = presets.get("iris" if case != "plane" else "reference")
+    spec = spec.replace(**{"model.bottleneck": case == "latent"})
+    data = datasets.prepare(spec.dataset)
+    record = _random_record(spec, data)
+    progress, preview = _Slot(), _Slot()
+    live = LivePreview(spec, data, progress, preview)
+    live.show(record)
+    expected = Replay.from_arrays(
+        [[w[None] for w in layer] for layer in record.weights], live.activations, data.X,
+        data.y, layer_names=spec.model.layer_names()).decision_boundary(grid_size=GRID)
+    assert expected.space == {"plane": "input", "latent": "latent", "pca": "input_pca"}[case]
+    _assert_same_view(live.view(record), expected)
+    assert len(preview.images) == 1 and preview.images[0].startswith(b"\x89PNG")
+    image = plt_imread(preview.images[0])
+    # Drawn: the probability map fills much of the picture with more than a few colours.
+    assert image.shape[1] == 420
+    assert len(np.unique(image.reshape(-1, image.shape[-1]), axis=0)) > 50
+    title = live.figure.axes[0].get_title()
+    assert title.endswith("epoch 4")
+    if case == "latent":
+        assert "latent" in title
+
+
+def plt_imread(png: bytes) -> np.ndarray:
+    import io
+
+    from matplotlib.image import imread
+
+    return imread(io.BytesIO(png), format="png")
