@@ -271,7 +271,10 @@ def _show(image_slot, caption_slot, epoch: int) -> None:
     image_slot.image(renderer.jpeg(epoch), width="stretch", output_format="JPEG",
                      alt=f"Epoch {epoch} of {n_epochs}: " + ", ".join(
                          VIEW_NAMES.get(p, p.replace("_", " ")) for p in renderer.panels
-                         if p in renderer.artists))
+                         if p in renderer.artists)
+                     # The legend may shorten a class name; the alt text says it whole.
+                     + (". Classes: " + ", ".join(renderer.views.class_names)
+                        if renderer.views.class_names else ""))
     text = session.caption(renderer.views, epoch)
     told = story.narration_line(renderer.views, epoch)
     if presenting:

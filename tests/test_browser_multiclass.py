@@ -143,8 +143,11 @@ def test_the_iris_preset_trains_and_replays_all_five_views(browser, app_url, art
         # Every view drawn, none replaced by a note (the alt text names the drawn views).
         expect(frame).to_have_attribute(
             "alt", re.compile(rf"^Epoch {IRIS_EPOCHS} of {IRIS_EPOCHS}: "), timeout=30_000)
-        drawn = frame.get_attribute("alt").split(": ", 1)[1].split(", ")
+        alt = frame.get_attribute("alt")
+        drawn = alt.split(": ", 1)[1].split(". ")[0].split(", ")
         assert sorted(drawn) == sorted(FIVE_VIEWS.split(", ")), drawn
+        # The species, whole, as the data names them (the legend may shorten them).
+        assert alt.endswith(". Classes: setosa, versicolor, virginica"), alt
         page.mouse.move(1277, 717)
         page.screenshot(path=str(artifacts_dir / "browser_multiclass_iris_replay.png"))
         for i, cell in enumerate(_cells(frame.screenshot())):
