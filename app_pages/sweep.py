@@ -40,18 +40,6 @@ st.caption("Train each configuration with seeds 1 to N (the seed sets the initia
            "and the shuffling; the data stay the same) to tell what the hyper-parameters do "
            "from what is luck. Each run is kept and opens in Replay.")
 
-# A sweep run by a script of its own (``{"id", "total", "closed"}``, ``closed`` set once
-# its file is written) is reported here once it has ended, with the counts in the file.
-active = ss.pop("sweep_active", None)
-if active is not None:
-    with st.spinner("Stopping the sweep: keeping every run's finished epochs…"):
-        active["closed"].wait(timeout=sweep.STOP_GRACE_S + 40)
-    members = sweep.group_sweeps(ws.runs()).get(active["id"], [])
-    finished = sum(m.status in ("complete", "diverged") for m in members)
-    midway = sum(m.status == "stopped" for m in members)
-    ss["sweep_notices"] = [("warning", f"Stopped: {finished} of {active['total']} runs "
-                                       f"finished, {midway} kept with their finished epochs.")]
-
 runs = ws.runs()
 specs = {r.name: RunSpec.from_stored(r.spec) for r in runs}
 sweepable = [name for name, spec in specs.items() if spec is not None]
@@ -140,8 +128,15 @@ with st.container(border=True):
     else:
         configs = {}
         row[2].markdown("Choose at least one configuration.")
-    view = training.job_view(ws, ss.get("sweep_job"))
-    running = view is not None and view.state in ("queued", "running")
+    # The sweep this page follows: the one started here, else this session's sweep still
+    # queued or running (started before a reload, or in another tab of this browser).
+    sweep_jobs = [v for v in jobs.jobs_of(ws) if v.kind == "sweep"]
+    view = next((v for v in sweep_jobs if v.id == ss.get("sweep_job")), None)
+    if view is None or view.state not in training.ACTIVE:
+        view = next((v for v in sweep_jobs if v.state in training.ACTIVE), view)
+    if view is not None:
+        ss["sweep_job"] = view.id
+    running = view is not None and view.state in training.ACTIVE
     start_slot = row[3].empty()
     if running:
         start = False

@@ -218,7 +218,7 @@ def caption(views: ReplayViews, epoch: int) -> str:
 # and the choices of Replay, Compare and Seed sweep.
 KEPT_PREFIXES = ("ds_", "layer", "n_layers", "init", "out_init", "l1", "l2", "opt", "lr",
                  "momentum", "nesterov", "batch", "epochs", "seed", "shuffle", "rlr_", "es_",
-                 "run_name", "bottleneck")
+                 "run_name", "bottleneck", "sweep_run_")
 KEPT_KEYS = frozenset({
     "replay_run", "speed", "frame_size", "future_curves", "epoch", *layer_controls.KEYS,
     "compare_runs", "compare_epoch", "compare_speed", "compare_landscapes",

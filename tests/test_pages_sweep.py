@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -310,17 +309,28 @@ def test_open_in_replay_opens_the_chosen_run_on_its_last_epoch(data_root, swept)
     assert any(c.value.startswith(f"Epoch {EPOCHS} of {EPOCHS} ·") for c in at.caption)
 
 
-def test_a_stopped_sweep_reports_the_runs_it_kept(data_root, swept):
-    path, sweep_id = swept
-    closed = threading.Event()  # set by the interrupted run once it has cleaned up
-    closed.set()
-    at = open_app(seed_workspace(data_root, path),
-                  sweep_active={"id": sweep_id, "total": 10, "closed": closed})
-    assert texts(at.warning) == [
-        f"Stopped: {2 * SEEDS} of 10 runs finished, 0 kept with their finished epochs."]
-    assert at.selectbox(key="sweep_selected").value == sweep_id
-    check(at.run())  # said once
-    assert not at.warning
+def test_a_stopped_sweep_reports_the_runs_it_kept(data_root, prebuilt):
+    """A sweep followed from a fresh page session (a reload: nothing of the first run's
+    state) shows its progress and Stop; the notice after Stop gives the counts in the
+    file."""
+    sid = seed_workspace(data_root, prebuilt.small)
+    at = open_app(sid, sweep_handover_spec=small_spec(2000).to_json())
+    check(at.number_input(key="sweep_seeds").set_value(2).run())
+    check(button(at, "Start").click().run())
+    again = open_app(sid)  # the page in a new session: it finds the sweep by its job
+    assert "sweep_job" in again.session_state and button(again, "Running…").disabled
+    assert [p for p in again.get("progress")], "the running sweep shows no progress"
+    check(button(again, "Stop").click().run())
+    check(finish_jobs(again, timeout=300))
+    ws = workspace.Workspace(data_root / "sessions" / sid)
+    members = [r for r in ws.runs() if r.sweep]
+    finished = sum(r.status in ("complete", "diverged") for r in members)
+    midway = sum(r.status == "stopped" for r in members)
+    assert finished < 2 and not any(r.status == "running" for r in members)
+    notice = f"Stopped: {finished} of 2 runs finished, {midway} kept with their finished epochs."
+    assert texts(again.warning)[0] == notice
+    check(again.run())  # said once
+    assert notice not in texts(again.warning)
 
 
 # -- choosing configurations -----------------------------------------------------------
@@ -454,7 +464,7 @@ def test_a_sweep_started_from_the_page_records_every_run(data_root, short_runs):
     assert list(table["configuration"]) == ["short sigmoid", "short tanh"]
     assert list(table["seeds"]) == [2, 2]
     assert at.selectbox(key="sweep_selected").value == swept_runs[0].sweep["id"]
-    assert "sweep_active" not in at.session_state
+    assert not any(b.label == "Stop" for b in at.button)
 
 
 def test_workers_are_capped_by_what_the_server_can_spare(data_root, prebuilt, monkeypatch):
@@ -499,3 +509,35 @@ def test_no_tensorflow_in_the_page_process(data_root, swept, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
 
+
+
+# -- leaving the page and coming back --------------------------------------------------
+
+
+@pytest.mark.parametrize("away", [TRAIN, COMPARE, "app_pages/replay.py"])
+def test_the_choices_survive_a_visit_to_another_page(data_root, short_runs, away):
+    at = open_app(seed_workspace(data_root, short_runs))
+    check(at.multiselect(key="sweep_choice").set_value(
+        ["run:short sigmoid", "preset:tanh"]).run())
+    check(at.number_input(key="sweep_seeds").set_value(4).run())
+    check(at.number_input(key="sweep_workers").set_value(1).run())
+    check(at.switch_page(away).run())
+    assert texts(at.title) != ["Seed sweep"]
+    check(at.run())  # a second run of the other page: Streamlit forgets unseen widgets here
+    check(at.switch_page(SWEEP).run())
+    assert at.multiselect(key="sweep_choice").value == ["run:short sigmoid", "preset:tanh"]
+    assert at.number_input(key="sweep_seeds").value == 4
+    assert at.number_input(key="sweep_workers").value == 1
+    line = next(m.value for m in at.markdown if m.value.startswith("**"))
+    assert line.startswith("**8 runs**: 2 configurations × 4 seeds")
+
+
+def test_the_chosen_run_of_a_sweep_survives_a_visit_to_another_page(data_root, swept):
+    path, sweep_id = swept
+    at = open_app(seed_workspace(data_root, path))
+    check(at.selectbox(key=f"sweep_run_{sweep_id}").set_value("relu seed 2").run())
+    check(at.switch_page(TRAIN).run())
+    check(at.run())
+    check(at.switch_page(SWEEP).run())
+    assert at.selectbox(key=f"sweep_run_{sweep_id}").value == "relu seed 2"
+    assert at.selectbox(key="sweep_selected").value == sweep_id
