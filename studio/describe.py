@@ -22,6 +22,7 @@ def describe_run(summary: RunSummary) -> dict:
     return {
         "name": summary.name,
         "dataset": dataset,
+        "classes": ", ".join(summary.class_names),
         "architecture": architecture,
         "optimizer": optimizer,
         "status": summary.status,

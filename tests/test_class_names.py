@@ -271,3 +271,16 @@ def test_replay_page_confusion_table_names_the_species(data_root, iris_run):
     assert list(table.index) == ["true setosa", "true versicolor", "true virginica"]
     assert list(table.columns) == ["predicted setosa", "predicted versicolor",
                                    "predicted virginica"]
+
+
+def test_runs_page_lists_each_runs_classes(data_root, iris_run, tmp_path):
+    from prebuilt_runs import DEEPREPLAY_RUN, seed_workspace, write_deepreplay_file
+    from test_pages import RUNS, open_app
+
+    deepreplay = tmp_path / "dr.h5"
+    write_deepreplay_file(deepreplay)
+    at = open_app(seed_workspace(data_root, iris_run, deepreplay), RUNS)
+    table = at.dataframe[0].value
+    classes = dict(zip(table["name"], table["classes"]))
+    assert classes == {"iris": "setosa, versicolor, virginica",
+                       DEEPREPLAY_RUN: "class 0, class 1"}
