@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from replay_core.data.spec import RunSpec
@@ -157,14 +159,19 @@ else:
                   format_func=lambda n: f"{n} (training)" if n in training else n)
 summary = next(r for r in runs if r.name == ss["replay_run"])
 # A run a job is still writing is replayed from the epochs recorded so far (the writer's
-# memory, not the file); the player takes in new epochs as they arrive (_follow_live).
+# memory, not the file); _watch_live reruns the page to take in new ones.
 live_epochs = session.live_epochs(ws, summary.name) if summary.status == "running" else None
 key = (session.run_key(ws, summary) if live_epochs is None
        else session.live_key(ws, summary.name, live_epochs))
 LIVE_END = 10**9  # an epoch past any end: clamped to the newest one, which is then followed
-if live_epochs is not None and ss.get("_live_run") != summary.name:
-    ss["epoch"] = LIVE_END  # a run opened while it trains shows its newest epoch
+# Opened while it trains, or shown at its newest epoch when more arrived (or it ended):
+# show the newest epoch.
+was_live = ss.get("_live_run") == summary.name
+live_following = was_live and ss["epoch"] >= ss.get("_live_end", 0)
+if live_following or (live_epochs is not None and ss.get("_live_run") != summary.name):
+    ss["epoch"] = LIVE_END
 ss["_live_run"] = summary.name if live_epochs is not None else None
+live_started = time.monotonic()
 st.query_params["run"] = summary.name
 spec_json = _spec_json(summary.spec)
 if spec_json:
@@ -243,6 +250,12 @@ if n_epochs == 0:
     st.warning(f"Run {summary.name!r} has no finished epoch yet; only the initial weights "
                "can be shown.")
 ss["epoch"] = min(max(int(ss["epoch"]), 0), n_epochs)
+if live_epochs is not None or was_live:
+    # The new renderer's first frame is drawn now, before the player empties its image.
+    renderer.jpeg(ss["epoch"])
+if live_epochs is not None:
+    ss["_live_end"] = ss["_live_shown"] = n_epochs
+    ss["_live_build"] = (time.monotonic(), time.monotonic() - live_started)
 # Playback runs in the server: the fragment pushes frames at a steady pace until the last
 # epoch or until any click interrupts it, so the speed does not depend on round trips.
 
@@ -363,43 +376,34 @@ def _show_landscape(slot, epoch: int) -> None:
                alt=f"Loss landscape of {summary.name} with the path and epoch {epoch}")
 
 
-# While a job trains the run, the player looks for new epochs this often; it rebuilds the
-# views at most every LIVE_REBUILD_X times as long as the last rebuild took, and not while
-# the user is moving the slider (a rebuild would hold up their next step).
+# While a job trains the run, _watch_live looks for new epochs this often; it reruns the
+# page to take them in at most every LIVE_REBUILD_X times as long as the last rebuild
+# took, and not while the user is moving the slider (a rebuild would hold up their steps).
 LIVE_REFRESH_S = 1.0
-LIVE_REBUILD_X = 3.0
+LIVE_REBUILD_X = 2.5
 LIVE_QUIET_S = 1.5
 
 
-def _follow_live() -> None:
-    """Take in the epochs a job recorded since the last look: the slider's end grows, and
-    the view stays on the newest epoch unless the user has scrubbed back."""
-    global key, renderer, n_epochs
-    import time
-
+def _watch_live() -> None:
+    """A fragment with nothing on screen, run every LIVE_REFRESH_S while a job trains the
+    run: the page reruns when the job has ended (to read the finished file) and when new
+    epochs are due (the slider's end grows; following the newest epoch, see above)."""
     now = time.monotonic()
     epochs = session.live_epochs(ws, summary.name)
-    if epochs is None:  # the job has ended: the page reads the finished file
+    if epochs is None:
         st.rerun(scope="app")
-    seen = ss.get("_live_seen")
-    if seen is None or seen[0] != ss["epoch"]:  # the user moved the slider (or opened it)
-        seen = (ss["epoch"], now)
     built_at, build_s = ss.get("_live_build", (0.0, 0.0))
-    if (epochs > n_epochs and not ss["playing"] and now - seen[1] >= LIVE_QUIET_S
+    if (epochs > n_epochs and not ss["playing"]
+            and now - ss.get("_live_moved", 0.0) >= LIVE_QUIET_S
             and now - built_at >= max(LIVE_REFRESH_S, LIVE_REBUILD_X * build_s)):
-        following = ss["epoch"] >= n_epochs
-        started = time.perf_counter()
-        key = session.live_key(ws, summary.name, epochs)
-        renderer = session.frame_renderer(key, layer, size, theme, dpi=dpi,
-                                          projection=projection, fit_epoch=fit_epoch,
-                                          future_curves=player.future_curves())
-        n_epochs = renderer.n_epochs
-        ss["_live_build"] = (time.monotonic(), time.perf_counter() - started)
-        if following:
-            ss["epoch"] = n_epochs
-        seen = (ss["epoch"], seen[1])
-    ss["epoch"] = min(max(int(ss["epoch"]), 0), n_epochs)
-    ss["_live_seen"] = (ss["epoch"], seen[1])
+        st.rerun(scope="app")
+
+
+def _note_scrub() -> None:
+    """Remember when the user last moved the slider of a run that trains."""
+    if ss["epoch"] != ss.get("_live_shown"):
+        ss["_live_shown"] = ss["epoch"]
+        ss["_live_moved"] = time.monotonic()
 
 
 def _follow_latest() -> None:
@@ -415,7 +419,8 @@ def _player() -> None:
 def _player_body() -> None:
     playing = ss["playing"]
     if live_epochs is not None:
-        _follow_live()
+        ss["epoch"] = min(max(int(ss["epoch"]), 0), n_epochs)  # "Live" asks for the end
+        _note_scrub()
         slider_col, live_col = st.columns([12, 1.6], vertical_alignment="center")
         slider_slot = slider_col.empty()
         live_col.button("Live", icon=":material/fast_forward:", key="follow_live",
@@ -450,8 +455,9 @@ def _player_body() -> None:
     st.rerun()
 
 
-st.fragment(page_guard.guarded(_player),
-            run_every=LIVE_REFRESH_S if live_epochs is not None else None)()
+st.fragment(page_guard.guarded(_player))()
+if live_epochs is not None:
+    st.fragment(page_guard.guarded(_watch_live), run_every=LIVE_REFRESH_S)()
 if presenting and ss.pop("present_pending", False):
     st.rerun()  # the presentation frame is on screen: now Play can start
 if summary.status in ("diverged", "stopped", "failed") and summary.message:

@@ -2,9 +2,9 @@
 
 The router runs every page inside :func:`beside_page`. The list is a fragment: while a
 job is queued or running it redraws itself every ``REFRESH_S`` without rerunning the
-page around it; once nothing is left to follow it reruns the page once, and the page's
-next run registers it without a timer, so an idle session costs nothing. A job that
-ended is announced once with a toast, on whatever page is open.
+page around it. When it sees a job end it reruns the page once: that run announces the
+job with a toast (once, on whatever page is open) and, when nothing is left to follow,
+registers the list without a timer, so an idle session costs nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from replay_core.store.workspace import Workspace
 from studio import jobs, page_guard
 
 REFRESH_S = 1.0
+TOAST_S = 8.0  # a "long" toast stays 10 s
 # Ended jobs kept on the list (newest first) until cleared; older ones fall off it.
 MAX_ENDED_SHOWN = 3
 KIND_TITLES = {"training": "Training", "sweep": "Seed sweep", "export": "Export"}
@@ -97,11 +98,39 @@ def _active(ws: Workspace) -> bool:
         return False
 
 
+def _announce(ws: Workspace) -> None:
+    """Toast the jobs that ended since the last look, in a run of the whole page.
+
+    A page's next run takes the toasts of the run before off the screen (a page often
+    runs again right after a job ends: Replay reads the finished file), so a toast is
+    shown again by every run of the next ``TOAST_S`` seconds, which keeps it on screen.
+    """
+    ss = st.session_state
+    now = time.monotonic()
+    toasts = [t for t in ss.get("_jobs_toasts", []) if t[0] > now]
+    try:
+        for view in jobs.unannounced(ws):
+            toasts.append((now + TOAST_S, f"**{_md(view.title)}** — {_md(view.message)}",
+                           STATE_ICONS.get(view.state)))
+    except Exception as exc:  # the list never takes a page down with it
+        page_guard.log.error("job list failed", exc_info=exc)
+    ss["_jobs_toasts"] = toasts
+    for _, text, icon in toasts:
+        st.toast(text, icon=icon, duration="long")
+
+
 def show(ws: Workspace) -> bool:
     """Draw this session's job list in the sidebar; True when it follows an active job
     (then it redraws itself every ``REFRESH_S``)."""
-    active = _active(ws)
+    _announce(ws)
+    try:
+        active_ids = {v.id for v in jobs.jobs_of(ws) if v.state in ACTIVE}
+    except Exception as exc:
+        page_guard.log.error("job list failed", exc_info=exc)
+        active_ids = set()
+    active = bool(active_ids)
     st.session_state["_jobs_timer"] = active
+    st.session_state["_jobs_active_ids"] = active_ids
     with st.sidebar:
         st.fragment(page_guard.guarded(_job_list),
                     run_every=REFRESH_S if active else None)(ws)
@@ -141,24 +170,16 @@ def _md(text: str) -> str:
 
 def _job_list(ws: Workspace) -> None:
     ss = st.session_state
-    for view in jobs.unannounced(ws):
-        st.toast(f"**{_md(view.title)}** — {_md(view.message)}",
-                 icon=STATE_ICONS.get(view.state), duration="long")
     views = jobs.jobs_of(ws)
     cleared = ss.get(CLEARED, set())
     active = [v for v in views if v.state in ACTIVE]
     ended = [v for v in views if v.state not in ACTIVE and v.id not in cleared]
-    if ss.get("_jobs_timer") and not active:
-        # The timer registered by the page's last run is no longer needed: one rerun of
-        # the page drops it (and shows the page's own view of what just ended). It waits
-        # one tick so the toast above is on screen first.
-        idle_since = ss.setdefault("_jobs_idle_since", time.monotonic())
-        if time.monotonic() - idle_since >= REFRESH_S * 1.5:
-            ss.pop("_jobs_idle_since", None)
-            ss["_jobs_timer"] = False
-            st.rerun(scope="app")
-    else:
-        ss.pop("_jobs_idle_since", None)
+    was_active = ss.get("_jobs_active_ids", set())
+    ss["_jobs_active_ids"] = {v.id for v in active}
+    if ss.get("_jobs_timer") and was_active - ss["_jobs_active_ids"]:
+        # A job has ended: the whole page runs again, which announces it, shows the
+        # page's own view of it and, once nothing is active, drops the list's timer.
+        st.rerun(scope="app")
     if not active and not ended:
         return
     with st.container(key="job_list", gap="xxsmall"):
