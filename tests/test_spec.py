@@ -392,6 +392,7 @@ def test_n_params_equals_keras_count_params():
             net = keras.Sequential(
                 [keras.Input((input_dim,))]
                 + [keras.layers.Dense(layer.units) for layer in m.layers]
+                + ([keras.layers.Dense(2)] if m.bottleneck else [])  # the 2-unit bottleneck
                 + [keras.layers.Dense(1)]
             )
             assert net.count_params() == m.n_params(input_dim), (m.describe(input_dim))
