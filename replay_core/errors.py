@@ -1,7 +1,9 @@
 """Exception types raised on purpose by replay_core.
 
-Every one is a ``ValueError`` (or ``KeyError``) too, so callers that only know the
-builtin types still catch them; messages are one sentence a user can act on.
+Every error about a bad value (a file, a name, a setting) is a ``ValueError`` (or
+``KeyError``) too, so callers that only know the builtin types still catch them;
+``replay_core.render.export.ExportError`` (a missing video encoder) is a ``RuntimeError``
+instead. Messages are one sentence a user can act on.
 """
 
 
@@ -41,3 +43,8 @@ class ServerBusyError(ReplayError, ValueError):
 
 class ViewUnavailableError(ReplayError, ValueError):
     """A prediction or view this run cannot give (inputs not 2-D, output not a probability)."""
+
+
+class RenderError(ReplayError, ValueError):
+    """A render setting out of bounds: a size, dpi, panel name, theme, curve setting,
+    epoch or frame-rate a frame, strip or export cannot be drawn with."""

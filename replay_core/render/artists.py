@@ -20,7 +20,7 @@ from typing import Any
 
 from matplotlib.axes import Axes
 
-from replay_core.errors import ViewUnavailableError
+from replay_core.errors import RenderError, ViewUnavailableError
 from replay_core.render.canvas import ViewArtists
 from replay_core.render.curve_artists import FUTURE_CURVES, LossAndMetricArtists
 from replay_core.render.histogram_artists import (
@@ -79,7 +79,7 @@ def draw_view(axes: Axes | Sequence[Axes], view: Any, epoch: int, *,
         raise ViewUnavailableError(f"no panel draws a {type(view).__name__}")
     given = (axes,) if isinstance(axes, Axes) else tuple(axes)
     if len(given) < artist.n_axes:
-        raise ValueError(f"a {type(view).__name__} is drawn on {artist.n_axes} Axes, "
+        raise RenderError(f"a {type(view).__name__} is drawn on {artist.n_axes} Axes, "
                          f"got {len(given)}")
     wanted = {k: value for k, value in context.items() if k in artist.context}
     return artist(*given[:artist.n_axes], view, epoch, theme_of(theme), **wanted)

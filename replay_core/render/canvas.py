@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
+from replay_core.errors import RenderError
 from replay_core.render.style import Theme, theme_of
 
 __all__ = [
@@ -51,7 +52,7 @@ def check_epoch(epoch: int, n_epochs: int) -> int:
     except TypeError:
         raise TypeError(f"epoch must be an integer, got {epoch!r}") from None
     if not 0 <= e <= n_epochs:
-        raise ValueError(f"epoch {e} is out of range 0..{n_epochs}")
+        raise RenderError(f"epoch {e} is out of range 0..{n_epochs}")
     return e
 
 
@@ -61,17 +62,17 @@ def frame_size(size: Sequence[int], minimum: Sequence[int] = MIN_FRAME,
 
     Raises
     ------
-    ValueError
+    RenderError
         Not two integers (``size must be (width, height) in pixels, got ...``) or out of
         bounds (``{what} 10x10 is outside 80x60 .. 7680x4320``).
     """
     try:
         w, h = (operator.index(v) for v in size)
     except (TypeError, ValueError):
-        raise ValueError(f"size must be (width, height) in pixels, got {size!r}") from None
+        raise RenderError(f"size must be (width, height) in pixels, got {size!r}") from None
     (w0, h0), (w1, h1) = minimum, maximum
     if not (w0 <= w <= w1 and h0 <= h <= h1):
-        raise ValueError(f"{what} {w}x{h} is outside {w0}x{h0} .. {w1}x{h1}")
+        raise RenderError(f"{what} {w}x{h} is outside {w0}x{h0} .. {w1}x{h1}")
     return w, h
 
 
@@ -95,12 +96,12 @@ def parse_names(names: str | Sequence[str], known: Sequence[str], *, noun: str =
         for n in groups.get(name, (name,)):
             if n not in known:
                 where = f" in {flag}" if flag else ""
-                raise ValueError(f"unknown {noun} {n!r}{where}; choose from {choices}")
+                raise RenderError(f"unknown {noun} {n!r}{where}; choose from {choices}")
             if n in out:
-                raise ValueError(f"{subject} must not repeat a name: {n!r} is listed twice")
+                raise RenderError(f"{subject} must not repeat a name: {n!r} is listed twice")
             out.append(n)
     if not out:
-        raise ValueError(f"{subject} must name at least one of {choices}")
+        raise RenderError(f"{subject} must name at least one of {choices}")
     return tuple(out)
 
 
@@ -167,7 +168,7 @@ class FrameCanvas:
                  layout: Mapping[str, float] | None = None) -> None:
         self.size = frame_size(size)
         if not dpi or dpi <= 0:
-            raise ValueError(f"dpi must be positive, got {dpi!r}")
+            raise RenderError(f"dpi must be positive, got {dpi!r}")
         self.theme = theme_of(theme)
         self._lock = threading.Lock()
         self._background = None
@@ -193,7 +194,7 @@ class FrameCanvas:
         if self.canvas.get_width_height() != (w, h):
             self.figure.set_size_inches((w + 0.25) / dpi, (h + 0.25) / dpi)
         if self.canvas.get_width_height() != (w, h):
-            raise ValueError(f"cannot make a {w}x{h} canvas at dpi {dpi}")
+            raise RenderError(f"cannot make a {w}x{h} canvas at dpi {dpi}")
 
     def _add_panel(self, artists: PanelArtists) -> PanelArtists:
         """Register a panel: it moves with the epoch and its dynamic artists are blitted."""

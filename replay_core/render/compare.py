@@ -16,6 +16,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
+from replay_core.errors import RenderError
 from replay_core.render import style
 from replay_core.render.canvas import FrameCanvas, ViewArtists, check_epoch
 from replay_core.render.space_artists import DecisionBoundaryArtists, FeatureSpaceArtists
@@ -119,7 +120,7 @@ class CompareRenderer(FrameCanvas):
                  size: Sequence[int] = (1600, 820), dpi: float = 100,
                  theme: str | Theme = "light") -> None:
         if not MIN_RUNS <= len(views_by_run) <= MAX_RUNS:
-            raise ValueError(f"compare {MIN_RUNS} to {MAX_RUNS} runs, got {len(views_by_run)}")
+            raise RenderError(f"compare {MIN_RUNS} to {MAX_RUNS} runs, got {len(views_by_run)}")
         super().__init__(size, dpi=dpi, theme=theme,
                          layout=dict(pad_px=6, wspace=0.03, hspace=0.05))
         self.views = dict(views_by_run)

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
+from replay_core.errors import RenderError
 from replay_core.render.canvas import ViewArtists, check_epoch
 from replay_core.render.style import Theme, fix_limits, style_axes
 from replay_core.replay.events import Event
@@ -49,7 +50,7 @@ class LossAndMetricArtists(ViewArtists):
     def __init__(self, ax: Axes, view: LossAndMetricView, epoch: int, theme: Theme,
                  events: Sequence[Event] = (), future: str = "faint") -> None:
         if future not in FUTURE_CURVES:
-            raise ValueError(f"future must be one of {', '.join(FUTURE_CURVES)}, "
+            raise RenderError(f"future must be one of {', '.join(FUTURE_CURVES)}, "
                              f"got {future!r}")
         self.ax, self.view, self.future = ax, view, future
         self.n_epochs = len(view.epochs) - 1

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from replay_core.errors import ReplayError
+from replay_core.errors import RenderError, ReplayError
 from replay_core.render.canvas import FrameCanvas, frame_size
 from replay_core.render.frame import FrameRenderer
 from replay_core.render.frame import parse_panels as _parse_panels
@@ -120,11 +120,11 @@ def parse_epochs(text: str, n_epochs: int) -> range:
         if part == "" and default is not None:
             return default
         if re.fullmatch(r"[+-]?\d+", part) is None:
-            raise ValueError(message)
+            raise RenderError(message)
         return int(part)
 
     if len(parts) > 3:
-        raise ValueError(message)
+        raise RenderError(message)
     if len(parts) == 1:  # a single epoch
         start = end = number(parts[0], None)
     else:
@@ -132,11 +132,11 @@ def parse_epochs(text: str, n_epochs: int) -> range:
     step = number(parts[2], 1) if len(parts) == 3 else 1
     shown = raw.strip()
     if not (0 <= start <= n and 0 <= end <= n):
-        raise ValueError(f"--epochs {shown} is outside 0..{n}")
+        raise RenderError(f"--epochs {shown} is outside 0..{n}")
     if start > end:
-        raise ValueError(f"--epochs {shown} is empty: START {start} is after END {end}")
+        raise RenderError(f"--epochs {shown} is empty: START {start} is after END {end}")
     if step < 1:
-        raise ValueError(f"--epochs {shown}: the step must be at least 1, got {step}")
+        raise RenderError(f"--epochs {shown}: the step must be at least 1, got {step}")
     return range(start, end + 1, step)
 
 
@@ -154,7 +154,7 @@ def parse_size(text: str) -> tuple[int, int]:
     raw = str(text)
     match = _SIZE.match(raw)
     if match is None:
-        raise ValueError(f"--size must look like WIDTHxHEIGHT, e.g. 1280x720, got {raw!r}")
+        raise RenderError(f"--size must look like WIDTHxHEIGHT, e.g. 1280x720, got {raw!r}")
     return frame_size((int(match.group(1)), int(match.group(2))), MIN_SIZE, MAX_SIZE,
                       what="--size")
 
@@ -169,11 +169,11 @@ def check_size(size: Sequence[int], fmt: str = ".png") -> tuple[int, int]:
     w, h = frame_size(size, MIN_SIZE, MAX_SIZE)
     fmt = _suffix(fmt)
     if fmt == ".mp4" and (w % 2 or h % 2):
-        raise ValueError(
+        raise RenderError(
             f"MP4 (H.264, yuv420p) needs an even width and height, got {w}x{h}; "
             f"try {w - w % 2}x{h - h % 2}")
     if fmt == ".gif" and (w > GIF_MAX_SIZE[0] or h > GIF_MAX_SIZE[1]):
-        raise ValueError(
+        raise RenderError(
             f"GIF frames can be at most {GIF_MAX_SIZE[0]}x{GIF_MAX_SIZE[1]}, got {w}x{h}; "
             f"export an MP4 for larger frames")
     return w, h
@@ -196,13 +196,13 @@ def _check_epochs(epochs: Iterable[int] | None, n_epochs: int) -> list[int]:
     try:
         out = [operator.index(e) for e in epochs]
     except TypeError:
-        raise ValueError(f"epochs must be a range of integers, got {epochs!r}") from None
+        raise RenderError(f"epochs must be a range of integers, got {epochs!r}") from None
     if not out:
-        raise ValueError(f"epochs {epochs!r} is empty")
+        raise RenderError(f"epochs {epochs!r} is empty")
     lo, hi = min(out), max(out)
     if lo < 0 or hi > n_epochs:
         what = f"{out[0]}:{out[-1]}" if isinstance(epochs, range) else f"{lo}..{hi}"
-        raise ValueError(f"epochs {what} is outside 0..{n_epochs}")
+        raise RenderError(f"epochs {what} is outside 0..{n_epochs}")
     return out
 
 
@@ -210,11 +210,11 @@ def _check_fps(fps: float, fmt: str) -> float:
     try:
         value = float(fps)
     except (TypeError, ValueError):
-        raise ValueError(f"fps must be a number, got {fps!r}") from None
+        raise RenderError(f"fps must be a number, got {fps!r}") from None
     top = GIF_MAX_FPS if fmt == ".gif" else MAX_FPS
     if not 1.0 <= value <= top:
         why = " (GIF delays are in 1/100 s)" if fmt == ".gif" else ""
-        raise ValueError(f"fps must be between 1 and {top:g} for {fmt[1:].upper()}{why}, "
+        raise RenderError(f"fps must be between 1 and {top:g} for {fmt[1:].upper()}{why}, "
                          f"got {value:g}")
     return value
 
@@ -223,11 +223,11 @@ def _out_path(out_path: str | os.PathLike[str], allowed: tuple[str, ...], hint: 
     out = Path(out_path)
     suffix = out.suffix.lower()
     if suffix == ".png" and ".png" not in allowed:
-        raise ValueError(f"{out.name!r} is a PNG, which holds one frame: use "
+        raise RenderError(f"{out.name!r} is a PNG, which holds one frame: use "
                          f"export_frame(views, {out.name!r}, epoch=...) for a still "
                          f"(CLI: --out {out.name} --epoch N), or .mp4 / .gif for an animation")
     if suffix not in allowed:
-        raise ValueError(f"cannot export {out.name!r}: the name must end in {hint}")
+        raise RenderError(f"cannot export {out.name!r}: the name must end in {hint}")
     if out.is_dir():
         raise IsADirectoryError(f"{out} is a folder; give a file name ending in {hint}")
     if not out.parent.is_dir():
@@ -392,7 +392,7 @@ def export_bytes(views: ReplayViews, fmt: str, **kw) -> bytes:
     """
     suffix = _suffix(fmt)
     if suffix not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; choose from mp4, gif, png")
+        raise RenderError(f"unknown export format {fmt!r}; choose from mp4, gif, png")
     with tempfile.TemporaryDirectory(prefix="replay-export-") as folder:
         path = Path(folder) / f"export{suffix}"
         if suffix == ".png":

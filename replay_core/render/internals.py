@@ -36,6 +36,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
+from replay_core.errors import RenderError
 from replay_core.render.canvas import FrameCanvas, ViewArtists, check_epoch, parse_names
 from replay_core.render.style import (
     SUPTITLE,
@@ -88,7 +89,7 @@ def parse_internals_panels(text: str | Sequence[str] | None) -> tuple[str, ...]:
 
     Raises
     ------
-    ValueError
+    RenderError
         An unknown or repeated name (the message lists the known ones).
     """
     if text is None:
@@ -305,7 +306,7 @@ class InternalsRenderer(FrameCanvas):
                  dpi: float = 100, theme: str | Theme = "light",
                  explain_layer: str | None = None) -> None:
         if not 1 <= len(views_by_run) <= 4:
-            raise ValueError(f"show 1 to 4 runs, got {len(views_by_run)}")
+            raise RenderError(f"show 1 to 4 runs, got {len(views_by_run)}")
         self.views_by_run = dict(views_by_run)
         multi = len(self.views_by_run) > 1
         self.panels = parse_internals_panels(

@@ -22,6 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import BoundaryNorm
 from matplotlib.ticker import FixedLocator
 
+from replay_core.errors import RenderError
 from replay_core.render.canvas import FrameCanvas, ViewArtists, check_epoch
 from replay_core.render.style import (
     LABEL,
@@ -135,7 +136,7 @@ class LandscapeRenderer(FrameCanvas):
                  theme: str | Theme = "light", dpi: float = 100) -> None:
         views = list(views)
         if not 1 <= len(views) <= 4:
-            raise ValueError(f"a landscape strip shows 1 to 4 runs, got {len(views)}")
+            raise RenderError(f"a landscape strip shows 1 to 4 runs, got {len(views)}")
         super().__init__(size, dpi=dpi, theme=theme, layout={})
         self.views = views
         self.n_epochs = max(view.n_epochs for view in views)

@@ -17,7 +17,7 @@ from matplotlib.colorbar import Colorbar
 from matplotlib.colors import LinearSegmentedColormap, to_rgb
 from matplotlib.legend import Legend
 
-from replay_core.errors import ViewUnavailableError
+from replay_core.errors import RenderError, ViewUnavailableError
 
 __all__ = [
     "CLASS_PALETTE",
@@ -103,7 +103,7 @@ def theme_of(theme: str | Theme) -> Theme:
         return LIGHT
     if theme == "dark":
         return DARK
-    raise ValueError(f"theme must be 'light' or 'dark', got {theme!r}")
+    raise RenderError(f"theme must be 'light' or 'dark', got {theme!r}")
 
 
 def probability_colormap() -> LinearSegmentedColormap:
