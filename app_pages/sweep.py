@@ -234,8 +234,11 @@ recorded = sweep.group_sweeps(runs)  # read once above; a finished sweep reruns 
 if running:  # its results are shown once it has ended
     recorded.pop(view.sweep_id or "", None)
 if not recorded:
-    st.info("No sweep in this session yet. Choose configurations above and start one, or "
-            "use “Sweep seeds for these runs” on the Compare page.")
+    if running:
+        st.info("The sweep's results appear here once it has ended.")
+    else:
+        st.info("No sweep in this session yet. Choose configurations above and start one, or "
+                "use “Sweep seeds for these runs” on the Compare page.")
     st.stop()
 
 ids = list(reversed(recorded))  # newest first

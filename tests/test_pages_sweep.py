@@ -320,6 +320,7 @@ def test_a_stopped_sweep_reports_the_runs_it_kept(data_root, prebuilt):
     again = open_app(sid)  # the page in a new session: it finds the sweep by its job
     assert "sweep_job" in again.session_state and button(again, "Running…").disabled
     assert [p for p in again.get("progress")], "the running sweep shows no progress"
+    assert texts(again.info) == ["The sweep's results appear here once it has ended."]
     check(button(again, "Stop").click().run())
     check(finish_jobs(again, timeout=300))
     ws = workspace.Workspace(data_root / "sessions" / sid)
