@@ -48,6 +48,9 @@ from replay_core.store import runfile
 __all__ = ["ForwardingWriter", "GroupUnit", "TrainingUnit", "WorkerPool", "plain_main",
            "worker_main"]
 
+# How much lower than the server a worker runs (``os.nice``): pages first, training after.
+WORKER_NICENESS = 10
+
 
 @dataclass(frozen=True)
 class TrainingUnit:
@@ -186,6 +189,10 @@ def worker_main(worker_id: int, tasks: Any, events: Any, stop_event: Any = None,
         events = PipeEvents(events)
     # Ctrl-C in a terminal reaches every process of the group; the parent handles it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Training yields the CPU to whoever serves a page: on a server with as many workers
+    # as cores, a visitor's slider step must not wait behind another visitor's epochs.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(WORKER_NICENESS)
     # A worker has no one to read TensorFlow's start-up chatter; errors reach the parent.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
