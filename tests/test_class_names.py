@@ -284,3 +284,20 @@ def test_runs_page_lists_each_runs_classes(data_root, iris_run, tmp_path):
     classes = dict(zip(table["name"], table["classes"]))
     assert classes == {"iris": "setosa, versicolor, virginica",
                        DEEPREPLAY_RUN: "class 0, class 1"}
+
+
+def test_a_sweeps_runs_store_the_csv_class_values(tmp_path):
+    from replay_core.train import sweep
+
+    data = csv_data.parse(_animals(), "animals.csv")
+    folder = tmp_path / "session"
+    params = csv_data.store(data, folder)
+    spec = presets.get("reference").replace(**{
+        "dataset.name": "csv", "dataset.params": params, "dataset.standardize": True,
+        "model.layers": [{"units": 4, "activation": "tanh"}], "training.epochs": 2})
+    result = sweep.run_sweep(sweep.plan({"animals": spec}, 2), folder / "sweep.h5",
+                             in_process=True)
+    assert len(result.runs) == 2
+    with h5py.File(folder / "sweep.h5", "r") as f:
+        for name in f:
+            assert json.loads(f[name].attrs["class_names"]) == ["bird", "cat", "dog"]

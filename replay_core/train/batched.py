@@ -231,7 +231,8 @@ def _train_chunk(specs: list[RunSpec], names: list[str], index: list[int], filen
         val_inputs=data.X_val if data.X_val is not None else None,
         val_targets=data.y_val if data.X_val is not None else None,
         layer_names=[layer.name for layer in model.layers],
-        samples=int(n), batch_size=int(first.training.batch_size))
+        samples=int(n), batch_size=int(first.training.batch_size),
+        class_names=list(data.class_names) if data.class_names else None)
     writers: list[Any] = [None] * R
     runs = [GroupRun(s) for s in specs]
     active = np.zeros(R, bool)
