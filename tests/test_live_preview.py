@@ -118,7 +118,7 @@ def test_preview_draws_replays_decision_boundary_view(case):
     title = live.figure.axes[0].get_title()
     assert title.endswith("epoch 4")
     if case == "latent":
-        assert "latent" in title
+        assert "latent" in title.lower()
 
 
 def plt_imread(png: bytes) -> np.ndarray:
