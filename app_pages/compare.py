@@ -117,6 +117,8 @@ if presenting:
 else:
     chosen = top[0].multiselect("Runs to compare (2 to 4)", names, key="compare_runs",
                                 max_selections=4, placeholder="Choose 2 to 4 runs")
+    # The Replay page's choice (same session key): one choice serves both pages.
+    player.future_curves_control(top[0])
 if presenting and len(chosen) < 2:
     ss["compare_presenting"] = False
     st.rerun()
@@ -154,11 +156,13 @@ def compare_renderer(keys: dict[str, tuple], theme: str):
         size = screen.fit(window, PRESENT_RESERVED_PX if presenting else RESERVED_PX,
                           FRAME_SIZE[0] / FRAME_SIZE[1], presenting=presenting)
         dpi = screen.frame_dpi(size[0])
-    wanted = (tuple(keys.items()), size, dpi, theme)
+    future = player.future_curves()
+    wanted = (tuple(keys.items()), size, dpi, theme, future)
     slot = ss.get("_compare_renderer")
     if slot is None or slot[0] != wanted:
         views = {name: session.replay_views(key, None) for name, key in keys.items()}
-        renderer = CompareRenderer(views, size=size, theme=theme, dpi=dpi)
+        renderer = CompareRenderer(views, size=size, theme=theme, dpi=dpi,
+                                   future_curves=future)
         ss["_compare_renderer"] = (wanted, renderer)
         return renderer
     return slot[1]

@@ -15,6 +15,7 @@ from replay_core.render.export import export_animation, export_frame, export_int
 from replay_core.render.frame import PANELS
 from replay_core.replay.views import ReplayViews
 from replay_core.store.workspace import Workspace
+from studio import player
 
 SIZES = {"1280×720": (1280, 720), "1920×1080": (1920, 1080), "960×540": (960, 540)}
 FORMATS = ("MP4", "GIF", "PNG (this epoch)")
@@ -109,11 +110,13 @@ def export_panel(ws: Workspace, views: ReplayViews, run_name: str, *, epoch: int
 
                 export_animation(views, out, epochs=range(first, last + 1), fps=fps,
                                  size=SIZES[size_label], theme=theme, panels=panels,
-                                 progress=progress, narration=narration)
+                                 progress=progress, narration=narration,
+                                 future_curves=player.future_curves())
             else:
                 out = folder / f"{stem}_epoch{epoch}.png"
                 export_frame(views, out, epoch=epoch, size=SIZES[size_label], theme=theme,
-                             panels=panels, narration=narration)
+                             panels=panels, narration=narration,
+                             future_curves=player.future_curves())
         except (ReplayError, ValueError, OSError) as exc:
             bar.empty()
             st.error(f"Export failed: {exc}")

@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 from replay_core.errors import RenderError
 from replay_core.render import style
 from replay_core.render.canvas import FrameCanvas, ViewArtists, check_epoch
+from replay_core.render.curve_artists import FUTURE_CURVES
 from replay_core.render.space_artists import DecisionBoundaryArtists, FeatureSpaceArtists
 from replay_core.render.style import Theme, draw_note, fix_limits, style_axes
 from replay_core.replay.views import LossAndMetricView, ReplayViews
@@ -41,8 +42,10 @@ class OverlaidCurvesArtists(ViewArtists):
 
     Attributes
     ----------
-    ax : the Axes; curves : run name -> static Line2D; dots : run name -> moving Line2D;
-    marker : vertical Line2D at the epoch; dynamic : every artist ``update`` changes.
+    ax : the Axes; curves : run name -> Line2D of its curve (up to the epoch, or whole
+    when ``future="full"``); dots : run name -> moving Line2D; marker : vertical Line2D
+    at the epoch; dynamic : every artist ``update`` changes; future : how the epochs after
+    the one shown are drawn, one of ``FUTURE_CURVES`` ("faint", "hidden", "full").
 
     Example
     -------
@@ -52,8 +55,12 @@ class OverlaidCurvesArtists(ViewArtists):
     """
 
     def __init__(self, ax: Axes, views: Mapping[str, LossAndMetricView], quantity: str,
-                 colours: Mapping[str, str], theme: Theme, epoch: int | None = None) -> None:
-        self.ax = ax
+                 colours: Mapping[str, str], theme: Theme, epoch: int | None = None,
+                 future: str = "full") -> None:
+        if future not in FUTURE_CURVES:
+            raise RenderError(f"future must be one of {', '.join(FUTURE_CURVES)}, "
+                              f"got {future!r}")
+        self.ax, self.future = ax, future
         self.series = {name: np.asarray(getattr(v, quantity), float) for name, v in views.items()}
         self.n_epochs = max(len(s) - 1 for s in self.series.values())
         e = self.n_epochs if epoch is None else check_epoch(epoch, self.n_epochs)
@@ -65,9 +72,14 @@ class OverlaidCurvesArtists(ViewArtists):
         self.dots: dict[str, Line2D] = {}
         for name, values in self.series.items():
             epochs = np.arange(len(values))
-            (self.curves[name],) = ax.plot(epochs, values, color=colours[name], linewidth=1.5,
-                                           zorder=2, clip_on=False, label=_short(name))
             k = min(e, len(values) - 1)
+            if future == "faint":  # where the curve goes, without giving the ending away
+                ax.plot(epochs, values, color=colours[name], linewidth=1.5, zorder=2,
+                        clip_on=False, alpha=0.22)
+            shown = len(values) if future == "full" else k + 1
+            (self.curves[name],) = ax.plot(epochs[:shown], values[:shown], color=colours[name],
+                                           linewidth=1.5, zorder=3, clip_on=False,
+                                           label=_short(name))
             (self.dots[name],) = ax.plot([k], [values[k]], marker="o", markersize=5,
                                          color=colours[name], markeredgecolor=theme.background,
                                          markeredgewidth=0.8, zorder=5, clip_on=False)
@@ -79,7 +91,9 @@ class OverlaidCurvesArtists(ViewArtists):
             ylim = (0.0, top * 1.05 if top > 0 else 1.0)
         fix_limits(ax, (0.0, float(max(self.n_epochs, 1))), ylim)
         self.marker = ax.axvline(e, color=theme.current, linewidth=1.3, zorder=4)
-        self.dynamic: list[Artist] = [self.marker, *self.dots.values()]
+        # Curves that grow with the epoch are redrawn every frame; whole ones stay put.
+        growing = [] if future == "full" else list(self.curves.values())
+        self.dynamic: list[Artist] = [*growing, self.marker, *self.dots.values()]
         self.epoch = e
 
     def _set(self, epoch: int) -> None:
@@ -88,6 +102,8 @@ class OverlaidCurvesArtists(ViewArtists):
         for name, values in self.series.items():
             k = min(epoch, len(values) - 1)
             self.dots[name].set_data([k], [values[k]])
+            if self.future != "full":
+                self.curves[name].set_data(np.arange(k + 1), values[: k + 1])
 
 
 class CompareRenderer(FrameCanvas):
@@ -99,6 +115,9 @@ class CompareRenderer(FrameCanvas):
     size : (width, height) of every frame in pixels.
     dpi : dots per inch (text sizes are in points).
     theme : "light" or "dark".
+    future_curves : how the overlaid curves draw the epochs after the one shown, one of
+        ``FUTURE_CURVES``: "faint" (the default), "hidden" or "full", as
+        :class:`~replay_core.render.frame.FrameRenderer`'s loss panel.
 
     Attributes
     ----------
@@ -118,12 +137,13 @@ class CompareRenderer(FrameCanvas):
 
     def __init__(self, views_by_run: Mapping[str, ReplayViews], *,
                  size: Sequence[int] = (1600, 820), dpi: float = 100,
-                 theme: str | Theme = "light") -> None:
+                 theme: str | Theme = "light", future_curves: str = "faint") -> None:
         if not MIN_RUNS <= len(views_by_run) <= MAX_RUNS:
             raise RenderError(f"compare {MIN_RUNS} to {MAX_RUNS} runs, got {len(views_by_run)}")
         super().__init__(size, dpi=dpi, theme=theme,
                          layout=dict(pad_px=6, wspace=0.03, hspace=0.05))
         self.views = dict(views_by_run)
+        self.future_curves = future_curves
         self.run_epochs = {name: int(v.n_epochs) for name, v in self.views.items()}
         self.n_epochs = max(self.run_epochs.values())
         self.colours = dict(zip(self.views, RUN_COLOURS))
@@ -182,8 +202,10 @@ class CompareRenderer(FrameCanvas):
         lms = {name: v.loss_and_metric for name, v in self.views.items()}
         ax_acc = self.figure.add_subplot(bottom[0, 0])
         ax_loss = self.figure.add_subplot(bottom[0, 1])
-        accuracy = OverlaidCurvesArtists(ax_acc, lms, "accuracy", self.colours, theme)
-        loss = OverlaidCurvesArtists(ax_loss, lms, "loss", self.colours, theme)
+        accuracy = OverlaidCurvesArtists(ax_acc, lms, "accuracy", self.colours, theme,
+                                         future=self.future_curves)
+        loss = OverlaidCurvesArtists(ax_loss, lms, "loss", self.colours, theme,
+                                     future=self.future_curves)
         legend = ax_acc.legend(loc="lower right", fontsize=style.TICK + 0.5, frameon=False,
                                handlelength=1.6, borderaxespad=0.3)
         style.mute_legend(legend, theme)

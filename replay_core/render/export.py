@@ -325,7 +325,8 @@ def export_animation(views: ReplayViews, out_path: str | os.PathLike[str], *,
                      epochs: Iterable[int] | None = None, fps: float = 10,
                      size: Sequence[int] = (1280, 720), theme: str = "light",
                      panels: Sequence[str] | None = None, dpi: float = 100,
-                     progress: Progress | None = None, narration: bool = False) -> Path:
+                     progress: Progress | None = None, narration: bool = False,
+                     future_curves: str = "faint") -> Path:
     """Write an animation of ``epochs`` to ``out_path`` (.mp4 or .gif) and return its path.
 
     Parameters
@@ -339,13 +340,16 @@ def export_animation(views: ReplayViews, out_path: str | os.PathLike[str], *,
     fps : frames per second, 1..60 (GIF: 1..50).
     size : (width, height) of the video in pixels, 320x180 .. 3840x2160; even for MP4;
         GIF at most 1920x1080.
-    theme, panels, dpi, narration : as :class:`~replay_core.render.frame.FrameRenderer`
-        (``narration``: each epoch's plain-language sentence as a line under the panels).
+    theme, panels, dpi, narration, future_curves : as
+        :class:`~replay_core.render.frame.FrameRenderer` (``narration``: each epoch's
+        plain-language sentence as a line under the panels; ``future_curves``: the loss
+        panel's epochs after the one shown, "faint", "hidden" or "full").
     progress : called as ``progress(done, total)`` after each frame; an exception it
         raises stops the export (no file is left behind).
 
-    Raises ``ValueError`` for a bad suffix, size, fps, epochs or panel, ``ExportError``
-    when the encoder is missing or fails, ``OSError`` when the folder is not writable.
+    Raises ``RenderError`` (a ``ValueError``) for a bad suffix, size, fps, epochs or
+    panel, ``ExportError`` when the encoder is missing or fails, ``OSError`` when the
+    folder is not writable.
     """
     out = _out_path(out_path, ANIMATION_FORMATS, ".mp4 or .gif (or .png for one frame "
                     "with export_frame)")
@@ -354,7 +358,7 @@ def export_animation(views: ReplayViews, out_path: str | os.PathLike[str], *,
     frames = _check_epochs(epochs, int(views.n_epochs))
     rate = _check_fps(fps, fmt)
     renderer = FrameRenderer(views, size=(w, h), dpi=dpi, theme=theme, panels=panels,
-                             narration=narration)
+                             narration=narration, future_curves=future_curves)
     write = _write_mp4 if fmt == ".mp4" else _write_gif
     with _atomic(out) as tmp:
         write(renderer, tmp, frames, rate, progress)
@@ -364,15 +368,17 @@ def export_animation(views: ReplayViews, out_path: str | os.PathLike[str], *,
 def export_frame(views: ReplayViews, out_path: str | os.PathLike[str], *,
                  epoch: int | None = None, size: Sequence[int] = (1280, 720),
                  theme: str = "light", panels: Sequence[str] | None = None,
-                 dpi: float = 100, narration: bool = False) -> Path:
+                 dpi: float = 100, narration: bool = False,
+                 future_curves: str = "faint") -> Path:
     """Write the frame of ``epoch`` (None = the last) as a PNG of exactly ``size``
-    (with the epoch's sentence under the panels when ``narration``)."""
+    (with the epoch's sentence under the panels when ``narration``; the loss panel's
+    later epochs as ``future_curves`` says: "faint", "hidden" or "full")."""
     out = _out_path(out_path, (".png",), ".png")
     w, h = check_size(size, ".png")
     e = int(views.n_epochs) if epoch is None else epoch
     _check_epochs([e], int(views.n_epochs))
     renderer = FrameRenderer(views, size=(w, h), dpi=dpi, theme=theme, panels=panels,
-                             narration=narration)
+                             narration=narration, future_curves=future_curves)
     data = renderer.png(e)
     with _atomic(out) as tmp:
         tmp.write_bytes(data)
