@@ -90,9 +90,18 @@ def show_progress(ws: Workspace, view: jobs.JobView, run_name: str, spec: RunSpe
     record = jobs.latest_record(ws, run_name)
     starting = ("Starting: the worker process loads TensorFlow…" if view.epochs_done == 0
                 else "Starting…")
-    live = LivePreview(spec, data, progress_slot, preview_slot, starting=starting)
+    # One preview per job, kept across the fragment's reruns: its figure is built once
+    # and a redraw happens only when a newer epoch is due.
+    kept = st.session_state.get("_training_live")
+    if kept is not None and kept[0] == view.id:
+        live = kept[1].retarget(progress_slot, preview_slot)
+    else:
+        live = LivePreview(spec, data, progress_slot, preview_slot, starting=starting)
+        st.session_state["_training_live"] = (view.id, live)
     if record is not None:
         live.show(record)
+    else:
+        progress_slot.progress(0.0, text=starting)
 
 
 def follow_job(ws: Workspace, job_id: str, run_name: str, spec_json: str) -> None:
