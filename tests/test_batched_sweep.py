@@ -27,7 +27,7 @@ from replay_core.data.spec import (
     TrainingSpec,
 )
 from replay_core.store import runfile
-from replay_core.train import batched, sweep, trainer
+from replay_core.train import batched, sweep, sweep_running, trainer
 
 SEEDS = 4
 
@@ -135,12 +135,12 @@ def test_a_stop_keeps_every_runs_finished_epochs(tmp_path) -> None:
         if p.epochs_done >= 6:  # two epochs of each of the three runs
             stop.set()
 
-    sweep.HEARTBEAT_S, saved = 0.0, sweep.HEARTBEAT_S
+    sweep_running.HEARTBEAT_S, saved = 0.0, sweep_running.HEARTBEAT_S
     try:
         result = sweep.run_sweep(tasks, tmp_path / "s.h5", in_process=True,
                                  on_progress=progress, stop_event=stop)
     finally:
-        sweep.HEARTBEAT_S = saved
+        sweep_running.HEARTBEAT_S = saved
     assert result.stopped and not result.runs
     assert result.kept_stopped == [t.run_name for t in tasks]
     summaries = {s.name: s for s in runfile.list_runs(tmp_path / "s.h5")}

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from replay_core.errors import ReplayError, ServerBusyError
 from replay_core.store.workspace import Workspace
-from replay_core.train import sweep
+from replay_core.train import machine, sweep
 from studio import capacity, jobs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,8 +182,8 @@ def test_limits_come_from_the_cpu_quota_and_the_memory(monkeypatch, quota, memor
                                                        expected):
     files = {"/sys/fs/cgroup/cpu.max": quota,
              "/proc/meminfo": f"MemAvailable: {memory_mb * 1024} kB"}
-    monkeypatch.setattr(sweep, "_read", lambda path: files.get(path))
-    monkeypatch.setattr(sweep.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setattr(machine, "_read", lambda path: files.get(path))
+    monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: set(range(cores)))
     monkeypatch.setattr(capacity, "_hardware", {})  # read afresh, as a new server would
     for name in ("DEEPREPLAY_MAX_TRAININGS", "DEEPREPLAY_MAX_WORKERS", sweep.WORKERS_ENV):
         monkeypatch.delenv(name, raising=False)

@@ -12,7 +12,7 @@ from replay_core import cli
 from replay_core.errors import TrainingLimitError
 from replay_core.replay.replayer import Replay
 from replay_core.store import runfile
-from replay_core.train import sweep
+from replay_core.train import machine, sweep
 from replay_core.train.trainer import DEFAULT_MAX_COST
 from tests.prebuilt_runs import small_spec
 
@@ -85,8 +85,8 @@ def test_plan_refuses_no_configuration():
 ])
 def test_default_workers_follow_cores_quota_memory_and_the_cap(monkeypatch, files, cores, env,
                                                                 expected):
-    monkeypatch.setattr(sweep, "_read", lambda path: files.get(path))
-    monkeypatch.setattr(sweep.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setattr(machine, "_read", lambda path: files.get(path))
+    monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: set(range(cores)))
     if env is None:
         monkeypatch.delenv(sweep.WORKERS_ENV, raising=False)
     else:
