@@ -22,10 +22,15 @@ import itertools
 import math
 import numbers
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+# Preparing a dataset for a model (split, standardise) is in ``prepared``; re-exported.
+from replay_core.data.prepared import PreparedData as PreparedData
+from replay_core.data.prepared import prepare as prepare
+from replay_core.data.prepared import split_and_standardize as split_and_standardize
 
 
 @dataclass(frozen=True)
@@ -465,69 +470,3 @@ def load(name: str, seed: int = 42, **params: Any) -> tuple[np.ndarray, np.ndarr
     rng = np.random.default_rng(seed)
     X, y = REGISTRY[name].make(**checked, rng=rng)
     return np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    """Training (and optional validation) arrays ready for a model."""
-
-    X: np.ndarray
-    y: np.ndarray
-    X_val: np.ndarray | None = None
-    y_val: np.ndarray | None = None
-    mean: np.ndarray | None = None
-    scale: np.ndarray | None = None
-    n_classes: int = 2
-    class_names: tuple[str, ...] = ()
-    """The classes' names in index order (see :func:`class_names`)."""
-
-
-def split_and_standardize(
-    X: np.ndarray, y: np.ndarray, *, validation_split: float = 0.0,
-    standardize: bool = False, seed: int = 42,
-) -> PreparedData:
-    """Hold out a stratified share of the samples and optionally standardise.
-
-    The mean and scale come from the training part only and are applied to both parts.
-    """
-    if not 0.0 <= validation_split < 1.0:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-    X_val = y_val = None
-    if validation_split > 0:
-        from sklearn.model_selection import train_test_split
-
-        # Stratify when every class can be on both sides (else sklearn refuses, e.g. a
-        # 1-sample validation share of 2 classes).
-        _, counts = np.unique(y, return_counts=True)
-        n_val = math.ceil(validation_split * len(y))
-        can_stratify = counts.size > 1 and counts.min() >= 2 and (
-            min(n_val, len(y) - n_val) >= counts.size
-        )
-        stratify = y if can_stratify else None
-        X, X_val, y, y_val = train_test_split(
-            X, y, test_size=validation_split, random_state=seed, stratify=stratify
-        )
-    mean = scale = None
-    if standardize:
-        mean = X.mean(axis=0)
-        scale = X.std(axis=0)
-        scale = np.where(scale > 0, scale, 1.0)
-        X = (X - mean) / scale
-        if X_val is not None:
-            X_val = (X_val - mean) / scale
-    return PreparedData(_as32(X), _as32(y), _as32(X_val), _as32(y_val), mean, scale)
-
-
-def _as32(a: np.ndarray | None) -> np.ndarray | None:
-    return None if a is None else np.ascontiguousarray(a, dtype=np.float32)
-
-
-def prepare(dataset_spec: Any) -> PreparedData:
-    """Arrays for a ``replay_core.data.spec.DatasetSpec``: generated, split, standardised."""
-    X, y = load(dataset_spec.name, seed=dataset_spec.seed, **dataset_spec.params)
-    data = split_and_standardize(
-        X, y, validation_split=dataset_spec.validation_split,
-        standardize=dataset_spec.standardize, seed=dataset_spec.seed,
-    )
-    return replace(data, n_classes=n_classes(dataset_spec.name, dataset_spec.params),
-                   class_names=class_names(dataset_spec))

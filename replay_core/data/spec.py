@@ -2,7 +2,8 @@
 
 Specs are checked on construction (a ``ValueError`` names the field and its allowed
 range) and survive a JSON round-trip unchanged, so they can be stored in a run file and
-put in a URL.
+put in a URL. The checks of a single field (range, choice, known keys, JSON nesting)
+are in ``fields``.
 
 Example
 -------
@@ -15,12 +16,16 @@ True
 from __future__ import annotations
 
 import json
-import math
-import numbers
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from replay_core.data import datasets
+from replay_core.data.fields import boolean as _bool
+from replay_core.data.fields import choice as _choice
+from replay_core.data.fields import from_mapping as _from_mapping
+from replay_core.data.fields import json_depth as json_depth
+from replay_core.data.fields import number as _number
+from replay_core.data.fields import set_frozen as _set
 
 ACTIVATIONS = (
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "softplus", "gelu", "swish", "linear",
@@ -38,80 +43,6 @@ MAX_EPOCHS = 2000
 # before it is parsed (deep nesting would exhaust the JSON parser's recursion).
 MAX_SPEC_CHARS = 8192
 MAX_SPEC_DEPTH = 8
-
-
-def _number(path: str, value: Any, low: float, high: float, *, integer: bool = False,
-            low_open: bool = False) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{path} must be a number, got {value!r}")
-    if isinstance(value, numbers.Integral) and not low <= value <= high:
-        # Checked before any float(): a huge JSON integer would overflow it.
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{path} must be in {bracket}{low:g}, {high:g}], got {value}")
-    if not math.isfinite(value):
-        raise ValueError(f"{path} must be a finite number, got {value!r}")
-    if integer:
-        if float(value) != int(value):
-            raise ValueError(f"{path} must be a whole number, got {value!r}")
-        value = int(value)
-    else:
-        value = float(value)
-    below = value <= low if low_open else value < low
-    if below or value > high:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{path} must be in {bracket}{low:g}, {high:g}], got {value:g}")
-    return value
-
-
-def _choice(path: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{path} must be one of {', '.join(allowed)}; got {value!r}")
-    return value
-
-
-def _bool(path: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{path} must be true or false, got {value!r}")
-    return value
-
-
-def _set(obj: Any, name: str, value: Any) -> None:
-    object.__setattr__(obj, name, value)
-
-
-def json_depth(text: str) -> int:
-    """How deeply ``[`` and ``{`` nest in ``text`` (brackets inside strings do not count).
-
-    One pass, no recursion, so it is safe on any input, e.g. a link of 100,000 ``[``.
-    """
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
-def _from_mapping(cls: type, data: Any, path: str) -> Any:
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must be an object, got {type(data).__name__}")
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"unknown field {path}.{unknown[0]}; known fields: {', '.join(sorted(names))}")
-    return data
 
 
 @dataclass(frozen=True)
