@@ -1,5 +1,8 @@
 """Keras 3 activation functions in numpy, so a run replays without TensorFlow.
 
+Kept whole on purpose (about 600 lines): the tables of every activation's value,
+derivative and output range sit side by side, so a new activation is added in one place.
+
 Each function follows the formula Keras 3 uses on the TensorFlow backend, keeps the
 input's floating dtype (float32 stays float32) and is numerically stable where Keras is
 (softplus, softmax, sigmoid). ``get`` turns a stored activation name or config (the
@@ -9,7 +12,7 @@ input's floating dtype (float32 stays float32) and is numerically stable where K
 Example
 -------
 >>> import numpy as np
->>> from replay_core import activations
+>>> from replay_core.data import activations
 >>> f = activations.get({"name": "leaky_relu", "negative_slope": 0.3})
 >>> f(np.array([-1.0, 2.0]))
 array([-0.3,  2. ])
