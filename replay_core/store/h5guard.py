@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,7 @@ import h5py
 import numpy as np
 
 from replay_core.data import csv_data, spec
+from replay_core.data.fields import json_depth
 from replay_core.errors import RunFileError
 
 __all__ = ["ALLOWED_FILTERS", "DEFAULT", "Limits", "check_dataset", "decode_attr", "dumps_json", "get_member",
@@ -356,25 +356,6 @@ def read_attrs(obj: h5py.HLObject, where: str, limits: Limits = DEFAULT) -> dict
     # A name that is not UTF-8 (h5py gives it as bytes) is no attribute a run uses.
     return {key: read_attr(obj, key, where, limits) for key in obj.attrs
             if isinstance(key, str)}
-
-
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-
-
-def json_depth(text: str) -> int:
-    """Deepest nesting of ``[`` and ``{`` in a JSON text, counted without parsing it.
-
-    Brackets inside strings do not count. Linear in the text, no recursion, so a text of
-    100,000 nested brackets costs what its length costs.
-
-    >>> json_depth('{"a": [1, {"b": "[[["}]}')
-    3
-    """
-    bare = _JSON_STRING.sub("", text)
-    codes = np.frombuffer(bare.encode("utf-8", "replace"), dtype=np.uint8)
-    steps = (np.isin(codes, (ord("["), ord("{"))).astype(np.int64)
-             - np.isin(codes, (ord("]"), ord("}"))).astype(np.int64))
-    return int(np.cumsum(steps).max(initial=0))
 
 
 def loads_json(text: Any, where: str, what: str, limits: Limits = DEFAULT) -> Any:
