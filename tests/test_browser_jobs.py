@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from browser_support import (
     FRAME_SELECTOR,
+    act_until,
     apply_preset,
     go_to_page,
     serve_app,
@@ -258,11 +259,14 @@ def test_a_sweep_left_midway_finishes_with_no_run_left_running(server, context,
     page.add_init_script(f"({TOASTS_JS})()")
     _open_app(page, server["url"])
     go_to_page(page, "Seed sweep")
-    page.get_by_role("button", name="Sigmoid, tanh and relu (reference run)").click()
-    wait_for_idle(page)
-    _fill(page, "sweep_seeds", SWEEP_SEEDS)
+    # A click whose value a concurrent rerun (the job list's refresh) overwrote is
+    # repeated, as a user would.
+    act_until(page, page.get_by_role("button",
+                                     name="Sigmoid, tanh and relu (reference run)").click,
+              page.locator(".st-key-sweep_choice").filter(has_text="sigmoid"))
     runs = 3 * SWEEP_SEEDS
-    expect(page.get_by_text(re.compile(rf"^{runs} runs: "))).to_be_visible()
+    act_until(page, lambda: _fill(page, "sweep_seeds", SWEEP_SEEDS),
+              page.get_by_text(re.compile(rf"^{runs} runs: ")))
     page.get_by_role("button", name="Start", exact=True).click()
     title = f"sigmoid, tanh, relu · {runs} runs"
     expect(_job_list(page)).to_contain_text(title, timeout=60_000)
