@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from studio import browser_session, job_list, page_guard, session
+from studio import browser_session, job_list, page_guard
 
 st.set_page_config(
     page_title="DeepReplay Studio",
@@ -23,7 +23,6 @@ page = st.navigation(pages)
 
 
 def _run_page() -> None:
-    session.keep_page_state()
     browser_session.remember()
     if not st.session_state.get("presenting"):
         browser_session.new_session_button()

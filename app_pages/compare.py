@@ -115,7 +115,8 @@ ss["compare_runs"] = [n for n in ss["compare_runs"] if n in names]
 if presenting:
     chosen = ss["compare_runs"]
 else:
-    chosen = top[0].multiselect("Runs to compare (2 to 4)", names, key="compare_runs",
+    chosen = top[0].multiselect("Runs to compare (2 to 4)", names,
+                                persist_state="session", key="compare_runs",
                                 max_selections=4, placeholder="Choose 2 to 4 runs")
     # The Replay page's choice (same session key): one choice serves both pages.
     player.future_curves_control(top[0])
@@ -225,13 +226,13 @@ else:
     play_col, present_col, speed_col, landscape_col, differs_col, sweep_col = st.columns(
         [1, 1.1, 1.2, 1.6, 1.5, 2.3], vertical_alignment="center")
     # Beside Play (the sidebar is full at 720 px); the options say what they are.
-    speed_col.selectbox("Speed (epochs/s)", SPEEDS, key="compare_speed",
+    speed_col.selectbox("Speed (epochs/s)", SPEEDS, persist_state="session", key="compare_speed",
                         format_func=lambda v: f"{v} epochs/s", label_visibility="collapsed")
     present_col.button("Present", icon=":material/slideshow:", key="compare_present",
                        width="stretch", on_click=_set_presenting, args=(True,),
                        help="Full-screen comparison with only the slider and play/pause")
     show_landscapes = landscape_col.toggle(
-        "Loss landscapes", key="compare_landscapes",
+        "Loss landscapes", persist_state="session", key="compare_landscapes",
         help="Each run's loss over the plane of its own weights' path (the first two principal "
              "components), the path as a line and the epoch shown as a dot.")
 play_col.button("Pause" if playing else "Play", key="compare_play", width="stretch",
@@ -279,7 +280,7 @@ def _player_body() -> None:
     # Same pattern as the Replay page (studio.player): playback runs in the server.
     playing = ss["compare_playing"]
     slider_slot = st.empty()
-    slider_slot.slider("Epoch", 0, max(n_epochs, 1), key="compare_epoch",
+    slider_slot.slider("Epoch", 0, max(n_epochs, 1), persist_state="session", key="compare_epoch",
                        disabled=n_epochs == 0 or playing, label_visibility="collapsed")
     image_slot = st.empty()
     landscape_slot = st.empty()

@@ -155,7 +155,7 @@ else:
     # The settings live in the sidebar, so the frame has the page's whole height.
     top = st.sidebar.container(key="replay_controls")
     training = {r.name for r in runs if r.status == "running"}
-    top.selectbox("Run", names, key="replay_run",
+    top.selectbox("Run", names, persist_state="session", key="replay_run",
                   format_func=lambda n: f"{n} (training)" if n in training else n)
 summary = next(r for r in runs if r.name == ss["replay_run"])
 # A run a job is still writing is replayed from the epochs recorded so far (the writer's
@@ -210,9 +210,11 @@ layer, projection, fit_epoch = layer_controls.feature_controls(
     top, layer_units, default_layer, summary.epochs_done, summary.name, show=top is not None)
 if top is not None:
     # Labels hidden: the options say what they are, and the sidebar fits a 720-px screen.
-    top.selectbox("Figure size", [session.FIT_WINDOW, *session.FRAME_SIZES], key="frame_size",
+    top.selectbox("Figure size", [session.FIT_WINDOW, *session.FRAME_SIZES],
+                  persist_state="session", key="frame_size",
                   label_visibility="collapsed")
-    top.selectbox("Speed (epochs/s)", SPEEDS, key="speed", label_visibility="collapsed",
+    top.selectbox("Speed (epochs/s)", SPEEDS,
+                  persist_state="session", key="speed", label_visibility="collapsed",
                   format_func=lambda v: f"{v} epochs/s")
     top.button("Present", icon=":material/slideshow:", on_click=_set_presenting,
                args=(True,), help="Full-screen views with only the slider and play/pause; "
@@ -429,7 +431,7 @@ def _player_body() -> None:
                         help=f"{summary.name} is training: show each epoch as it arrives")
     else:
         slider_slot = st.empty()
-    slider_slot.slider("Epoch", 0, max(n_epochs, 1), key="epoch",
+    slider_slot.slider("Epoch", 0, max(n_epochs, 1), persist_state="session", key="epoch",
                        disabled=n_epochs == 0 or playing, label_visibility="collapsed")
     image_slot, caption_slot = st.empty(), st.empty()
     landscape_slot = st.empty()

@@ -89,7 +89,8 @@ def _configurations(choice: list[str]) -> dict[str, RunSpec]:
 
 with st.container(border=True):
     choice = st.multiselect(
-        f"Configurations (1 to {sweep.MAX_CONFIGS})", options, key="sweep_choice",
+        f"Configurations (1 to {sweep.MAX_CONFIGS})", options,
+                          persist_state="session", key="sweep_choice",
         format_func=_option_text, max_selections=sweep.MAX_CONFIGS,
         placeholder="Choose runs whose settings to sweep",
         help="Each run's recorded settings are one configuration, labelled by the run's name.")
@@ -101,10 +102,12 @@ with st.container(border=True):
         st.caption("Runs without recorded settings (such as files written by the original "
                    "DeepReplay package) cannot be swept: " + ", ".join(unsweepable) + ".")
     row = st.columns([0.8, 0.8, 2.4, 1.1, 0.9], vertical_alignment="bottom")
-    seeds = row[0].number_input("Seeds", 1, sweep.MAX_SEEDS, step=1, key="sweep_seeds",
+    seeds = row[0].number_input("Seeds", 1, sweep.MAX_SEEDS, step=1,
+                                persist_state="session", key="sweep_seeds",
                                 help=f"Seeds 1 to N for every configuration, N from 1 to "
                                      f"{sweep.MAX_SEEDS}")
-    workers = row[1].number_input("Workers", 1, max_workers, step=1, key="sweep_workers",
+    workers = row[1].number_input("Workers", 1, max_workers, step=1,
+                                  persist_state="session", key="sweep_workers",
                                   help=f"The seeds of a configuration train together as one "
                                        f"batched computation; configurations train in 1 to "
                                        f"{max_workers} worker processes at once. The default "
@@ -257,7 +260,8 @@ def _sweep_text(sweep_id: str) -> str:
 
 
 st.subheader("Results")
-sweep_id = st.selectbox("Sweep", ids, key="sweep_selected", format_func=_sweep_text)
+sweep_id = st.selectbox("Sweep", ids,
+                        persist_state="session", key="sweep_selected", format_func=_sweep_text)
 try:
     sweep_path = ws.run_path(recorded[sweep_id][0].name)
     figures_key = (str(sweep_path), sweep_path.stat().st_mtime, sweep_id)
@@ -307,7 +311,8 @@ st.caption("One dot per seed. The box spans the middle half of the seeds, the li
 
 names = [r.name for r in swept]
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-chosen = c1.selectbox("Run of this sweep", names, key=f"sweep_run_{sweep_id}")
+chosen = c1.selectbox("Run of this sweep", names,
+                      persist_state="session", key=f"sweep_run_{sweep_id}")
 if c2.button("Open in Replay ▶", width="stretch", key="sweep_open_replay"):
     ss["replay_run"] = chosen
     ss["epoch"] = n_epochs.get(chosen, 0)

@@ -92,7 +92,7 @@ data_col, net_col, train_col, run_col = st.columns([1, 1.1, 1.15, 1], gap="small
 
 with data_col:
     st.subheader("Dataset")
-    st.selectbox("Dataset", [*datasets.names(), "csv"], key="ds_name",
+    st.selectbox("Dataset", [*datasets.names(), "csv"], persist_state="session", key="ds_name",
                  format_func=lambda n: csv_upload.TITLE if n == "csv" else datasets.REGISTRY[n].title)
     info = datasets.REGISTRY.get(ss["ds_name"])
     if info is None:
@@ -104,39 +104,44 @@ with data_col:
         ss.setdefault(key, p.default)
         if p.kind is int:
             st.number_input(p.name.replace("_", " ").capitalize(), int(p.low), int(p.high),
-                            step=10 if p.high - p.low >= 100 else 1, key=key, help=p.help)
+                            step=10 if p.high - p.low >= 100 else 1,
+                            persist_state="session", key=key, help=p.help)
         else:
             st.number_input(p.name.replace("_", " ").capitalize(), float(p.low), float(p.high),
-                            step=0.01, format="%.3f", key=key, help=p.help)
+                            step=0.01, format="%.3f", persist_state="session", key=key, help=p.help)
     c1, c2 = st.columns(2)
-    c1.number_input("Data seed", 0, 2**31 - 1, key="ds_seed")
-    c2.slider("Validation share", 0.0, 0.9, step=0.05, key="ds_val")
-    st.toggle("Standardise features", key="ds_standardize")
+    c1.number_input("Data seed", 0, 2**31 - 1, persist_state="session", key="ds_seed")
+    c2.slider("Validation share", 0.0, 0.9, step=0.05, persist_state="session", key="ds_val")
+    st.toggle("Standardise features", persist_state="session", key="ds_standardize")
 
 with net_col:
     st.subheader("Network")
-    st.number_input("Hidden layers", 1, MAX_LAYERS, key="n_layers")
+    st.number_input("Hidden layers", 1, MAX_LAYERS, persist_state="session", key="n_layers")
     for i in range(int(ss["n_layers"])):
         # The slope only for leaky_relu, so the activation's name has room to be read.
         leaky = ss[f"layer{i}_act"] == "leaky_relu"
         c1, c2, c3 = st.columns([1, 1.5, 0.9] if leaky else [1, 2.4, 0.001])
-        c1.number_input(f"Units {i + 1}", 1, MAX_UNITS, key=f"layer{i}_units")
-        c2.selectbox(f"Activation {i + 1}", ACTIVATIONS, key=f"layer{i}_act")
+        c1.number_input(f"Units {i + 1}", 1, MAX_UNITS,
+                        persist_state="session", key=f"layer{i}_units")
+        c2.selectbox(f"Activation {i + 1}", ACTIVATIONS,
+                     persist_state="session", key=f"layer{i}_act")
         if leaky:
-            c3.number_input(f"Slope {i + 1}", 0.0, 1.0, step=0.05, key=f"layer{i}_slope",
+            c3.number_input(f"Slope {i + 1}", 0.0, 1.0, step=0.05,
+                            persist_state="session", key=f"layer{i}_slope",
                             help="negative slope of leaky_relu")
     # One initializer a row, its stddev beside it when it has one: names read whole.
     for which, init_key, sd_key in (("Hidden", "init", "init_stddev"),
                                     ("Output", "out_init", "out_init_stddev")):
         c1, c2 = st.columns([1.9, 1] if ss[init_key] == "random_normal" else [1, 0.001])
-        c1.selectbox(f"{which} initializer", INITIALIZERS, key=init_key)
+        c1.selectbox(f"{which} initializer", INITIALIZERS, persist_state="session", key=init_key)
         if ss[init_key] == "random_normal":
-            c2.number_input("stddev", 0.001, 10.0, step=0.01, format="%.3f", key=sd_key,
+            c2.number_input("stddev", 0.001, 10.0, step=0.01, format="%.3f",
+                            persist_state="session", key=sd_key,
                             help=f"{which} initializer's standard deviation")
     c1, c2 = st.columns(2)
-    c1.number_input("L1", 0.0, 1.0, step=0.0001, format="%.4f", key="l1")
-    c2.number_input("L2", 0.0, 1.0, step=0.0001, format="%.4f", key="l2")
-    st.checkbox("2-unit bottleneck before the output", key="bottleneck",
+    c1.number_input("L1", 0.0, 1.0, step=0.0001, format="%.4f", persist_state="session", key="l1")
+    c2.number_input("L2", 0.0, 1.0, step=0.0001, format="%.4f", persist_state="session", key="l2")
+    st.checkbox("2-unit bottleneck before the output", persist_state="session", key="bottleneck",
                 help="Adds a 2-unit linear layer named 'bottleneck' right before the output. "
                 "The network then reads as an encoder to a learned 2-D latent space plus a "
                 "logistic regression on it: Replay shows that latent space with the "
@@ -146,31 +151,35 @@ with net_col:
 with train_col:
     st.subheader("Training")
     c1, c2 = st.columns(2)
-    c1.selectbox("Optimizer", OPTIMIZERS, key="opt",
+    c1.selectbox("Optimizer", OPTIMIZERS, persist_state="session", key="opt",
                  format_func={"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop",
                               "adagrad": "Adagrad"}.get)
-    c2.number_input("Learning rate", 1e-6, 10.0, step=0.001, format="%.4f", key="lr")
+    c2.number_input("Learning rate", 1e-6, 10.0, step=0.001, format="%.4f",
+                    persist_state="session", key="lr")
     c1, c2 = st.columns(2)
-    c1.number_input("Momentum", 0.0, 0.9999, step=0.05, format="%.4f", key="momentum",
+    c1.number_input("Momentum", 0.0, 0.9999, step=0.05, format="%.4f",
+                    persist_state="session", key="momentum",
                     disabled=ss["opt"] not in ("sgd", "rmsprop"))
-    c2.toggle("Nesterov", key="nesterov", disabled=ss["opt"] != "sgd")
+    c2.toggle("Nesterov", persist_state="session", key="nesterov", disabled=ss["opt"] != "sgd")
     c1, c2, c3 = st.columns(3)
-    c1.number_input("Batch size", 1, 4096, key="batch")
-    c2.number_input("Epochs", 1, 2000, key="epochs")
-    c3.number_input("Seed", 0, 2**31 - 1, key="seed")
-    st.toggle("Reduce learning rate on plateau", key="rlr_on")
+    c1.number_input("Batch size", 1, 4096, persist_state="session", key="batch")
+    c2.number_input("Epochs", 1, 2000, persist_state="session", key="epochs")
+    c3.number_input("Seed", 0, 2**31 - 1, persist_state="session", key="seed")
+    st.toggle("Reduce learning rate on plateau", persist_state="session", key="rlr_on")
     if ss["rlr_on"]:
         c1, c2, c3, c4 = st.columns(4)
-        c1.selectbox("Monitor", MONITORS, key="rlr_monitor")
-        c2.number_input("Factor", 0.01, 0.99, step=0.05, key="rlr_factor")
-        c3.number_input("Patience", 1, 2000, key="rlr_patience")
-        c4.number_input("Min lr", 0.0, 1.0, step=1e-5, format="%.6f", key="rlr_min_lr")
-    st.toggle("Early stopping", key="es_on")
+        c1.selectbox("Monitor", MONITORS, persist_state="session", key="rlr_monitor")
+        c2.number_input("Factor", 0.01, 0.99, step=0.05, persist_state="session", key="rlr_factor")
+        c3.number_input("Patience", 1, 2000, persist_state="session", key="rlr_patience")
+        c4.number_input("Min lr", 0.0, 1.0, step=1e-5, format="%.6f",
+                        persist_state="session", key="rlr_min_lr")
+    st.toggle("Early stopping", persist_state="session", key="es_on")
     if ss["es_on"]:
         c1, c2, c3 = st.columns(3)
-        c1.selectbox("Monitor", MONITORS, key="es_monitor")
-        c2.number_input("Patience", 1, 2000, key="es_patience")
-        c3.number_input("Min delta", 0.0, 10.0, step=0.001, format="%.4f", key="es_min_delta")
+        c1.selectbox("Monitor", MONITORS, persist_state="session", key="es_monitor")
+        c2.number_input("Patience", 1, 2000, persist_state="session", key="es_patience")
+        c3.number_input("Min delta", 0.0, 10.0, step=0.001, format="%.4f",
+                        persist_state="session", key="es_min_delta")
 
 spec = None
 try:
@@ -260,7 +269,7 @@ with run_col:
     if (spec is not None and spec.dataset.name != "csv"
             and spec.to_json() != ss.get("preset_spec")):
         default_name = run_name_suggestion(spec)
-    st.text_input("Run name", key="run_name", placeholder=default_name,
+    st.text_input("Run name", persist_state="session", key="run_name", placeholder=default_name,
                   help="Leave empty to use the name shown.")
     c1, c2 = st.columns(2)
     train_clicked = c1.button("Train", type="primary", width="stretch", disabled=spec is None)

@@ -79,7 +79,7 @@ def beside_page() -> Iterator[None]:
     yield
     # Reached only when the page's body ended normally (not on st.stop or st.rerun). An
     # st.rerun() here, after the page's widgets, would lose the values of the widgets
-    # kept across pages (session.keep_page_state): a fragment's tick reruns it instead.
+    # kept across pages (persist_state="session"): a fragment's tick reruns it instead.
     if not following and _active(ws):
         with st.sidebar:
             st.fragment(_rerun_page_later, run_every=REFRESH_S)(time.monotonic())

@@ -38,7 +38,8 @@ def feature_controls(layer_col, layer_units: list[tuple[str, int]], default: str
     if ss.get("replay_layer") not in units:
         ss["replay_layer"] = default if default in units else next(iter(units))
     if show:
-        layer_col.selectbox("Feature-space layer", list(units), key="replay_layer",
+        layer_col.selectbox("Feature-space layer", list(units),
+                            persist_state="session", key="replay_layer",
                             format_func=lambda n: f"{n} ({units[n]} units)",
                             help="Any hidden layer: a 2-unit layer is shown as it is, a wider "
                             "one through a projection chosen below.")
@@ -58,16 +59,20 @@ def feature_controls(layer_col, layer_units: list[tuple[str, int]], default: str
         # window (its four controls took five rows and pushed the last ones below it).
         box = layer_col.popover("Projection", icon=":material/tune:", width="stretch",
                                 help=f"How the {n_units} units are shown in 2-D")
-        box.radio(f"Projection of {n_units} units", PROJECTIONS, key="replay_projection",
+        box.radio(f"Projection of {n_units} units", PROJECTIONS,
+                  persist_state="session", key="replay_projection",
                   horizontal=True,
                   help="PCA: the first two principal components of the training inputs' "
                   "activations at the chosen epoch, then kept fixed for every epoch, so "
                   "motion is the network's. Two units: the plane of two chosen units.")
         two = ss["replay_projection"] == "Two units"
         units_x, units_y = box.columns(2, vertical_alignment="bottom")
-        units_x.number_input("Unit x", 1, n_units, key="replay_unit_x", disabled=not two)
-        units_y.number_input("Unit y", 1, n_units, key="replay_unit_y", disabled=not two)
-        box.number_input("Fitted at epoch", 0, epochs_done, key="replay_fit_epoch",
+        units_x.number_input("Unit x", 1, n_units,
+                             persist_state="session", key="replay_unit_x", disabled=not two)
+        units_y.number_input("Unit y", 1, n_units,
+                             persist_state="session", key="replay_unit_y", disabled=not two)
+        box.number_input("Fitted at epoch", 0, epochs_done,
+                         persist_state="session", key="replay_fit_epoch",
                          help="The epoch whose activations fit the PCA (and give the "
                          "share of variance shown); the projection then stays the same "
                          "for every epoch.")
@@ -85,13 +90,13 @@ def unit_strip_toggle(col, layer: str | None, inputs_2d: bool) -> bool:
     """The "Units of <layer>" switch (2-D inputs only); True when the strip is wanted."""
     if layer is None or not inputs_2d:
         return False
-    return col.toggle(f"Units of {layer}", key="show_units",
+    return col.toggle(f"Units of {layer}", persist_state="session", key="show_units",
                       help="Every unit of the layer as a small map of the input space, for "
                       "the epoch shown (white zero, blue positive, orange negative).")
 
 
 def landscape_toggle(col) -> bool:
     """The "Loss landscape" switch; True when the landscape panel is wanted."""
-    return col.toggle("Loss landscape", key="show_landscape",
+    return col.toggle("Loss landscape", persist_state="session", key="show_landscape",
                       help="The loss over the plane of the weights' path (its first two "
                       "principal components), the path as a line and the epoch shown as a dot.")

@@ -19,7 +19,7 @@ from replay_core.replay.views import ReplayViews
 from replay_core.store.runfile import RunData, RunSummary
 from replay_core.store.workspace import Workspace, clean_up
 from replay_core.train.trainer import DEFAULT_MAX_COST
-from studio import browser_session, layer_controls
+from studio import browser_session
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 # A run's budget (``trainer.training_cost``: optimizer steps x parameters plus the
@@ -212,47 +212,6 @@ def caption(views: ReplayViews, epoch: int) -> str:
         text += (f" · validation loss {loss_text(lm.val_loss[epoch])} · "
                  f"accuracy {lm.val_accuracy[epoch]:.1%}")
     return text
-
-
-# Widgets whose values outlive a visit to another page: the Train form (by key prefix)
-# and the choices of Replay, Compare and Seed sweep.
-KEPT_PREFIXES = ("ds_", "layer", "n_layers", "init", "out_init", "l1", "l2", "opt", "lr",
-                 "momentum", "nesterov", "batch", "epochs", "seed", "shuffle", "rlr_", "es_",
-                 "run_name", "bottleneck", "sweep_run_")
-KEPT_KEYS = frozenset({
-    "replay_run", "speed", "frame_size", "future_curves", "epoch", *layer_controls.KEYS,
-    "compare_runs", "compare_epoch", "compare_speed", "compare_landscapes",
-    "sweep_choice", "sweep_seeds", "sweep_workers", "sweep_selected",
-})
-
-
-def keep_page_state() -> None:
-    """Keep every page's widget values through a run of any page (the router calls it).
-
-    Streamlit forgets a widget's value at the end of a run that does not draw it, so
-    without this a visit to Replay would reset the Train form.
-    """
-    keep_widget_state([k for k in list(st.session_state)
-                       if k in KEPT_KEYS or k.startswith(KEPT_PREFIXES)])
-
-
-def keep_widget_state(keys) -> None:
-    """Keep these widgets' values while their page or panel is not shown.
-
-    Streamlit forgets a widget's value in any run that does not draw it (another page,
-    presentation mode), so the value is written back as plain session state under its
-    key. Writing it back over the widget's key is not enough: Streamlit still files a
-    value written to a widget's key under the widget's id, and a fragment run (the
-    Replay slider) drops the values of every widget it no longer knows, which left the
-    Train form at each field's minimum. Deleting the key first unties it from the
-    widget, so the value survives any run until the widget is drawn again and adopts it.
-    """
-    ss = st.session_state
-    for key in keys:
-        if key in ss:
-            value = ss[key]
-            del ss[key]
-            ss[key] = value
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
