@@ -22,7 +22,11 @@ training, the task's key for a run of a group):
 ``("start", key, worker)``, ``("open", key, fields)``, ``("epoch", key, weights, logs, lr)``,
 ``("status", key, status, message, diverged_epoch)``, ``("close", key)``,
 ``("failed", key, text)``, ``("done", key, status, message, epochs_done[, figures])``,
+``("progress", key, frames_done, frames_total)`` (an export),
 ``("idle", worker, seq)`` once a unit has ended.
+
+A pool's workers also render exports (:class:`ExportUnit`): they import TensorFlow only
+when their first training comes, so a worker that has only exported stays light.
 
 This module imports TensorFlow only inside the worker processes.
 """
@@ -45,8 +49,8 @@ import numpy as np
 from replay_core.data.spec import RunSpec
 from replay_core.store import runfile
 
-__all__ = ["ForwardingWriter", "GroupUnit", "TrainingUnit", "WorkerPool", "plain_main",
-           "worker_main"]
+__all__ = ["ExportUnit", "ForwardingWriter", "GroupUnit", "TrainingUnit", "WorkerPool",
+           "plain_main", "worker_main"]
 
 # How much lower than the server a worker runs (``os.nice``): pages first, training after.
 WORKER_NICENESS = 10
@@ -95,6 +99,27 @@ class GroupUnit:
 
     def key(self, i: int) -> Any:
         return self.keys[i] if self.keys else self.tasks[i].index
+
+
+@dataclass(frozen=True)
+class ExportUnit:
+    """One export (an animation or a still of a run's views) rendered in a worker.
+
+    Args:
+        key: how its messages name it.
+        task: an object with ``run(progress)`` that writes the file and returns its path,
+            and ``frames`` (``render.export_task.ExportTask``: it carries the run's
+            arrays, so the worker opens no run file).
+        seq: the unit's number, which a stop request names.
+    """
+
+    key: Any
+    task: Any
+    seq: int = -1
+
+
+class ExportStopped(Exception):
+    """Raised from an export's progress callback when its unit is asked to stop."""
 
 
 class ForwardingWriter(runfile.WriterState):
@@ -173,7 +198,7 @@ def _one_sentence(exc: BaseException) -> str:
 
 
 def worker_main(worker_id: int, tasks: Any, events: Any, stop_event: Any = None,
-                stop_seq: Any = None, threads: int = 1) -> None:
+                stop_seq: Any = None, threads: int = 1, lazy: bool = False) -> None:
     """A worker process: train units from ``tasks`` until ``None`` or a stop.
 
     Parameters
@@ -184,6 +209,8 @@ def worker_main(worker_id: int, tasks: Any, events: Any, stop_event: Any = None,
     stop_event : ends the loop, and every unit after its epoch, when set (or None).
     stop_seq : a shared integer; a unit whose ``seq`` it holds stops after its epoch.
     threads : TensorFlow's intra- and inter-op threads.
+    lazy : import TensorFlow before the first training, not at start (a pool's workers:
+        one that only renders exports never loads it).
     """
     if not isinstance(events, PipeEvents) and hasattr(events, "send"):
         events = PipeEvents(events)
@@ -195,16 +222,9 @@ def worker_main(worker_id: int, tasks: Any, events: Any, stop_event: Any = None,
         os.nice(WORKER_NICENESS)
     # A worker has no one to read TensorFlow's start-up chatter; errors reach the parent.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-        # Imported before the first unit: its time is the worker's start, not a run's.
-        from replay_core.train import batched, trainer  # noqa: F401
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as one message
-        events.put(("broken", worker_id, f"{type(exc).__name__}: {exc}"))
+    if not lazy and not _load_tensorflow(worker_id, events, threads):
         return
+    loaded = not lazy
     events.put(("ready", worker_id))
     orphan = _UnitStop(stop_event, None, -1)
     while not orphan.is_set():
@@ -215,12 +235,67 @@ def worker_main(worker_id: int, tasks: Any, events: Any, stop_event: Any = None,
         if unit is None or orphan.is_set():
             break
         stop = _UnitStop(stop_event, stop_seq, unit.seq)
+        if isinstance(unit, ExportUnit):
+            export_one_unit(unit, events, stop, worker_id)
+            events.put(("idle", worker_id, unit.seq))
+            continue
+        if not loaded:
+            if not _load_tensorflow(worker_id, events, threads):
+                return
+            loaded = True
         if isinstance(unit, GroupUnit):
             train_group_unit(unit, events, stop, worker_id)
         else:
             train_one_unit(unit, events, stop, worker_id)
         events.put(("idle", worker_id, unit.seq))
     events.put(("exit", worker_id))
+
+
+def _load_tensorflow(worker_id: int, events: Any, threads: int) -> bool:
+    """Import TensorFlow and the trainers; False (and a ``broken`` message) when it fails."""
+    try:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        # Imported before the first unit: its time is the worker's start, not a run's.
+        from replay_core.train import batched, trainer  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as one message
+        events.put(("broken", worker_id, f"{type(exc).__name__}: {exc}"))
+        return False
+    return True
+
+
+def export_one_unit(unit: ExportUnit, events: Any, stop: Any, worker_id: int) -> None:
+    """Render one export, a ``progress`` message per frame; a stop ends it between two
+    frames and its file is never written (``done`` with status ``stopped``)."""
+    import time
+
+    events.put(("start", unit.key, worker_id))
+    total = max(int(getattr(unit.task, "frames", 1)), 1)
+    started = time.perf_counter()
+    done = 0
+
+    def progress(frames: int, of: int) -> None:
+        nonlocal done
+        done = frames
+        events.put(("progress", unit.key, int(frames), int(of)))
+        if stop.is_set():
+            raise ExportStopped
+
+    try:
+        if stop.is_set():
+            raise ExportStopped
+        path = unit.task.run(progress)
+    except ExportStopped:
+        events.put(("done", unit.key, "stopped", f"stopped after frame {done} of {total}",
+                    done))
+        return
+    except Exception as exc:  # noqa: BLE001 - one message for the parent
+        events.put(("failed", unit.key, _one_sentence(exc)))
+        return
+    seconds = time.perf_counter() - started
+    events.put(("done", unit.key, "complete", str(path), total, {"seconds": seconds}))
 
 
 def train_one_unit(unit: TrainingUnit, events: Any, stop: Any, worker_id: int) -> None:
@@ -305,10 +380,10 @@ class _Worker:
         self.stop_seq = ctx.Value("q", -1, lock=False)
         receive, send = ctx.Pipe(duplex=False)
         self.conn = receive
-        self.unit: TrainingUnit | GroupUnit | None = None
+        self.unit: TrainingUnit | GroupUnit | ExportUnit | None = None
         self.proc = ctx.Process(target=worker_main, name=f"training-worker-{worker_id}",
                                 daemon=True, args=(worker_id, self.tasks, send, None,
-                                                   self.stop_seq, threads))
+                                                   self.stop_seq, threads, True))
         with plain_main():
             self.proc.start()
         # The worker holds the only sending end now: its death closes the pipe.
@@ -353,7 +428,7 @@ class WorkerPool:
         """Worker processes alive or starting."""
         return len(self._workers)
 
-    def submit(self, unit: TrainingUnit | GroupUnit) -> int:
+    def submit(self, unit: TrainingUnit | GroupUnit | ExportUnit) -> int:
         """Give ``unit`` to an idle worker (starting one when none is idle); return the
         worker's id. ``RuntimeError`` when every worker is busy."""
         idle = [w for w in self._workers.values() if w.unit is None]
