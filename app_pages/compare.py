@@ -119,7 +119,7 @@ else:
                                 persist_state="session", key="compare_runs",
                                 max_selections=4, placeholder="Choose 2 to 4 runs")
     # The Replay page's choice (same session key): one choice serves both pages.
-    player.future_curves_control(top[0])
+    player.future_curves_control(top[0], player.COMPARE_CURVES_KEY)
 if presenting and len(chosen) < 2:
     ss["compare_presenting"] = False
     st.rerun()
@@ -176,7 +176,7 @@ except (ReplayError, ValueError) as exc:
     st.stop()
 
 n_epochs = renderer.n_epochs
-ss["compare_epoch"] = min(max(int(ss["compare_epoch"]), 0), n_epochs)
+session.clamp_widget("compare_epoch", 0, n_epochs)
 
 
 def _toggle_play() -> None:

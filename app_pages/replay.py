@@ -246,12 +246,11 @@ n_epochs = renderer.n_epochs
 if top is not None:
     with top.popover("Export", icon=":material/movie:", width="stretch"):
         export_panel(ws, renderer.views, summary.name, epoch=ss["epoch"], theme=theme,
-                     landscape=lambda: session.landscape(key),
-                     layers=lambda: internals_views(key))
+                     landscape=True, layers=True, feature=(layer, projection, fit_epoch))
 if n_epochs == 0:
     st.warning(f"Run {summary.name!r} has no finished epoch yet; only the initial weights "
                "can be shown.")
-ss["epoch"] = min(max(int(ss["epoch"]), 0), n_epochs)
+session.clamp_widget("epoch", 0, n_epochs)
 if live_epochs is not None or was_live:
     # The new renderer's first frame is drawn now, before the player empties its image.
     renderer.jpeg(ss["epoch"])
@@ -421,7 +420,7 @@ def _player() -> None:
 def _player_body() -> None:
     playing = ss["playing"]
     if live_epochs is not None:
-        ss["epoch"] = min(max(int(ss["epoch"]), 0), n_epochs)  # "Live" asks for the end
+        session.clamp_widget("epoch", 0, n_epochs)  # "Live" asks for the end
         _note_scrub()
         slider_col, live_col = st.columns([12, 1.6], vertical_alignment="center")
         slider_slot = slider_col.empty()

@@ -32,8 +32,7 @@ DEFAULT_SEEDS = 20
 ws = session.workspace()
 max_workers = sweep.default_workers()
 ss.setdefault("sweep_seeds", DEFAULT_SEEDS)
-ss.setdefault("sweep_workers", max_workers)
-ss["sweep_workers"] = min(max(int(ss["sweep_workers"]), 1), max_workers)
+session.clamp_widget("sweep_workers", 1, max_workers, max_workers)
 
 st.title("Seed sweep")
 st.caption("Train each configuration with seeds 1 to N (the seed sets the initial weights "

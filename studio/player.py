@@ -17,7 +17,8 @@ MIN_INTERVAL_S = 1 / 15  # a frame costs 30-60 ms to draw and send
 # The loss panel's epochs after the one shown: the user's words -> the renderer's
 # ``future_curves`` (replay_core.render.frame.FUTURE_CURVES).
 FUTURE_CURVES = {"faint": "faint", "hidden": "hidden", "shown": "full"}
-CURVES_KEY = "future_curves"  # the control on each page
+CURVES_KEY = "future_curves"  # the control on Replay
+COMPARE_CURVES_KEY = "compare_future_curves"  # the control on Compare
 CHOICE_KEY = "_future_curves_choice"  # the choice, shared by Replay and Compare
 
 
@@ -54,31 +55,31 @@ def play(show: Callable[[int], None], *, first: int, last: int, speed: float,
         st.session_state[played_key] = epoch
 
 
-def future_curves_control(where=st) -> str:
+def future_curves_control(where=st, key: str = CURVES_KEY) -> str:
     """The "Curves after this epoch" choice (faint by default: the curves do not give the
     ending away, yet show where they go); returns the renderer's value.
 
-    Replay and Compare each draw this control, and one choice serves both: it is kept
-    under ``CHOICE_KEY``, outside any widget, so a visit to another page or a
-    presentation keeps it. A page's control is set to it only when it shows another
-    value, never on every run: a value written to a widget replaces what the browser
-    shows, and would undo a click that lands while the page is running."""
+    Replay and Compare each draw this control (under its own ``key``), and one choice
+    serves both: it is kept under ``CHOICE_KEY``, outside any widget, so a visit to
+    another page or a presentation keeps it. A page's control is set to it only when it
+    shows another value, never on every run: a value written to a widget replaces what
+    the browser shows, and would undo a click that lands while the page is running."""
     ss = st.session_state
     choice = ss.get(CHOICE_KEY, "faint")
-    if ss.get(CURVES_KEY) != choice:
-        ss[CURVES_KEY] = choice
+    if ss.get(key) != choice:
+        ss[key] = choice
     where.segmented_control(
-        "Curves after this epoch", list(FUTURE_CURVES), key=CURVES_KEY, required=True,
-        on_change=_remember_future_curves,
+        "Curves after this epoch", list(FUTURE_CURVES), key=key, required=True,
+        on_change=_remember_future_curves, args=(key,),
         help="How the loss and accuracy panel draws the epochs still to come: faintly, "
         "not at all, or like the ones already shown")
     return future_curves()
 
 
-def _remember_future_curves() -> None:
+def _remember_future_curves(key: str) -> None:
     ss = st.session_state
-    if ss.get(CURVES_KEY) in FUTURE_CURVES:
-        ss[CHOICE_KEY] = ss[CURVES_KEY]
+    if ss.get(key) in FUTURE_CURVES:
+        ss[CHOICE_KEY] = ss[key]
 
 
 def future_curves() -> str:

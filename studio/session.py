@@ -40,6 +40,24 @@ FRAME_SIZES = {
 }
 
 
+def clamp_widget(key: str, low: int, high: int, default: int | None = None) -> int:
+    """Keep the widget value under ``key`` within ``[low, high]`` (``default`` when it is
+    missing or not a number) and return it.
+
+    The value is written only when it changes: a value written to a widget's key is sent
+    to the browser, where it replaces what the user is doing at that moment (dragging
+    the slider, typing a number) in a run the user did not cause."""
+    ss = st.session_state
+    value = ss.get(key)
+    try:
+        wanted = min(max(int(value), low), high)
+    except (TypeError, ValueError, OverflowError):
+        wanted = low if default is None else default
+    if value != wanted or type(value) is not int:
+        ss[key] = wanted
+    return wanted
+
+
 def data_root() -> Path:
     """Where the app keeps its files: ``$DEEPREPLAY_DATA``, else ``data/`` beside the app."""
     return Path(os.environ.get("DEEPREPLAY_DATA", APP_ROOT / "data"))

@@ -26,7 +26,7 @@ def test_compare_curves_choice_is_the_replay_pages_and_survives_a_page_change(da
                                                                               prebuilt):
     sid = seed_workspace(data_root, prebuilt.small, prebuilt.no_feature)
     at = open_app(sid, COMPARE)
-    control = at.segmented_control(key=player.CURVES_KEY)
+    control = at.segmented_control(key=player.COMPARE_CURVES_KEY)
     assert control.value == "faint" and list(control.options) == ["faint", "hidden", "shown"]
     assert _renderer(at).future_curves == "faint"
 
@@ -44,5 +44,5 @@ def test_compare_curves_choice_is_the_replay_pages_and_survives_a_page_change(da
     assert at.segmented_control(key=player.CURVES_KEY).value == "hidden"
     check(at.segmented_control(key=player.CURVES_KEY).set_value("shown").run())
     check(at.switch_page(COMPARE).run())
-    assert at.segmented_control(key=player.CURVES_KEY).value == "shown"
+    assert at.segmented_control(key=player.COMPARE_CURVES_KEY).value == "shown"
     assert _renderer(at).future_curves == "full"

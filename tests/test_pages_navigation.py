@@ -44,3 +44,28 @@ def test_replay_choices_survive_another_page(data_root, prebuilt):
     check(at.switch_page(REPLAY).run())
     assert at.selectbox(key="replay_run").value == first
     assert at.slider(key="epoch").value == 2
+
+
+def _forced(at) -> list[str]:
+    """Keys of the widgets this run sends with a value that replaces the browser's (a
+    disabled widget's value is always sent: the user cannot be typing into it)."""
+    from test_pages import keyed_widgets
+
+    return sorted(k for k, w in keyed_widgets(at).items()
+                  if getattr(w.proto, "set_value", False) and not w.proto.disabled)
+
+
+@pytest.mark.parametrize("page", [TRAIN, REPLAY, COMPARE, SWEEP])
+def test_a_rerun_leaves_every_widget_value_to_the_browser(data_root, prebuilt, page):
+    """A run the user did not cause (the window-size report, a job list tick) must not
+    send a widget's value: it would replace what the user is typing at that moment."""
+    sid = seed_workspace(data_root, prebuilt.small, prebuilt.no_feature)
+    at = open_app(sid, page)
+    check(at.run())
+    check(at.run())
+    assert _forced(at) == []
+    # Also after a visit to another page, once the page has been drawn again.
+    check(at.switch_page(RUNS).run())
+    check(at.switch_page(page).run())
+    check(at.run())
+    assert _forced(at) == []
