@@ -57,6 +57,8 @@ def progress_text(view: jobs.JobView) -> str:
         place = view.queue_position
         return "Queued" + (f" · {ordinal(place)} in line" if place else "")
     text = f"{view.epochs_done}/{view.epochs_total} epochs"
+    if view.kind == "export":
+        text = f"frame {view.epochs_done} of {view.epochs_total}"
     left = time_left(view.seconds_left)
     return f"{text} · {left}" if left else text
 
@@ -212,8 +214,9 @@ def _active_job(ws: Workspace, view: jobs.JobView) -> None:
         row = _name_row(view)
         row.button("", icon=":material/stop_circle:", key=f"job_stop_{view.id}",
                    type="tertiary", on_click=_stop, args=(ws, view.id), width="content",
-                   help="Stop: every finished epoch is kept" if view.state == "running"
-                   else "Take it off the queue")
+                   help=("Take it off the queue" if view.state != "running"
+                         else "Stop: no file is written" if view.kind == "export"
+                         else "Stop: every finished epoch is kept"))
         st.progress(_fraction(view), text=progress_text(view))
 
 
@@ -234,5 +237,6 @@ def _ended_job(view: jobs.JobView) -> None:
             ss["sweep_show_next"] = view.sweep_id
         st.switch_page("app_pages/sweep.py")
     ss["replay_run"] = view.run_names[0]
-    ss["epoch"] = max(int(view.epochs_done), 0)
+    if view.kind != "export":  # an export counts frames, not epochs
+        ss["epoch"] = max(int(view.epochs_done), 0)
     st.switch_page("app_pages/replay.py")

@@ -10,11 +10,13 @@ they call the functions of ``studio.jobs``. This module never imports TensorFlow
 
 from __future__ import annotations
 
+import glob
 import itertools
 import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from replay_core.errors import ReplayError
@@ -70,6 +72,7 @@ class _Job:
     last_epoch_at: float | None = None
     ended_at: float | None = None
     end_message: str | None = None
+    seconds: float | None = None    # an export's render time, once complete
 
     @property
     def active(self) -> bool:
@@ -186,6 +189,9 @@ class _Manager:
         job, run = self.find(msg[1])
         if job is None or run is None:
             return
+        if job.kind == "export":
+            self.export_message(job, run, msg)
+            return
         if kind == "open":
             self.open_run(job, run, msg[2])
         elif kind == "epoch":
@@ -205,6 +211,35 @@ class _Manager:
             self.close_run(job, run)
             run.ended = True
             run.status, run.message = msg[2], msg[3]
+
+    def export_message(self, job: _Job, run: _Run, msg: tuple) -> None:
+        """An export's messages: frames done (``recorded``, of ``planned``), then how it
+        ended; it writes no run file."""
+        kind = msg[0]
+        if kind == "progress":
+            now = time.monotonic()
+            if job.first_epoch_at is None:
+                job.first_epoch_at, job.epochs_at_first = now, int(msg[2])
+            job.last_epoch_at = now
+            run.recorded = min(max(int(msg[2]), 0), run.planned)
+        elif kind == "done":
+            run.ended, run.status, run.message = True, msg[2], str(msg[3])
+            if msg[2] == "complete":
+                run.recorded = run.planned
+                figures = msg[5] if len(msg) > 5 and isinstance(msg[5], dict) else {}
+                job.seconds = figures.get("seconds")
+        elif kind == "failed":
+            run.ended, run.status, run.message = True, "failed", str(msg[2])
+            job.failures.append(str(msg[2]))
+
+    def drop_partial_export(self, job: _Job) -> None:
+        """The hidden file of an export that did not complete (its worker died midway)."""
+        out = Path(job.filename)
+        try:
+            for part in out.parent.glob(f".{glob.escape(out.name)}.*.part*"):
+                part.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     def open_run(self, job: _Job, run: _Run, fields: dict) -> None:
         try:
@@ -282,14 +317,15 @@ class _Manager:
             if unit.seq not in job.running_units:
                 continue
             job.running_units.discard(unit.seq)
-            keys = ([unit.key] if isinstance(unit, worker_pool.TrainingUnit)
-                    else [unit.key(i) for i in range(len(unit.tasks))])
+            keys = ([unit.key(i) for i in range(len(unit.tasks))]
+                    if isinstance(unit, worker_pool.GroupUnit) else [unit.key])
             for key in keys:
                 run = job.runs.get(key)
                 if run is None or run.ended:
                     continue
                 done = run.recorded
-                text = f"its worker process ended after epoch {done}"
+                noun = "frame" if job.kind == "export" else "epoch"
+                text = f"its worker process ended after {noun} {done}"
                 self.close_run(job, run, "failed", text)
                 run.ended, run.status, run.message = True, "failed", text
                 job.failures.append(f"{run.name}: {text}")
@@ -310,6 +346,8 @@ class _Manager:
             run.epochs, run.live, run.fields = [], None, None
         if job.kind == "sweep":
             self.drop_empty_runs(job)
+        if job.kind == "export":
+            self.drop_partial_export(job)
         job.ended_at = time.monotonic()
         job.state, job.message = self.outcome(job)
         message = message or job.end_message
@@ -328,6 +366,8 @@ class _Manager:
 
     def outcome(self, job: _Job) -> tuple[str, str]:
         """The job's final state and its sentence, from the statuses in its file."""
+        if job.kind == "export":
+            return self.export_outcome(job)
         stored: dict[str, runfile.RunSummary] = {}
         for path in dict.fromkeys(r.filename or job.filename for r in job.runs.values()):
             try:
@@ -370,6 +410,19 @@ class _Manager:
             return "failed", (f"{finished} of {total} runs finished; {lost} failed"
                               + (f" ({job.failures[0]})" if job.failures else "") + ".")
         return "done", f"Finished: {finished} of {total} runs."
+
+    def export_outcome(self, job: _Job) -> tuple[str, str]:
+        """How an export ended, in one sentence."""
+        run = next(iter(job.runs.values()))
+        name = Path(job.filename).name
+        if run.status == "complete":
+            took = f" in {job.seconds:.1f} s" if job.seconds is not None else ""
+            return "done", f"Saved {name}{took}: download it from Replay's Export."
+        if job.stop_requested or run.status == "stopped":
+            return "stopped", (f"Stopped after frame {run.recorded} of {run.planned}; "
+                               "no file was written.")
+        reason = job.failures[-1] if job.failures else "it ended before its first frame"
+        return "failed", f"Failed: {reason.rstrip('.')}."
 
     def group_outcome(self, job: _Job, stored: dict) -> tuple[str, str]:
         """Several trainings of one job (one file each): how they ended, in one sentence."""
@@ -432,7 +485,7 @@ class _Manager:
             queue_position=position, epochs_done=done, epochs_total=total,
             seconds_left=left, message=job.message if not job.active else "",
             run_names=tuple(r.name for r in job.runs.values()),
-            result_page="replay" if job.kind == "training" else "sweep",
+            result_page="sweep" if job.kind == "sweep" else "replay",
             sweep_id=job.sweep_id)
 
     def add(self, job: _Job) -> JobView:

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from replay_core.data.spec import RunSpec
-from replay_core.errors import ReplayError, RunFileError, ServerBusyError
+from replay_core.errors import RenderError, ReplayError, RunFileError, ServerBusyError
 from replay_core.store import runfile
 from replay_core.store.workspace import Workspace
 from replay_core.train import pool as worker_pool
@@ -57,8 +57,8 @@ from studio.job_views import KINDS as KINDS
 from studio.job_views import MAX_ENDED as MAX_ENDED
 from studio.job_views import MAX_QUEUED, QUEUE_PER_WORKER, RESTARTED, JobLimitError, JobView
 
-__all__ = ["JobView", "JobLimitError", "jobs_of", "latest_record", "latest_weights", "live_run",
-           "recover", "submit_group",
+__all__ = ["JobView", "JobLimitError", "export_result", "jobs_of", "latest_record",
+           "latest_weights", "live_run", "recover", "submit_export", "submit_group",
            "stop", "submit_sweep", "submit_training", "unannounced"]
 
 def _admit(owner: str, kind: str) -> None:
@@ -69,7 +69,7 @@ def _admit(owner: str, kind: str) -> None:
     running = sum(j.state == "running" for j in mine)
     queued = sum(j.state == "queued" for j in mine)
     if running + queued >= 1 + MAX_QUEUED:
-        noun = "training" if kind == "training" else "sweep"
+        noun = kind  # "training", "sweep" or "export"
         raise JobLimitError(
             f"You already have {running} {noun} running and {queued} queued; wait for "
             f"one to finish or stop one.")
@@ -241,6 +241,170 @@ def submit_sweep(ws: Workspace, tasks: Sequence[SweepTask], workers: int) -> Job
         return _manager.add(job)
 
 
+# What an export may ask for (the Export panel's widgets offer no more): the job is a
+# server-side API, so each value is checked again here.
+EXPORT_FORMATS = ("mp4", "gif", "png")
+EXPORT_MAX_SIZE = (1920, 1080)
+EXPORT_MAX_FPS = 30
+EXPORT_MAX_PANELS = 12
+EXPORTS_FOLDER = "exports"
+# Bytes per pixel of a frame, generously (measured: an MP4 of the reference run's 151
+# frames at 1280x720 takes about 1 MB, a GIF frame some 50-100 kB, a PNG 100-200 kB).
+_EXPORT_BYTES_PER_PIXEL = {"mp4": 0.02, "gif": 0.15, "png": 0.5}
+
+
+def _int_in(value: Any, low: int, high: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise RenderError(f"{what} must be a whole number, got {value!r}")
+    if not low <= int(value) <= high:
+        raise RenderError(f"{what} must be within {low}..{high}, got {int(value)}")
+    return int(value)
+
+
+def _export_panels(panels: Any, layers: bool) -> tuple[str, ...]:
+    from replay_core.render.frame import PANELS
+    from replay_core.render.internals import INTERNALS_PANELS
+
+    allowed = INTERNALS_PANELS if layers else PANELS
+    if isinstance(panels, str) or not isinstance(panels, (list, tuple)):
+        raise RenderError("pick the views to export as a list")
+    if not panels:
+        raise RenderError("pick at least one view to export")
+    if len(panels) > EXPORT_MAX_PANELS or len(set(map(str, panels))) != len(panels):
+        raise RenderError("pick each view to export once")
+    bad = [p for p in panels if not isinstance(p, str) or p not in allowed]
+    if bad:
+        raise RenderError(f"{str(bad[0])[:40]!r} is not a view that can be exported; "
+                          f"choose from {', '.join(allowed)}")
+    return tuple(panels)
+
+
+def _export_feature(feature: Any, n: int) -> tuple[Any, Any, Any]:
+    """``(layer, projection, fit_epoch)`` of the page's feature space, bounded."""
+    if not isinstance(feature, (list, tuple)) or len(feature) != 3:
+        raise RenderError("the feature space settings must be (layer, projection, epoch)")
+    layer, projection, fit_epoch = feature
+    if layer is not None and not (isinstance(layer, str) and len(layer) <= 200):
+        layer = _int_in(layer, 0, 1000, "the feature layer")
+    if projection not in (None, "pca"):
+        if not (isinstance(projection, (list, tuple)) and len(projection) == 3
+                and projection[0] == "units"):
+            raise RenderError(f"unknown projection {str(projection)[:40]!r}")
+        projection = ("units", _int_in(projection[1], 0, 100_000, "a unit"),
+                      _int_in(projection[2], 0, 100_000, "a unit"))
+    if fit_epoch is not None:
+        fit_epoch = _int_in(fit_epoch, 0, n, "the projection's epoch")
+    return layer, projection, fit_epoch
+
+
+def _export_data(ws: Workspace, run_name: str) -> runfile.RunData:
+    """The run's arrays: the epochs recorded so far of one a job trains, else its file."""
+    data = live_run(ws, run_name)
+    if data is not None:
+        return data
+    return runfile.read_run(ws.run_path(run_name), run_name)
+
+
+def submit_export(ws: Workspace, run_name: str, fmt: str, *,
+                  epochs: tuple[int, int] | None = None, epoch: int | None = None,
+                  fps: float = 10, size: Sequence[int] = (1280, 720), theme: str = "light",
+                  panels: Sequence[str] | None = None, narration: bool = False,
+                  future_curves: str = "faint", layers: bool = False,
+                  feature: tuple[Any, Any, Any] = (None, None, None),
+                  n_epochs: int | None = None) -> JobView:
+    """Queue the export of run ``run_name`` of ``ws`` into the session's exports folder
+    (``ws.folder / "exports"``; the one export kept replaces the one before when
+    complete), rendered by a worker that reports each frame.
+
+    Parameters
+    ----------
+    fmt : ``"mp4"``, ``"gif"`` (an animation of ``epochs``, ``(first, last)`` both
+        included) or ``"png"`` (the frame of ``epoch``).
+    fps, size, theme, panels, narration, future_curves : as ``render.export``; at most
+        ``EXPORT_MAX_FPS`` and ``EXPORT_MAX_SIZE``.
+    layers : export the layer internals (``panels`` then name internals panels).
+    feature : ``(layer, projection, fit_epoch)`` of the feature space shown.
+    n_epochs : replay the run's first ``n_epochs`` epochs, as the page showed them (a run
+        still training is exported with the epochs recorded so far); None: all.
+
+    Raises
+    ------
+    ReplayError
+        One sentence: a setting out of bounds (``RenderError``), no such run, over the
+        session's quota, more exports than the session may queue (``JobLimitError``),
+        the server's queue full (``ServerBusyError``).
+    """
+    from replay_core.render import export
+    from replay_core.render.export_task import ExportTask, export_name
+
+    fmt = str(fmt).lower().lstrip(".")[:8]
+    if fmt not in EXPORT_FORMATS:
+        raise RenderError(f"cannot export as {fmt!r}; choose from mp4, gif, png")
+    run_name = runfile.check_name(run_name)
+    owner = _owner(ws)
+    with _manager.lock:
+        _admit(owner, "export")
+    data = _export_data(ws, run_name)
+    n = data.epochs_done if n_epochs is None else _int_in(n_epochs, 0, data.epochs_done,
+                                                           "the epochs replayed")
+    if not isinstance(size, (list, tuple)) or len(size) != 2:
+        raise RenderError("the export size must be (width, height)")
+    w = _int_in(size[0], export.MIN_SIZE[0], EXPORT_MAX_SIZE[0], "the export width")
+    h = _int_in(size[1], export.MIN_SIZE[1], EXPORT_MAX_SIZE[1], "the export height")
+    w, h = export.check_size((w, h), "." + fmt)
+    if theme not in ("light", "dark"):
+        raise RenderError(f"unknown theme {str(theme)[:20]!r}; choose light or dark")
+    if future_curves not in ("faint", "hidden", "full"):
+        raise RenderError(f"unknown future_curves {str(future_curves)[:20]!r}")
+    layers = bool(layers)
+    chosen = _export_panels(panels, layers)
+    feature = _export_feature(feature, n)
+    if fmt == "png":
+        epoch = _int_in(epoch, 0, n, "the epoch")
+        span, frames = None, 1
+    else:
+        if not isinstance(epochs, (list, tuple)) or len(epochs) != 2:
+            raise RenderError("an animation needs its first and last epoch")
+        first = _int_in(epochs[0], 0, n, "the first epoch")
+        last = _int_in(epochs[1], first, n, "the last epoch")
+        span, frames, epoch = (first, last), last - first + 1, None
+        if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) \
+                or not 1 <= float(fps) <= EXPORT_MAX_FPS:
+            raise RenderError(f"frames per second must be within 1..{EXPORT_MAX_FPS}")
+    ws.check_space(int(w * h * frames * _EXPORT_BYTES_PER_PIXEL[fmt]))
+    folder = Path(ws.folder) / EXPORTS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / export_name(run_name, fmt, epochs=span, epoch=epoch, layers=layers)
+    task = ExportTask(data, str(out), n_epochs=n, epochs=span, epoch=epoch, fps=float(fps),
+                      size=(w, h), theme=theme, panels=chosen,
+                      narration=bool(narration) and not layers, future_curves=future_curves,
+                      layers=layers, feature=feature, only_export=True)
+    with _manager.lock:
+        _admit(owner, "export")
+        job_id = _new_id()
+        seq = next(_manager.seq)
+        key = (job_id, 0)
+        unit = worker_pool.ExportUnit(key, task, seq)
+        job = _Job(job_id, seq, owner, "export", run_name, str(out),
+                   {key: _Run(run_name, frames)}, [unit], 1)
+        return _manager.add(job)
+
+
+def export_result(ws: Workspace) -> tuple[JobView, Path | None, float | None] | None:
+    """This session's newest export job: its view, its file once complete (and still
+    there) and its render time in seconds; None when the session has none."""
+    owner = _owner(ws)
+    with _manager.lock:
+        mine = [j for j in _manager.jobs.values() if j.owner == owner and j.kind == "export"]
+        if not mine:
+            return None
+        job = max(mine, key=lambda j: j.seq)
+        view, seconds = _manager.view(job), job.seconds
+    path = Path(job.filename)
+    done = view.state == "done" and path.is_file()
+    return view, (path if done else None), (seconds if done else None)
+
+
 def jobs_of(ws: Workspace) -> list[JobView]:
     """This session's jobs, newest first."""
     owner = _owner(ws)
@@ -278,7 +442,7 @@ def unannounced(ws: Workspace) -> list[JobView]:
 
 def _live(owner: str, run_name: str) -> _Run | None:
     for job in _manager.jobs.values():
-        if job.owner != owner or job.state != "running":
+        if job.owner != owner or job.state != "running" or job.kind == "export":
             continue
         for run in job.runs.values():
             if run.name == run_name and not run.ended:

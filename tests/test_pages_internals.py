@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from prebuilt_runs import DEEPREPLAY_RUN, seed_workspace, write_deepreplay_file
-from test_pages import REPLAY, check, open_app, texts
+from test_pages import REPLAY, check, finish_jobs, open_app, texts
 
 from replay_core.store import runfile
 
@@ -40,9 +40,9 @@ def test_the_layers_switch_follows_the_slider_and_exports(data_root, two_runs):
     # Export: the layer panels as a PNG of the epoch shown
     check(at.segmented_control(key="export_what").set_value("Layers").run())
     check(at.segmented_control(key="export_format").set_value("PNG (this epoch)").run())
-    check(at.button(key="export_render").click().run())
+    check(finish_jobs(check(at.button(key="export_render").click().run())))  # a worker renders
     assert not at.error, texts(at.error)
-    out = Path(at.session_state["export_file"])
+    (out,) = (data_root / "sessions" / sid / "exports").iterdir()
     assert out.name.endswith("_layers_epoch1.png") and out.stat().st_size > 1000
 
 
