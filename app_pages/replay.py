@@ -155,8 +155,13 @@ else:
     # The settings live in the sidebar, so the frame has the page's whole height.
     top = st.sidebar.container(key="replay_controls")
     training = {r.name for r in runs if r.status == "running"}
+
+    def _run_text(name: str) -> str:
+        return f"{name} (training)" if name in training else name
+
+    session.relabel_widget("replay_run", map(_run_text, names))
     top.selectbox("Run", names, persist_state="session", key="replay_run",
-                  format_func=lambda n: f"{n} (training)" if n in training else n)
+                  format_func=_run_text)
 summary = next(r for r in runs if r.name == ss["replay_run"])
 # A run a job is still writing is replayed from the epochs recorded so far (the writer's
 # memory, not the file); _watch_live reruns the page to take in new ones.

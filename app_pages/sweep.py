@@ -259,6 +259,7 @@ def _sweep_text(sweep_id: str) -> str:
 
 
 st.subheader("Results")
+session.relabel_widget("sweep_selected", map(_sweep_text, ids))
 sweep_id = st.selectbox("Sweep", ids,
                         persist_state="session", key="sweep_selected", format_func=_sweep_text)
 try:

@@ -44,18 +44,38 @@ def clamp_widget(key: str, low: int, high: int, default: int | None = None) -> i
     """Keep the widget value under ``key`` within ``[low, high]`` (``default`` when it is
     missing or not a number) and return it.
 
-    The value is written only when it changes: a value written to a widget's key is sent
-    to the browser, where it replaces what the user is doing at that moment (dragging
-    the slider, typing a number) in a run the user did not cause."""
+    The value is written only when it changes, or when the bounds change: a value
+    written to a widget's key is sent to the browser, where it replaces what the user is
+    doing at that moment (dragging the slider, typing a number) in a run the user did
+    not cause. New bounds make a slider a new widget (Streamlit's identity of a keyed
+    slider includes its range), which must be given the value it is to show."""
     ss = st.session_state
     value = ss.get(key)
     try:
         wanted = min(max(int(value), low), high)
     except (TypeError, ValueError, OverflowError):
         wanted = low if default is None else default
-    if value != wanted or type(value) is not int:
+    bounds_key = f"_{key}_bounds"
+    if value != wanted or type(value) is not int or ss.get(bounds_key) != (low, high):
         ss[key] = wanted
+        ss[bounds_key] = (low, high)
     return wanted
+
+
+def relabel_widget(key: str, labels) -> None:
+    """Give the choice widget under ``key`` its value again when the texts of its options
+    change (a run that started or ended training, a sweep that recorded more runs).
+
+    The browser holds a choice as the text it shows: once that text is gone from the
+    options it would send it back unknown. Only a changed text rewrites the value (see
+    :func:`clamp_widget`)."""
+    ss = st.session_state
+    labels = tuple(labels)
+    labels_key = f"_{key}_labels"
+    if ss.get(labels_key) != labels:
+        ss[labels_key] = labels
+        if key in ss:
+            ss[key] = ss[key]
 
 
 def data_root() -> Path:
