@@ -18,6 +18,7 @@ from replay_core.render.frame import PANELS
 from replay_core.replay.views import ReplayViews
 from replay_core.store.workspace import Workspace
 from studio import jobs, page_guard, player
+from studio.job_list import time_left
 
 SIZES = {"1280×720": (1280, 720), "1920×1080": (1920, 1080), "960×540": (960, 540)}
 FORMATS = ("MP4", "GIF", "PNG (this epoch)")
@@ -139,8 +140,9 @@ def _progress(ws: Workspace, job_id: str) -> None:
     else:
         total = max(int(view.epochs_total), 1)
         text = f"Rendering frame {view.epochs_done} of {total}"
-        if view.seconds_left is not None:
-            text += f" · {max(1, round(view.seconds_left))} s left"
+        left = time_left(view.seconds_left)
+        if left:
+            text += f" · {left}"
         st.progress(min(view.epochs_done / total, 1.0), text=text)
     st.button("Stop", icon=":material/stop_circle:", key="export_stop", width="stretch",
               on_click=jobs.stop, args=(ws, view.id), help="No file is written")

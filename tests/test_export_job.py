@@ -216,3 +216,24 @@ def test_render_returns_at_once_and_the_job_shows_in_the_list(tmp_path, run_file
     assert not at.button(key="export_render").disabled
     assert _exports(ws) == []
     st.cache_data.clear()
+
+
+def test_a_run_still_training_is_exported_with_the_epochs_recorded_so_far(tmp_path):
+    from prebuilt_runs import new_session_id, small_spec
+
+    ws = Workspace.create(tmp_path / "sessions", new_session_id())
+    training = jobs.submit_training(ws, small_spec(2000, **{"training.batch_size": 1}),
+                                    "training")
+    try:
+        _wait(ws, lambda vs: vs[0].epochs_done >= 3)
+        live = jobs.live_run(ws, "training")
+        assert live is not None and live.epochs_done >= 3  # read from the writer's memory
+        jobs.submit_export(ws, "training", "gif", epochs=(1, 3), size=SMALL, n_epochs=3,
+                           panels=["feature_space", "loss_and_metric"])
+        _wait(ws, lambda vs: vs[0].state not in ACTIVE)
+    finally:
+        jobs.stop(ws, training.id)
+    views = _wait(ws, _idle)
+    assert views[0].kind == "export" and views[0].state == "done", views[0]
+    with Image.open(ws.folder / "exports" / "training_1-3.gif") as image:
+        assert (image.size, image.n_frames) == (SMALL, 3)
