@@ -212,7 +212,8 @@ if top is None:
         size = screen.fit(window, PRESENT_RESERVED_PX, size[0] / size[1], presenting=True)
         dpi = screen.frame_dpi(size[0])
 layer, projection, fit_epoch = layer_controls.feature_controls(
-    top, layer_units, default_layer, summary.epochs_done, summary.name, show=top is not None)
+    top, layer_units, default_layer, summary.epochs_done, summary.name, show=top is not None,
+    fit_default=lambda name: session.run_replay(key).fit_projection(name).fit_epoch)
 if top is not None:
     # Labels hidden: the options say what they are, and the sidebar fits a 720-px screen.
     top.selectbox("Figure size", [session.FIT_WINDOW, *session.FRAME_SIZES],

@@ -293,7 +293,7 @@ def test_replay_of_a_run_without_a_two_unit_layer(data_root, prebuilt):
     assert at.selectbox(key="replay_run").value == NO_FEATURE_RUN
     layer_select = [s for s in at.selectbox if s.label == "Feature-space layer"]
     assert len(layer_select) == 1
-    assert layer_select[0].options == ["dense_1 (4 units)", "dense_2 (4 units)"]
+    assert layer_select[0].options == ["dense_1 (4)", "dense_2 (4)"]
     assert layer_select[0].value == "dense_2" and not layer_select[0].disabled
     assert at.radio(key="replay_projection").value == "PCA"
     assert len(at.image) == 1

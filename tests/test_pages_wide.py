@@ -38,7 +38,7 @@ def test_a_ten_unit_layer_replays_with_pca_and_with_two_units(data_root, wide_ru
     sid = seed_workspace(data_root, wide_runs[0])
     at = open_app(sid, REPLAY)
     layer = at.selectbox(key="replay_layer")
-    assert layer.options == ["dense_1 (10 units)"] and layer.value == "dense_1"
+    assert layer.options == ["dense_1 (10)"] and layer.value == "dense_1"
     assert at.radio(key="replay_projection").value == "PCA"
     assert at.number_input(key="replay_fit_epoch").value == EPOCHS
     fs = _views(at).feature_space
