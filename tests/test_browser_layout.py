@@ -1,7 +1,7 @@
 """In headless Chromium at 1280x720 (a common projector) and 1920x1080: Replay, Compare with
 4 runs and Train fit the window without scrolling, every control inside it and no label
-cut; the frame is drawn at least 1000 / 1200 px wide; Present then Play at once, ten
-times, leaves nothing on screen but the frame, the slider, Play/Pause and the exit.
+nor selected value cut; the frame is drawn at least 1000 / 1200 px wide; Present then Play
+at once, ten times, leaves nothing on screen but the frame, the slider, Play/Pause and the exit.
 
 Screenshots go to ``tests/artifacts/layout_*.png``; with ``DEEPREPLAY_SCREENSHOTS=1`` the
 README's (Replay, Compare and Train at both sizes) are also written to ``docs/screenshots/``
@@ -59,16 +59,22 @@ CUT_LABELS_JS = """() => [...document.querySelectorAll(
     '[data-testid="stWidgetLabel"] p, button [data-testid="stMarkdownContainer"] p')]
   .filter(p => p.getBoundingClientRect().width > 0 && p.scrollWidth > p.clientWidth + 1)
   .map(p => p.innerText)"""
+# A selectbox's value is the text of its combobox input: cut when wider than its box.
+CUT_VALUES_JS = """() => [...document.querySelectorAll(
+    '[data-testid="stSelectbox"] input[role="combobox"]')]
+  .filter(i => i.getBoundingClientRect().width > 0 && i.scrollWidth > i.clientWidth + 1)
+  .map(i => i.value)"""
 
 
 @pytest.fixture(scope="module")
 def wide_file(tmp_path_factory):
-    """One 20-epoch run whose hidden layer has 8 units: Replay shows its projection row."""
+    """One 20-epoch run whose hidden layer has 8 units: Replay shows its projection row
+    (and its layer picker a name as long as "bottleneck (2 units)", which was cut)."""
     from replay_core.train.trainer import train
 
     path = tmp_path_factory.mktemp("browser-layout-wide") / "wide run.h5"
     spec = small_spec(EPOCHS, **{"training.learning_rate": 0.5, "model.layers": [
-        {"units": 8, "activation": "tanh", "name": "wide"}]})
+        {"units": 8, "activation": "tanh", "name": "expansion"}]})
     train(spec, path, "wide")
     return path
 
@@ -129,7 +135,7 @@ def _wait_fitted(page, selector: str, min_width: int) -> None:
 
 
 def _assert_fits(page, viewport, what: str) -> None:
-    """No scrolling, every control inside the window, no label cut."""
+    """No scrolling, every control inside the window, no label nor selectbox value cut."""
     w, h = viewport["width"], viewport["height"]
     scroll = page.evaluate(
         "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
@@ -141,6 +147,8 @@ def _assert_fits(page, viewport, what: str) -> None:
     assert not outside, f"{what}: controls outside {w}x{h}: {outside}"
     cut = page.evaluate(CUT_LABELS_JS)
     assert not cut, f"{what}: labels cut: {cut}"
+    values = page.evaluate(CUT_VALUES_JS)
+    assert not values, f"{what}: selected values cut: {values}"
 
 
 def _assert_frame(page, selector: str, viewport, what: str) -> None:

@@ -225,7 +225,7 @@ def _dims(default: int = 3) -> ParamInfo:
 REGISTRY: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
-        DatasetInfo("parabola", "Parabolas (the seed article's set)",
+        DatasetInfo("parabola", "Parabolas (seed article)",
                     (_n(2000), _noise(0.0)), _parabola,
                     "x1 evenly spaced in [-1, 1]; class 0 on x2 = x1², class 1 on x2 = x1² − 0.5"),
         DatasetInfo("moons", "Two moons", (_n(500), _noise(0.1)), _moons,
