@@ -10,6 +10,7 @@ wait for it with :func:`train_in_page`. Nothing here loads TensorFlow.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -145,23 +146,14 @@ def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, previe
         return False
     st.session_state["training_run"] = name
     data = _prepared(ws, spec)
-    while view.state in ACTIVE:
-        show_progress(ws, view, name, spec, data, progress_slot, preview_slot)
-        time.sleep(WAIT_STEP_S)
-        view = job_view(ws, view.id)
-        if view is None:
-            return False
+    view = _wait_for(ws, view, lambda v: show_progress(ws, v, name, spec, data,
+                                                       progress_slot, preview_slot))
+    if view is None:
+        return False
     record = jobs.latest_record(ws, name)
     if record is not None and data is not None:
         LivePreview(spec, data, progress_slot, preview_slot).show(record)
-    if view.state == "done":
-        return True
-    progress_slot.empty()
-    if view.state == "stopped":
-        st.warning(view.message)
-    else:
-        st.error(f"Training did not run: {view.message}")
-    return False
+    return _how_it_ended(view, progress_slot)
 
 
 def train_group_in_page(ws: Workspace, specs: list[RunSpec], names: list[str]) -> bool:
@@ -180,20 +172,38 @@ def train_group_in_page(ws: Workspace, specs: list[RunSpec], names: list[str]) -
     together = ", ".join(names)
     bar = st.progress(0.0, text=f"Training {together} together…")
     n = len(specs)
-    while view.state in ACTIVE:
-        if view.state == "queued":
-            bar.progress(0.0, text=_queued_text(view))
-        elif view.epochs_done:
-            bar.progress(min(1.0, view.epochs_done / max(view.epochs_total, 1)),
+
+    def draw(v: jobs.JobView) -> None:
+        if v.state == "queued":
+            bar.progress(0.0, text=_queued_text(v))
+        elif v.epochs_done:
+            bar.progress(min(1.0, v.epochs_done / max(v.epochs_total, 1)),
                          text=f"Training {together} together: epoch "
-                              f"{view.epochs_done // n} of {view.epochs_total // n}")
+                              f"{v.epochs_done // n} of {v.epochs_total // n}")
+
+    view = _wait_for(ws, view, draw)
+    return view is not None and _how_it_ended(view, bar)
+
+
+def _wait_for(ws: Workspace, view: jobs.JobView,
+              draw: Callable[[jobs.JobView], None]) -> jobs.JobView | None:
+    """Draw the job with ``draw`` every ``WAIT_STEP_S`` while it is queued or running;
+    return it as it ended (None when it is gone: its session was cleared)."""
+    while view.state in ACTIVE:
+        draw(view)
         time.sleep(WAIT_STEP_S)
         view = job_view(ws, view.id)
         if view is None:
-            return False
+            return None
+    return view
+
+
+def _how_it_ended(view: jobs.JobView, progress_slot) -> bool:
+    """True when the job finished; else its progress gives way to one sentence saying
+    why (stopped by the user, or failed)."""
     if view.state == "done":
         return True
-    bar.empty()
+    progress_slot.empty()
     if view.state == "stopped":
         st.warning(view.message)
     else:
