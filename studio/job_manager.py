@@ -2,7 +2,7 @@
 they train in and the dispatcher thread that is the one writer of each run file.
 
 Workers never open a run file: they send each epoch they record here, and the
-dispatcher writes it (buffered, ``BUFFER_EPOCHS`` at a time for a sweep), keeps the
+dispatcher writes it (a group's runs send a chunk of epochs at a time), keeps the
 newest weights for the live preview, marks a run ``failed`` when its worker dies and
 decides how each job ended from the statuses in its file. Pages never use this module:
 they call the functions of ``studio.jobs``. This module never imports TensorFlow.
@@ -22,7 +22,6 @@ from typing import Any
 from replay_core.errors import ReplayError
 from replay_core.store import runfile
 from replay_core.train import pool as worker_pool
-from replay_core.train.sweep import BUFFER_EPOCHS
 from studio import capacity
 from studio.job_views import EXPIRED, HEARTBEAT_S, MAX_ENDED, JobView
 
@@ -39,7 +38,6 @@ class _Run:
     writer: runfile.RunWriter | None = None
     fields: dict | None = None
     recorded: int = 0
-    buffer: list = field(default_factory=list)
     epochs: list = field(default_factory=list)   # (weights, logs, lr) while it trains
     latest: tuple[int, list] | None = None
     latest_record: runfile.EpochRecord | None = None
@@ -196,8 +194,9 @@ class _Manager:
             self.open_run(job, run, msg[2])
         elif kind == "epoch":
             self.epoch(job, run, msg[2], msg[3], msg[4])
+        elif kind == "epochs":
+            self.epoch_chunk(job, run, msg[2], msg[3], msg[4])
         elif kind == "status":
-            self.write_buffer(job, run)
             run.status, run.message = msg[2], msg[3]
             if run.writer is not None:
                 self.guard(job, run, lambda w: w.set_status(msg[2], msg[3], msg[4]))
@@ -264,18 +263,34 @@ class _Manager:
             run.epochs.append((weights, logs, lr))
         if run.writer is None:
             return
-        if job.kind == "training":
-            # A single training flushes every epoch: a crash keeps all but the last.
-            self.guard(job, run, lambda w: w.append_epoch(weights, logs, lr))
-            return
-        run.buffer.append((weights, logs, lr))
-        if len(run.buffer) >= BUFFER_EPOCHS:
-            self.write_buffer(job, run)
+        # A single training sends and flushes every epoch: a crash keeps all but the last.
+        self.guard(job, run, lambda w: w.append_epoch(weights, logs, lr))
 
-    def write_buffer(self, job: _Job, run: _Run) -> None:
-        epochs, run.buffer = run.buffer, []
-        if epochs and run.writer is not None:
-            self.guard(job, run, lambda w: w.append_epochs(epochs))
+    def epoch_chunk(self, job: _Job, run: _Run, weights: list, logs: dict, lr: Any) -> None:
+        """A chunk of a group's run (``pool.ChunkedForwardingWriter``: each array stacked
+        with its ``k`` epochs first): written with one HDF5 write per dataset and one
+        flush."""
+        k = len(lr)
+        if k == 0:
+            return
+        run.recorded += k
+        now = time.monotonic()
+        if job.first_epoch_at is None:
+            # The rate counts the epochs that arrive after the first chunk.
+            job.first_epoch_at, job.epochs_at_first = now, job.epochs_done()
+        job.last_epoch_at = now
+        newest = [[w[-1] for w in layer] for layer in weights]
+        newest_logs = {key: float(v[-1]) for key, v in logs.items() if v[-1] == v[-1]}
+        run.latest = (run.recorded, newest)
+        run.latest_record = runfile.EpochRecord(run.recorded, newest_logs, float(lr[-1]),
+                                                newest)
+        if run.keep_epochs:
+            for e in range(k):
+                run.epochs.append(([[w[e] for w in layer] for layer in weights],
+                                   {key: float(v[e]) for key, v in logs.items()
+                                    if v[e] == v[e]}, float(lr[e])))
+        if run.writer is not None:
+            self.guard(job, run, lambda w: w.append_stacked(weights, logs, lr))
 
     def guard(self, job: _Job, run: _Run, write: Any) -> None:
         try:
@@ -293,7 +308,6 @@ class _Manager:
                   message: str = "") -> None:
         """Write what is gathered, a final status when the run is still ``running``
         (``status``, or ``stopped``), and release the file."""
-        self.write_buffer(job, run)
         writer = run.writer
         if writer is None:
             return

@@ -27,7 +27,7 @@ from replay_core.data.spec import (
     TrainingSpec,
 )
 from replay_core.store import runfile
-from replay_core.train import batched, sweep, sweep_running, trainer
+from replay_core.train import batched, pool, sweep, sweep_running, trainer
 
 SEEDS = 4
 
@@ -125,7 +125,9 @@ def test_groups_follow_the_graph() -> None:
     assert batched.group_specs(specs) == [[0, 2, 4], [1], [3]]
 
 
-def test_a_stop_keeps_every_runs_finished_epochs(tmp_path) -> None:
+def test_a_stop_keeps_every_runs_finished_epochs(tmp_path, monkeypatch) -> None:
+    # Every epoch its own chunk, so progress sees each one and the stop lands after two.
+    monkeypatch.setattr(pool, "CHUNK_S", 0.0)
     tasks = sweep.plan({"sgd": _spec(momentum=0.0)}, 3)
     stop = threading.Event()
     seen: list[sweep.SweepProgress] = []

@@ -452,19 +452,78 @@ class RunWriter(WriterState):
             values = stored_logs(logs)
             values["lr"] = float(lr)
             rows.append(values)
-        n = len(rows)
-        rows_bytes = 4 * n * (sum(w.size for layer in per_layer for ws in layer for w in ws[:1])
-                              + len(self._logs) + len(rows[0]))
-        chunks = n * (sum(len(layer) for layer in per_layer) + len(self._logs) + 1)
+        keys = list(dict.fromkeys(key for row in rows for key in row))
+        columns = {key: np.array([r.get(key, np.nan) for r in rows], np.float32)
+                   for key in keys}
+        self._write_rows([[np.stack(ws) for ws in layer] for layer in per_layer], columns,
+                         len(rows))
+
+    def append_stacked(self, weights: Sequence[Sequence[Any]], logs: Mapping[str, Any],
+                       lr: Any) -> None:
+        """Store ``k`` finished epochs given as stacked arrays, in one write per dataset.
+
+        The same rows as ``append_epochs`` of the ``k`` epochs, without gathering them
+        first: what a group of runs trained together sends, a chunk of epochs at a time.
+        Flushes once. Nothing is written when any array is malformed.
+
+        Args:
+            weights: per model layer, each weight array with the epochs first,
+                ``(k, *shape)``.
+            logs: name (as stored, or Keras' name) -> ``(k,)`` values; NaN where an epoch
+                has no value.
+            lr: ``(k,)`` learning rates in force during the epochs.
+        """
+        self._require_open()
+        where = f"run {self.name!r}"
+        rates = np.asarray(lr, dtype=np.float32).reshape(-1)
+        n = len(rates)
+        if n == 0:
+            return
+        e = self._epochs_done
+        if len(weights) != len(self._shapes):
+            raise RunFileError(f"{where}: epochs {e + 1}-{e + n} give weights for "
+                               f"{len(weights)} layers; the run has {len(self._shapes)}")
+        stacked = []
+        for i, (layer, shapes) in enumerate(zip(weights, self._shapes)):
+            layer = [np.asarray(w, dtype=np.float32) for w in layer]
+            got = [w.shape for w in layer]
+            if got != [(n, *shape) for shape in shapes]:
+                raise RunFileError(f"{where}: epochs {e + 1}-{e + n} give layer{i} weights "
+                                   f"of shapes {got}; the run stores {shapes} per epoch")
+            stacked.append(layer)
+        columns: dict[str, np.ndarray] = {}
+        for key, values in logs.items():
+            # The names ``stored_logs`` keeps, mapped as it maps them.
+            name = next(iter(stored_logs({key: 0.0})), None)
+            column = np.asarray(values, dtype=np.float32).reshape(-1)
+            if name is None or name == "lr" or name in columns:
+                continue
+            if len(column) != n:
+                raise RunFileError(f"{where}: log {name!r} has {len(column)} values for "
+                                   f"{n} epochs")
+            columns[name] = column
+        columns["lr"] = rates
+        self._write_rows(stacked, columns, n)
+
+    def _write_rows(self, stacked: list[list[np.ndarray]], columns: dict[str, np.ndarray],
+                    n: int) -> None:
+        """Append ``n`` epochs: per layer its stacked weights ``(n, *shape)``, and each
+        log column ``(n,)`` (logs the run has but ``columns`` lacks get NaN)."""
+        e = self._epochs_done
+        rows_bytes = 4 * n * (sum(int(np.prod(shape)) for shapes in self._shapes
+                                  for shape in shapes) + len(self._logs | columns))
+        chunks = n * (sum(len(shapes) for shapes in self._shapes) + len(self._logs | columns))
         self._stop_for_room(2 * rows_bytes + 512 * chunks)
         try:
-            for datasets, layer in zip(self._weights, per_layer):
+            for datasets, layer in zip(self._weights, stacked):
                 for ds, ws in zip(datasets, layer):
-                    _append_rows(ds, e + 1, np.stack(ws))
-            for key in set().union(*rows) - self._logs.keys():
-                self._logs[key] = self._new_log(self._group, key, e)
+                    _append_rows(ds, e + 1, ws)
+            for key in columns:
+                if key not in self._logs:
+                    self._logs[key] = self._new_log(self._group, key, e)
+            missing = np.full(n, np.nan, np.float32)
             for key, ds in self._logs.items():
-                _append_rows(ds, e, np.array([r.get(key, np.nan) for r in rows], np.float32))
+                _append_rows(ds, e, columns.get(key, missing))
             # Rows first, then the count: a reader never counts a row not yet written.
             self._group.attrs["epochs_done"] = e + n
             self._file.flush()

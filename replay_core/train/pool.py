@@ -20,6 +20,8 @@ training, the task's key for a run of a group):
 
 ``("ready", worker)``, ``("broken", worker, text)``, ``("exit", worker)``,
 ``("start", key, worker)``, ``("open", key, fields)``, ``("epoch", key, weights, logs, lr)``,
+``("epochs", key, weights, logs, lr)`` (a chunk of a group's run: each array stacked with
+the epochs first, logs and rates as ``(k,)`` arrays; see :class:`ChunkedForwardingWriter`),
 ``("status", key, status, message, diverged_epoch)``, ``("close", key)``,
 ``("failed", key, text)``, ``("done", key, status, message, epochs_done[, figures])``,
 ``("progress", key, frames_done, frames_total)`` (an export),
@@ -39,6 +41,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait as wait_connections
@@ -49,11 +52,17 @@ import numpy as np
 from replay_core.data.spec import RunSpec
 from replay_core.store import runfile
 
-__all__ = ["ExportUnit", "ForwardingWriter", "GroupUnit", "TrainingUnit", "WorkerPool",
-           "plain_main", "worker_main"]
+__all__ = ["ChunkedForwardingWriter", "ExportUnit", "ForwardingWriter", "GroupChunks",
+           "GroupUnit", "TrainingUnit", "WorkerPool", "plain_main", "worker_main"]
 
 # How much lower than the server a worker runs (``os.nice``): pages first, training after.
 WORKER_NICENESS = 10
+# A group's runs send their epochs in chunks of at most this many seconds of training
+# (or CHUNK_BYTES of weights): the 60 runs x 150 epochs of a seed sweep make a few hundred
+# messages instead of 9,000, a progress bar still moves twice a second, and a worker that
+# dies loses at most the epochs of its last half second.
+CHUNK_S = 0.5
+CHUNK_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,91 @@ class ForwardingWriter(runfile.WriterState):
         if not self._closed:
             self._closed = True
             self._events.put(("close", self._key))
+
+
+class ChunkedForwardingWriter(ForwardingWriter):
+    """A :class:`ForwardingWriter` that holds its run's epochs and sends them together.
+
+    ``flush`` sends the epochs held as one ``("epochs", key, weights, logs, lr)`` message:
+    per layer each weight stacked ``(k, *shape)``, logs as name -> ``(k,)`` (NaN where an
+    epoch lacks one), rates ``(k,)``; the writing process stores them in one write
+    (``RunWriter.append_stacked``). A status and the close send what is held first, so a
+    stop or a failure loses no finished epoch. ``epochs_done`` counts the epochs held.
+    """
+
+    def __init__(self, events: Any, key: Any, filename: Any, run_name: str,
+                 **fields: Any) -> None:
+        super().__init__(events, key, filename, run_name, **fields)
+        self._held: list[tuple[list[list[np.ndarray]], dict[str, float], float]] = []
+        self.held_bytes = 0
+
+    def append_epoch(self, weights: Sequence[Sequence[Any]], logs: Mapping[str, Any],
+                     lr: float) -> None:
+        arrays = [[np.asarray(w, np.float32) for w in layer] for layer in weights]
+        self._held.append((arrays, runfile.stored_logs(logs), float(lr)))
+        self.held_bytes += sum(w.nbytes for layer in arrays for w in layer)
+        self._epochs_done += 1
+
+    def flush(self) -> None:
+        """Send the epochs held (nothing when none is)."""
+        held, self._held, self.held_bytes = self._held, [], 0
+        if not held:
+            return
+        first = held[0][0]
+        weights = [[np.stack([epoch[0][i][j] for epoch in held]) for j in range(len(layer))]
+                   for i, layer in enumerate(first)]
+        keys = dict.fromkeys(key for epoch in held for key in epoch[1])
+        logs = {key: np.array([epoch[1].get(key, np.nan) for epoch in held], np.float64)
+                for key in keys}
+        rates = np.array([epoch[2] for epoch in held], np.float64)
+        self._events.put(("epochs", self._key, weights, logs, rates))
+
+    def set_status(self, status: str, message: str = "",
+                   diverged_epoch: int | None = None) -> None:
+        runfile.check_status(status)
+        self.flush()
+        super().set_status(status, message, diverged_epoch)
+
+    def close(self) -> None:
+        if not self._closed:
+            self.flush()
+        super().close()
+
+
+class GroupChunks:
+    """The chunked writers of a group's runs, flushed together: after an epoch of the
+    group once ``period`` seconds (default ``CHUNK_S``) passed since the last flush (so the
+    first epoch, which waits for the program to compile, goes at once) or the weights held
+    reach ``max_bytes`` (default ``CHUNK_BYTES``).
+
+    Example
+    -------
+    >>> chunks = GroupChunks()                                             # doctest: +SKIP
+    >>> writer = chunks.add(ChunkedForwardingWriter(events, key, file, name, **fields))
+    >>> batched.train_group(..., on_group_epoch=chunks.tick)               # doctest: +SKIP
+    """
+
+    def __init__(self, period: float | None = None, max_bytes: int | None = None) -> None:
+        self.writers: list[ChunkedForwardingWriter] = []
+        self._period = CHUNK_S if period is None else float(period)
+        self._max_bytes = CHUNK_BYTES if max_bytes is None else int(max_bytes)
+        self._last = time.monotonic()
+
+    def add(self, writer: ChunkedForwardingWriter) -> ChunkedForwardingWriter:
+        self.writers.append(writer)
+        return writer
+
+    def tick(self, finished: int = 0) -> None:
+        """After an epoch of the group (``batched.train_group``'s ``on_group_epoch``)."""
+        if (time.monotonic() - self._last >= self._period
+                or sum(w.held_bytes for w in self.writers) >= self._max_bytes):
+            self.flush()
+
+    def flush(self) -> None:
+        """Send every writer's held epochs now."""
+        for writer in self.writers:
+            writer.flush()
+        self._last = time.monotonic()
 
 
 class _UnitStop:
@@ -326,15 +420,19 @@ def train_group_unit(unit: GroupUnit, events: Any, stop: Any, worker_id: int) ->
     for i in range(len(group)):
         events.put(("start", unit.key(i), worker_id))
 
+    # Each run's epochs go in chunks (every CHUNK_S), all runs of the group at once.
+    chunks = GroupChunks()
+
     def writer(i: int, *args: Any, **fields: Any) -> ForwardingWriter:
-        return ForwardingWriter(events, unit.key(i), *args, **fields)
+        return chunks.add(ChunkedForwardingWriter(events, unit.key(i), *args, **fields))
 
     try:
         # The worker never opens the file; the trainer finds uploaded CSV data in its
         # folder.
         results = batched.train_group(
             [task.spec for task in group], unit.filename, [task.run_name for task in group],
-            writer_factory=writer, stop_event=stop, max_budget=unit.max_budget)
+            writer_factory=writer, on_group_epoch=chunks.tick, stop_event=stop,
+            max_budget=unit.max_budget)
     except Exception as exc:  # noqa: BLE001 - one message for the parent
         for i in range(len(group)):
             events.put(("failed", unit.key(i), _one_sentence(exc)))

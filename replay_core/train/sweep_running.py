@@ -6,7 +6,8 @@ process of ``pool`` with its own TensorFlow (or in the calling process with
 ``in_process``). HDF5 files are not safe for concurrent writers, so the workers never open
 the run file: each run's writer in a worker forwards each call it would make on its
 ``RunWriter`` (open the run, append an epoch, set the status, close) through a queue to
-the calling process, which is the file's only writer (:class:`_Sweep`). The figures that
+the calling process, which is the file's only writer (:class:`_Sweep`); a group's runs
+send their epochs in chunks (``pool.ChunkedForwardingWriter``). The figures that
 compare seeds come from the training program itself (whole training set, end-of-epoch
 weights), so a finished sweep is summarised without replaying its runs.
 
@@ -27,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from replay_core.errors import ReplayError
 from replay_core.store import runfile
 from replay_core.train import pool
@@ -44,6 +47,20 @@ STOP_GRACE_S = 20.0
 # The writing process gathers up to this many epochs (or bytes) of a run before writing.
 BUFFER_EPOCHS = 256
 BUFFER_BYTES = 8 * 2**20
+
+
+def _joined(chunks: Sequence[tuple]) -> tuple[list[list[Any]], dict[str, Any], Any]:
+    """Chunks of a run's epochs (``("epochs", ...)`` messages' ``weights, logs, lr``) as one
+    chunk: arrays concatenated along the epochs, a log some chunk lacks NaN there."""
+    if len(chunks) == 1:
+        return chunks[0]
+    weights = [[np.concatenate([c[0][i][j] for c in chunks]) for j in range(len(layer))]
+               for i, layer in enumerate(chunks[0][0])]
+    keys = dict.fromkeys(key for c in chunks for key in c[1])
+    logs = {key: np.concatenate([np.asarray(c[1][key], np.float64) if key in c[1]
+                                 else np.full(len(c[2]), np.nan) for c in chunks])
+            for key in keys}
+    return weights, logs, np.concatenate([np.asarray(c[2], np.float64) for c in chunks])
 
 
 @dataclass(frozen=True)
@@ -150,7 +167,7 @@ class _Sweep:
         self.events = self.ctx.Queue()
         self.stop = self.ctx.Event()
         self.writers: dict[int, runfile.RunWriter] = {}
-        self.buffers: dict[int, list[tuple]] = {}  # epochs not yet written, per run
+        self.buffers: dict[int, list[tuple]] = {}  # chunks of epochs not yet written
         self.opened: set[int] = set()      # runs created in the file
         self.finished: dict[int, SweepRun] = {}
         self.failures: dict[int, str] = {}
@@ -183,13 +200,15 @@ class _Sweep:
                 self.opened.add(index)
             except ReplayError as exc:
                 self.failures[index] = f"{task.run_name}: {exc}"
-        elif kind == "epoch":
-            self.recorded[index] = self.recorded.get(index, 0) + 1
+        elif kind == "epochs":
+            # A chunk of the run's epochs (``pool.ChunkedForwardingWriter``).
+            self.recorded[index] = self.recorded.get(index, 0) + len(msg[4])
             if index in self.writers:
                 buffer = self.buffers.setdefault(index, [])
                 buffer.append((msg[2], msg[3], msg[4]))
-                if len(buffer) >= BUFFER_EPOCHS or sum(
-                        w.nbytes for layer in msg[2] for w in layer) * len(buffer) > BUFFER_BYTES:
+                if (sum(len(c[2]) for c in buffer) >= BUFFER_EPOCHS or sum(
+                        w.nbytes for c in buffer for layer in c[0] for w in layer)
+                        > BUFFER_BYTES):
                     self._write_buffer(index)
         elif kind == "status":
             writer = self.writers.get(index)
@@ -236,10 +255,10 @@ class _Sweep:
     def _write_buffer(self, index: int) -> None:
         """Write the epochs gathered for a run in one go (a sweep keeps only finished
         runs, so it need not flush every epoch as a single training does)."""
-        epochs = self.buffers.pop(index, None)
+        chunks = self.buffers.pop(index, None)
         writer = self.writers.get(index)
-        if epochs and writer is not None:
-            self._guard(index, lambda: writer.append_epochs(epochs))
+        if chunks and writer is not None:
+            self._guard(index, lambda: writer.append_stacked(*_joined(chunks)))
 
     def _guard(self, index: int, write: Callable[[], None]) -> None:
         try:
