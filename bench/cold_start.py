@@ -27,7 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
-from browser_support import CHROMIUM_ARGS, find_chromium, free_port, serve_app  # noqa: E402
+from browser_support import (  # noqa: E402
+    chromium_or_exit,
+    free_port,
+    launch_chromium,
+    serve_app,
+)
 
 TARGET_S = 1.5
 # The floor: a router and a page with one button, served with the app's flags.
@@ -93,12 +98,9 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    chromium = find_chromium()
-    if chromium is None:
-        sys.exit("needs Chromium (apt-get install chromium)")
+    chromium = chromium_or_exit()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True,
-                                     args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw, chromium)
         times, floors = [], []
         for i in range(args.repeat):
             # Alternated, so both see the same load on a shared machine.

@@ -50,10 +50,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser_support import (  # noqa: E402
-    CHROMIUM_ARGS,
     apply_preset,
+    chromium_or_exit,
     epoch_slider,
-    find_chromium,
+    launch_chromium,
     serve_app,
     train_reference,
     wait_for_frame,
@@ -385,9 +385,7 @@ def main() -> None:
     steps = max(40, args.steps)
     sizes = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
 
-    chromium = find_chromium()
-    if chromium is None:
-        sys.exit("needs Debian's chromium (apt-get install chromium)")
+    chromium = chromium_or_exit()
     from playwright.sync_api import sync_playwright
 
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
@@ -400,8 +398,7 @@ def main() -> None:
         with serve_app(data, env=server_env) as (url, proc):
             _phase("streamlit run until healthy", time.perf_counter() - t)
             with TreeMemory(proc.pid) as memory, sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=chromium, headless=True,
-                                             args=CHROMIUM_ARGS)
+                browser = launch_chromium(pw, chromium)
                 page = browser.new_page(viewport={"width": 1920, "height": 1080})
                 page.add_init_script(INSTRUMENT_JS)
                 page.set_default_timeout(60_000)

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
 from browser_support import (  # noqa: E402
-    CHROMIUM_ARGS,
-    find_chromium,
+    chromium_or_exit,
+    launch_chromium,
     serve_app,
     train_reference,
     wait_for_idle,
@@ -75,13 +75,10 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    chromium = find_chromium()
-    if chromium is None:
-        sys.exit("needs Chromium (apt-get install chromium)")
+    chromium = chromium_or_exit()
     with tempfile.TemporaryDirectory() as data, serve_app(Path(data)) as (url, proc), \
             sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True,
-                                     args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw, chromium)
         context = browser.new_context(viewport={"width": 1280, "height": 720})
         page = context.new_page()
         page.goto(url)

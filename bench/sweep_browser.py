@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser_support import (  # noqa: E402
-    CHROMIUM_ARGS,
     act_until,
-    find_chromium,
+    chromium_or_exit,
     go_to_page,
+    launch_chromium,
     serve_app,
     wait_for_idle,
 )
@@ -76,9 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     args = parser.parse_args()
-    chromium = find_chromium()
-    if chromium is None:
-        sys.exit("needs Debian's chromium (apt-get install chromium)")
+    chromium = chromium_or_exit()
     from playwright.sync_api import sync_playwright
 
     runs = CONFIGS * args.seeds
@@ -88,8 +86,7 @@ def main() -> None:
         t = time.perf_counter()
         with serve_app(Path(tmp)) as (url, _proc), sync_playwright() as pw:
             print(f"streamlit run until healthy: {time.perf_counter() - t:.1f} s")
-            browser = pw.chromium.launch(executable_path=chromium, headless=True,
-                                         args=CHROMIUM_ARGS)
+            browser = launch_chromium(pw, chromium)
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             page.set_default_timeout(60_000)
             page.goto(url)

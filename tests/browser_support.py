@@ -37,6 +37,19 @@ def find_chromium(install: bool = False) -> str | None:
     return None
 
 
+def chromium_or_exit() -> str:
+    """Path of Debian's chromium for a bench script; exits with one sentence without it."""
+    path = find_chromium()
+    if path is None:
+        sys.exit("needs Debian's chromium (apt-get install chromium)")
+    return path
+
+
+def launch_chromium(pw, chromium: str):
+    """A headless Chromium with the project's flags, from a Playwright ``pw``."""
+    return pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
