@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from replay_core.errors import ReplayError, RunNotFoundError
 from replay_core.replay.replayer import Replay
 from replay_core.replay.views import ReplayViews
-from replay_core.store.runfile import RunData, RunSummary
+from replay_core.store.runfile import RunSummary
 from replay_core.store.workspace import Workspace, clean_up
 from replay_core.train.trainer import DEFAULT_MAX_COST
 from studio import browser_session
@@ -158,25 +157,7 @@ def _live_replay(key: tuple) -> Replay:
     data = jobs.live_run(Workspace(Path(key[0]).parent), name)
     if data is None:
         raise RunNotFoundError(f"run {name!r} is no longer training; open it again")
-    return replay_of(data, epochs)
-
-
-def replay_of(data: RunData, epochs: int | None = None) -> Replay:
-    """A ``Replay`` of a run held in memory (``RunData``), of its first ``epochs``
-    epochs (all when None), with its spec, status and logs as a file would give them."""
-    epochs = data.epochs_done if epochs is None else min(int(epochs), data.epochs_done)
-    weights = [[np.asarray(a)[: epochs + 1] for a in layer] for layer in data.weights]
-    replay = Replay.from_arrays(weights, data.activation_config, data.inputs, data.targets,
-                                layer_names=data.layer_names, val_inputs=data.val_inputs,
-                                val_targets=data.val_targets, name=data.name,
-                                class_names=data.class_names)
-    replay.spec = data.spec
-    replay.status = data.status
-    replay.message = data.message
-    replay.logs = {k: np.asarray(v)[:epochs] for k, v in data.logs.items()}
-    replay.attrs = dict(data.attrs)
-    replay.epochs_done = replay.n_epochs
-    return replay
+    return Replay.from_run_data(data, epochs)
 
 
 @st.cache_data(max_entries=12, show_spinner=False)

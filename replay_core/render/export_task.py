@@ -24,14 +24,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from replay_core.errors import RenderError
 from replay_core.render import export
 from replay_core.replay.replayer import Replay
 from replay_core.store.runfile import RunData
 
-__all__ = ["ExportTask", "export_name", "replay_of_data"]
+__all__ = ["ExportTask", "export_name"]
 
 _STEM = re.compile(r"[^\w.-]+")
 
@@ -52,24 +50,6 @@ def export_name(run_name: str, fmt: str, *, epochs: tuple[int, int] | None = Non
         return f"{stem}_epoch{epoch}.png"
     first, last = epochs if epochs is not None else (0, 0)
     return f"{stem}_{first}-{last}.{fmt}"
-
-
-def replay_of_data(data: RunData, epochs: int | None = None) -> Replay:
-    """A ``Replay`` of a run held in memory, of its first ``epochs`` epochs (all when
-    None), with its spec, status and logs as a file would give them."""
-    epochs = data.epochs_done if epochs is None else min(int(epochs), data.epochs_done)
-    weights = [[np.asarray(a)[: epochs + 1] for a in layer] for layer in data.weights]
-    replay = Replay.from_arrays(weights, data.activation_config, data.inputs, data.targets,
-                                layer_names=data.layer_names, val_inputs=data.val_inputs,
-                                val_targets=data.val_targets, name=data.name,
-                                class_names=data.class_names)
-    replay.spec = data.spec
-    replay.status = data.status
-    replay.message = data.message
-    replay.logs = {k: np.asarray(v)[:epochs] for k, v in data.logs.items()}
-    replay.attrs = dict(data.attrs)
-    replay.epochs_done = replay.n_epochs
-    return replay
 
 
 @dataclass(frozen=True)
@@ -123,7 +103,7 @@ class ExportTask:
         animated = out.suffix.lower() != ".png"
         if animated and self.epochs is None:
             raise RenderError("an animation needs its first and last epoch")
-        replay = replay_of_data(self.data, self.n_epochs)
+        replay = Replay.from_run_data(self.data, self.n_epochs)
         frames = (range(int(self.epochs[0]), int(self.epochs[1]) + 1) if animated
                   else None)
         if self.layers:

@@ -113,13 +113,28 @@ class Replay:
     """
 
     def __init__(self, filename: str | Path, run_name: str) -> None:
-        data = runfile.read_run(filename, run_name)
+        self._setup_from(runfile.read_run(filename, run_name), filename=filename)
+
+    @classmethod
+    def from_run_data(cls, data: runfile.RunData, epochs: int | None = None) -> Replay:
+        """A replay of a run held in memory (what ``runfile.read_run`` returns, or a
+        training's writer holds), of its first ``epochs`` epochs (all when None), with
+        its spec, status and logs as the file would give them."""
+        epochs = data.epochs_done if epochs is None else min(int(epochs), data.epochs_done)
+        replay = cls.__new__(cls)
+        replay._setup_from(data, epochs=epochs)
+        return replay
+
+    def _setup_from(self, data: runfile.RunData, filename: str | Path | None = None,
+                    epochs: int | None = None) -> None:
+        epochs = data.epochs_done if epochs is None else epochs
         self._setup(
             name=data.name, weights=data.weights, activation_config=data.activation_config,
             layer_names=data.layer_names, inputs=data.inputs, targets=data.targets,
             val_inputs=data.val_inputs, val_targets=data.val_targets, filename=filename,
-            spec=data.spec, status=data.status, message=data.message, logs=data.logs,
-            attrs=data.attrs, epochs_done=data.epochs_done, class_names=data.class_names)
+            spec=data.spec, status=data.status, message=data.message,
+            logs={k: np.asarray(v)[:epochs] for k, v in data.logs.items()},
+            attrs=data.attrs, epochs_done=epochs, class_names=data.class_names)
 
     @classmethod
     def from_arrays(cls, weights: Sequence[Sequence[np.ndarray]],
