@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from replay_core.errors import ServerBusyError
 
-KINDS = ("training", "sweep")
+KINDS = ("training", "sweep", "export")
 MAX_QUEUED = 3
 QUEUE_PER_WORKER = 4
 # Ended jobs a session keeps on its list (newest first).
@@ -30,15 +30,15 @@ class JobView:
 
     Args:
         id: the job's id.
-        kind: ``training`` or ``sweep``.
+        kind: ``training``, ``sweep`` or ``export``.
         title: the run's name, or the sweep's label (``"sigmoid, tanh, relu · 60 runs"``).
         state: ``queued``, ``running``, ``done``, ``stopped`` or ``failed``.
         queue_position: 1-based while queued, else None.
-        epochs_done, epochs_total: over all the job's runs.
+        epochs_done, epochs_total: over all the job's runs (an export: frames).
         seconds_left: estimated from the epoch rate; None until there is a rate.
         message: one sentence once the job ended, else empty.
         run_names: the runs it writes.
-        result_page: ``replay`` (a training) or ``sweep``.
+        result_page: ``replay`` (a training, an export) or ``sweep``.
         sweep_id: the sweep's id, or None.
     """
 
