@@ -19,10 +19,10 @@ SIZES = [((1012, 516), 100), ((1572, 804), 125), ((640, 420), 100)]
 LONG_NAME = "Reference: sigmoid, lr 0.05, seed 42, the long name"
 
 
-def _views(seed: int, name: str):
+def _views(seed: int, name: str, units: int = 2):
     rng = np.random.default_rng(seed)
-    weights = [[rng.normal(size=(EPOCHS + 1, 2, 2)), np.zeros((EPOCHS + 1, 2))],
-               [rng.normal(size=(EPOCHS + 1, 2, 1)), np.zeros((EPOCHS + 1, 1))]]
+    weights = [[rng.normal(size=(EPOCHS + 1, 2, units)), np.zeros((EPOCHS + 1, units))],
+               [rng.normal(size=(EPOCHS + 1, units, 1)), np.zeros((EPOCHS + 1, 1))]]
     X, y = rng.normal(size=(60, 2)), rng.integers(0, 2, 60)
     return Replay.from_arrays(weights, ["tanh", "sigmoid"], X, y, name=name,
                               layer_names=["bottleneck", "output"]).views()
@@ -30,8 +30,9 @@ def _views(seed: int, name: str):
 
 @pytest.fixture(scope="module")
 def four_runs():
-    names = ["tanh", "relu", "elu", LONG_NAME]
-    return {name: _views(i, name) for i, name in enumerate(names)}
+    runs = {name: _views(i, name) for i, name in enumerate(["tanh", "relu", "elu"])}
+    # A 6-unit layer: its title has a second line, the PCA plane and its variance.
+    return {**runs, LONG_NAME: _views(3, LONG_NAME, units=6)}
 
 
 def _extent(artist, renderer) -> Bbox:
@@ -60,7 +61,7 @@ def test_legend_covers_no_data_and_titles_fit_their_panels(four_runs, size, dpi)
             assert not a.overlaps(b), (a, b)
     # In the app's frames short names' titles stay whole; the long one gives way.
     top = [ax.get_title() for ax in compare.axes["feature_space"]]
-    assert "…" in top[3]
+    assert "…" in top[3] and "\nPCA of 6 units" in top[3]
     if size[0] >= 1000:
         assert top[0] == "tanh: feature space (bottleneck)"
     assert compare._legend.get_texts()[0].get_text() == "tanh"

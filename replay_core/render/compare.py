@@ -342,6 +342,9 @@ class CompareRenderer(FrameCanvas):
             size = max(min_pt, size - 0.5)
             for text in texts:
                 text.set_fontsize(size)
+        # The layout stays as computed (titles only got narrower or smaller): a second
+        # pass would cost as much as drawing the frame.
+        figure.set_layout_engine("none")
 
     def run_epoch(self, name: str, epoch: int) -> int:
         """The epoch run ``name`` shows at ``epoch``: its last one once it has ended."""
