@@ -64,6 +64,7 @@ def per_epoch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The group written epoch by epoch by plain RunWriters (one flush per epoch)."""
     path = tmp_path_factory.mktemp("per-epoch") / "group.h5"
     tasks = _tasks()
+    batched._PROGRAMS.clear()  # a program compiled for this group, not a kept one
     batched.train_group([t.spec for t in tasks], path, [t.run_name for t in tasks])
     return path
 
@@ -212,3 +213,28 @@ def test_a_worker_that_dies_midway_leaves_its_runs_failed_with_the_epochs_it_sen
         assert stored[t.run_name] == ("failed",
                                       f"its worker process ended after epoch {sent}")
         _assert_prefix(path, per_epoch, t.run_name, sent)
+
+
+def test_a_kept_program_trains_the_next_group_as_a_new_one_would(per_epoch, tmp_path):
+    # Other seeds first (the program is kept), then the fixture's group on that program:
+    # the same file as the fixture's new program wrote.
+    tasks = _tasks()
+    others = [t.spec.replace(**{"training.seed": t.seed + 10}) for t in tasks]
+    names = [t.run_name for t in tasks]
+    batched._PROGRAMS.clear()
+    batched.train_group(others, tmp_path / "others.h5", names)
+    (program,) = batched._PROGRAMS.values()
+    traces = program.traces
+    batched.train_group([t.spec for t in tasks], tmp_path / "again.h5", names)
+    assert list(batched._PROGRAMS.values()) == [program] and program.traces == traces
+    with h5py.File(tmp_path / "again.h5", "r") as f, h5py.File(per_epoch, "r") as g:
+        for name in names:
+            assert _datasets(f[name]) == _datasets(g[name])
+            for key in _datasets(f[name]):
+                np.testing.assert_array_equal(f[name][key][()], g[name][key][()],
+                                              err_msg=f"{name} {key}")
+            assert f[name].attrs["status"] == g[name].attrs["status"]
+    with h5py.File(tmp_path / "others.h5", "r") as f, h5py.File(per_epoch, "r") as g:
+        # The other seeds started from weights of their own.
+        for name in names:
+            assert not np.array_equal(f[name]["layer0/weights0"][0], g[name]["layer0/weights0"][0])

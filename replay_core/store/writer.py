@@ -12,6 +12,7 @@ imports TensorFlow.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -44,7 +45,9 @@ __all__ = ["RunWriter", "WriterState"]
 _WRITE_MARGIN = 128 * 1024
 
 
+@functools.lru_cache(maxsize=1)
 def _versions() -> str:
+    """The library versions a run records (looked up once: a sweep opens many runs)."""
     from importlib import metadata
 
     import replay_core

@@ -55,10 +55,14 @@ Example
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -84,6 +88,13 @@ GROUP_BYTES = 96 * 2**20
 # select sends to the others adds exactly nothing (an exp that overflows, as in elu or
 # softplus, would turn it into NaN).
 SELECTABLE = ("sigmoid", "tanh", "relu", "linear")
+# Compiled programs a process keeps for its next group of the same shape (a worker's next
+# sweep of the same configurations, with other seeds): tracing and compiling the reference
+# sweep's program takes longer than training its 60 runs x 150 epochs. Each is small (the
+# data set, R copies of the weights); the oldest goes first.
+KEEP_PROGRAMS = 2
+_PROGRAMS: OrderedDict[tuple, BatchedEpochs] = OrderedDict()
+_PROGRAMS_LOCK = threading.Lock()
 
 
 def group_key(spec: RunSpec) -> str:
@@ -200,6 +211,40 @@ def train_group(
     return [out[i] for i in range(len(specs))]
 
 
+@contextlib.contextmanager
+def _program(specs: list[RunSpec], data: datasets.PreparedData, jit: bool,
+             initial: list[list[np.ndarray]],
+             build: Callable[[], BatchedEpochs]) -> Iterator[BatchedEpochs]:
+    """The program of this group: a kept one of the same shape, started again from
+    ``initial`` (``BatchedEpochs.reset``), else a new one (``build``); kept for the next
+    group once this one is done with it (a thread never shares one in use).
+
+    A program's trace depends on the graph (:func:`group_key`: layers, loss, batch size,
+    optimizer and its constants), each run's network (its activations select per run),
+    the number of runs, XLA, and the data it holds as constants: all in the key. Seeds,
+    learning rates, momentum, epochs and callbacks are inputs or run outside it.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for arr in (data.X, data.y, data.X_val, data.y_val):
+        if arr is not None:
+            arr = np.ascontiguousarray(arr)
+            digest.update(f"{arr.dtype}{arr.shape}".encode())
+            digest.update(arr.tobytes())
+    key = (group_key(specs[0]), tuple(repr(s.model) for s in specs), bool(jit),
+           digest.hexdigest())
+    with _PROGRAMS_LOCK:
+        program = _PROGRAMS.pop(key, None)
+    if program is None:
+        program = build()
+    else:
+        program.reset(initial)
+    yield program
+    with _PROGRAMS_LOCK:
+        _PROGRAMS[key] = program
+        while len(_PROGRAMS) > KEEP_PROGRAMS:
+            _PROGRAMS.popitem(last=False)
+
+
 def _train_chunk(specs: list[RunSpec], names: list[str], index: list[int], filename: Any,
                  data: datasets.PreparedData, jit: bool, writer_factory: Callable[..., Any] | None,
                  on_epoch: Callable[[int, EpochRecord], None] | None,
@@ -246,53 +291,64 @@ def _train_chunk(specs: list[RunSpec], names: list[str], index: list[int], filen
             else:
                 writers[r] = writer_factory(index[r], filename, names[r], **run_fields)
             active[r] = True
-        program = BatchedEpochs(
-            model, build_optimizer(first.training), stacked, data.X, data.y,
-            first.training.batch_size, data.X_val, data.y_val,
-            l1=first.model.l1, l2=first.model.l2, jit_compile=jit,
-            activations=[[layer.activation for layer in m.layers] for m in run_models])
-        figures = program.figures()
-        for r, run in enumerate(runs):
-            run.figures.append((float(figures[0, r]), float(figures[1, r])))
-        shuffle = np.array([s.training.shuffle for s in specs])
-        rngs = [np.random.default_rng(s.training.seed) for s in specs]
-        in_order = np.arange(n)
-        momentum = np.array([s.training.momentum for s in specs], np.float32)
-        for epoch in range(int(epochs_planned.max())):
-            if not active.any():
-                break
-            lr = np.array([run.model.optimizer.learning_rate for run in runs], np.float32)
-            orders = None
-            if shuffle.any():
-                # Each run's generator draws one permutation per epoch it trains, as alone.
-                orders = np.stack([rngs[r].permutation(n) if shuffle[r] and active[r]
-                                   else in_order for r in range(R)])
-            logs, figures = program.run(orders, lr, momentum, active)
-            weights = program.weights()
-            finished = 0
-            for r in np.flatnonzero(active):
-                run = runs[r]
-                run_logs = {key: float(values[r]) for key, values in logs.items()}
-                run_weights = [[w[r] for w in layer] for layer in weights]
-                ended = run.end_epoch(epoch, run_logs, float(lr[r]), run_weights,
-                                      (float(figures[0, r]), float(figures[1, r])),
-                                      writers[r])
-                finished += 1
-                if on_epoch is not None and run.recorded_last:
-                    on_epoch(index[r], EpochRecord(
-                        epoch=writers[r].epochs_done, logs=stored_logs(run_logs),
-                        lr=float(lr[r]), weights=run_weights))
-                if ended:
-                    active[r] = False
-            if on_group_epoch is not None:
-                on_group_epoch(finished)
-            if (stop_event is not None and stop_event.is_set()):
+
+        def build() -> BatchedEpochs:
+            return BatchedEpochs(
+                model, build_optimizer(first.training), stacked, data.X, data.y,
+                first.training.batch_size, data.X_val, data.y_val,
+                l1=first.model.l1, l2=first.model.l2, jit_compile=jit,
+                activations=[[layer.activation for layer in m.layers] for m in run_models])
+
+        with _program(specs, data, jit, stacked, build) as program:
+            figures = program.figures()
+            for r, run in enumerate(runs):
+                run.figures.append((float(figures[0, r]), float(figures[1, r])))
+            shuffle = np.array([s.training.shuffle for s in specs])
+            rngs = [np.random.default_rng(s.training.seed) for s in specs]
+            in_order = np.arange(n)
+            momentum = np.array([s.training.momentum for s in specs], np.float32)
+            for epoch in range(int(epochs_planned.max())):
+                if not active.any():
+                    break
+                lr = np.array([run.model.optimizer.learning_rate for run in runs],
+                              np.float32)
+                orders = None
+                if shuffle.any():
+                    # Each run's generator draws one permutation per epoch it trains, as
+                    # alone: ``permutation(n)`` is ``arange(n)`` shuffled, done in place.
+                    orders = np.tile(in_order, (R, 1))
+                    for r in np.flatnonzero(shuffle & active):
+                        rngs[r].shuffle(orders[r])
+                logs, figures = program.run(orders, lr, momentum, active)
+                weights = program.weights()
+                # Whether each run's weights are all finite, for every run at once.
+                finite = np.logical_and.reduce([np.isfinite(w).reshape(R, -1).all(axis=1)
+                                                for layer in weights for w in layer])
+                finished = 0
                 for r in np.flatnonzero(active):
-                    runs[r].close(writers[r], "stopped",
-                                  f"stopped by the user after epoch {writers[r].epochs_done}")
-                    active[r] = False
-        for r in np.flatnonzero(active):
-            runs[r].close(writers[r], None, "")
+                    run = runs[r]
+                    run_logs = {key: float(values[r]) for key, values in logs.items()}
+                    run_weights = [[w[r] for w in layer] for layer in weights]
+                    ended = run.end_epoch(epoch, run_logs, float(lr[r]), run_weights,
+                                          (float(figures[0, r]), float(figures[1, r])),
+                                          writers[r], finite=bool(finite[r]))
+                    finished += 1
+                    if on_epoch is not None and run.recorded_last:
+                        on_epoch(index[r], EpochRecord(
+                            epoch=writers[r].epochs_done, logs=stored_logs(run_logs),
+                            lr=float(lr[r]), weights=run_weights))
+                    if ended:
+                        active[r] = False
+                if on_group_epoch is not None:
+                    on_group_epoch(finished)
+                if (stop_event is not None and stop_event.is_set()):
+                    for r in np.flatnonzero(active):
+                        done = writers[r].epochs_done
+                        runs[r].close(writers[r], "stopped",
+                                      f"stopped by the user after epoch {done}")
+                        active[r] = False
+            for r in np.flatnonzero(active):
+                runs[r].close(writers[r], None, "")
     except Exception as exc:
         for r, writer in enumerate(writers):
             if writer is not None and writer.status == "running":

@@ -386,6 +386,22 @@ class BatchedEpochs:
         values = [v.numpy() for v in self.variables]
         return [values[i:i + 2] for i in range(0, len(values), 2)]
 
+    def reset(self, initial: Sequence[Sequence[Any]]) -> None:
+        """Start again from ``initial`` (per layer ``[kernel (R, d, u), bias (R, u)]``)
+        with the optimizer's state as Keras builds it: the same compiled program trains
+        another group of the same shape, with no new trace or compile."""
+        values = [np.asarray(w, np.float32) for layer in initial for w in layer]
+        if [v.shape for v in values] != [tuple(v.shape) for v in self.variables]:
+            raise ValueError("reset needs weights of the program's shapes")
+        for var, value in zip(self.variables, values):
+            var.assign(value)
+        start = (float(self.opt.initial_accumulator_value) if self.kind == "adagrad"
+                 else 0.0)
+        for slots in self.slots.values():
+            for slot in slots:
+                slot.assign(np.full(slot.shape, start, np.float32))
+        self.iterations.assign(0)
+
 
 def _describe(func: Any) -> dict[str, Any]:
     from replay_core.train.recorder import describe_activation

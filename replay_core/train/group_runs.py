@@ -115,8 +115,12 @@ class GroupRun:
 
     def end_epoch(self, epoch: int, logs: dict[str, float], lr: float,
                   weights: list[list[np.ndarray]], figures: tuple[float, float],
-                  writer: Any) -> bool:
-        """The recorder's and the callbacks' ``on_epoch_end``; True when the run ends."""
+                  writer: Any, *, finite: bool | None = None) -> bool:
+        """The recorder's and the callbacks' ``on_epoch_end``; True when the run ends.
+
+        ``finite``: whether every weight is finite, when the caller checked it already
+        (for a whole group at once); checked here when None.
+        """
         self.recorded_last = False
         for key, value in [*logs.items(), ("learning_rate", lr)]:
             self.history.setdefault(key, []).append(value)
@@ -126,7 +130,8 @@ class GroupRun:
             bad = "NaN" if math.isnan(loss) else "infinite"
             self._status(writer, "diverged", f"loss became {bad} at epoch {number}", number)
             self.model.stop_training = True
-        elif not all(np.isfinite(w).all() for layer in weights for w in layer):
+        elif not (finite if finite is not None
+                  else all(np.isfinite(w).all() for layer in weights for w in layer)):
             self._status(writer, "diverged",
                          f"the weights became NaN or infinite at epoch {number}", number)
             self.model.stop_training = True

@@ -186,11 +186,20 @@ class ChunkedForwardingWriter(ForwardingWriter):
         super().__init__(events, key, filename, run_name, **fields)
         self._held: list[tuple[list[list[np.ndarray]], dict[str, float], float]] = []
         self.held_bytes = 0
+        self._log_names: dict[Any, str | None] = {}  # a log's stored name (None: not kept)
 
     def append_epoch(self, weights: Sequence[Sequence[Any]], logs: Mapping[str, Any],
                      lr: float) -> None:
         arrays = [[np.asarray(w, np.float32) for w in layer] for layer in weights]
-        self._held.append((arrays, runfile.stored_logs(logs), float(lr)))
+        if all(isinstance(v, float) for v in logs.values()):
+            # The group's logs: the same plain names every epoch, mapped once.
+            for key in logs.keys() - self._log_names.keys():
+                self._log_names[key] = next(iter(runfile.stored_logs({key: 0.0})), None)
+            stored = {self._log_names[k]: v for k, v in logs.items()
+                      if self._log_names[k] is not None}
+        else:
+            stored = runfile.stored_logs(logs)
+        self._held.append((arrays, stored, float(lr)))
         self.held_bytes += sum(w.nbytes for layer in arrays for w in layer)
         self._epochs_done += 1
 
