@@ -72,7 +72,8 @@ PAGE_CSS = f"""<style>
 header[data-testid="stHeader"] {{ pointer-events: none; background: transparent; }}
 header[data-testid="stHeader"] button, header[data-testid="stHeader"] a {{
   pointer-events: auto; }}
-.st-key-window_size {{ display: none !important; }}
+.st-key-window_size, .st-key-window_size_box,
+[data-testid="stLayoutWrapper"]:has(> .st-key-window_size_box) {{ display: none !important; }}
 </style>"""
 
 
@@ -80,12 +81,30 @@ def track() -> dict | None:
     """Mount the size reporter (in the sidebar) and add the compact page CSS; return the
     last size reported: ``{"width", "height", "sidebar"}`` in CSS pixels, or None."""
     st.html(PAGE_CSS)
-    with st.sidebar:
-        result = _component(key="window_size", default={"size": None}, height=0,
-                            on_size_change=lambda: None)
-    size = getattr(result, "size", None)
-    st.session_state["_window"] = size if _valid(size) else st.session_state.get("_window")
+    ss = st.session_state
+    ss["_window_in_page_run"] = True
+    try:
+        with st.sidebar.container(key="window_size_box"):
+            _size_reporter()
+    finally:
+        ss["_window_in_page_run"] = False
     return window()
+
+
+@st.fragment
+def _size_reporter() -> None:
+    """The reporter, in a fragment of its own: a new size reruns only this fragment,
+    which does not interrupt a run of the page under way (so the first run's controls
+    reach the browser whole, and a value typed meanwhile is not lost), and the fragment
+    then reruns the page once, to lay it out for the new size."""
+    result = _component(key="window_size", default={"size": None}, height=0,
+                        on_size_change=lambda: None)
+    size = getattr(result, "size", None)
+    ss = st.session_state
+    if _valid(size) and size != ss.get("_window"):
+        ss["_window"] = size
+        if not ss.get("_window_in_page_run"):
+            st.rerun(scope="app")
 
 
 def _valid(size) -> bool:

@@ -19,7 +19,6 @@ from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError, ServerBusyError
 from replay_core.store.workspace import Workspace, estimate_file_bytes
 from studio import jobs
-from studio.live import LivePreview
 
 FOLLOW_EVERY_S = 1.0
 # How often a page waiting for its run (train_in_page) looks at the job.
@@ -97,6 +96,8 @@ def show_progress(ws: Workspace, view: jobs.JobView, run_name: str, spec: RunSpe
     if kept is not None and kept[0] == view.id:
         live = kept[1].retarget(progress_slot, preview_slot)
     else:
+        from studio.live import LivePreview  # matplotlib: only once a preview is drawn
+
         live = LivePreview(spec, data, progress_slot, preview_slot, starting=starting)
         st.session_state["_training_live"] = (view.id, live)
     if record is not None:
@@ -130,6 +131,8 @@ def show_last_epoch(ws: Workspace, run_name: str, spec_json: str, progress_slot,
     data = _prepared(ws, spec)
     if data is None:
         return False
+    from studio.live import LivePreview
+
     LivePreview(spec, data, progress_slot, preview_slot).show(record)
     return True
 
@@ -152,6 +155,8 @@ def train_in_page(ws: Workspace, spec: RunSpec, name: str, progress_slot, previe
         return False
     record = jobs.latest_record(ws, name)
     if record is not None and data is not None:
+        from studio.live import LivePreview
+
         LivePreview(spec, data, progress_slot, preview_slot).show(record)
     return _how_it_ended(view, progress_slot)
 
