@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import quote
 
 import streamlit as st
 
@@ -100,6 +101,19 @@ def _active(ws: Workspace) -> bool:
         return False
 
 
+def result_link(view: jobs.JobView) -> str:
+    """A markdown link to what a job made: Replay on its run, or the Seed sweep page.
+
+    The link loads the page afresh: the session's cookie finds the same runs, and Replay
+    opens the run the address names (the job list's Open button does the same in place).
+    """
+    if view.result_page == "sweep":
+        return "[Open the Seed sweep](sweep)"
+    if not view.run_names:
+        return ""
+    return f"[Open in Replay](replay?run={quote(view.run_names[0], safe='')})"
+
+
 def _announce(ws: Workspace) -> None:
     """Toast the jobs that ended since the last look, in a run of the whole page.
 
@@ -112,7 +126,8 @@ def _announce(ws: Workspace) -> None:
     toasts = [t for t in ss.get("_jobs_toasts", []) if t[0] > now]
     try:
         for view in jobs.unannounced(ws):
-            toasts.append((now + TOAST_S, f"**{_md(view.title)}** — {_md(view.message)}",
+            toasts.append((now + TOAST_S,
+                           f"**{_md(view.title)}** — {_md(view.message)} {result_link(view)}",
                            STATE_ICONS.get(view.state)))
     except Exception as exc:  # the list never takes a page down with it
         page_guard.log.error("job list failed", exc_info=exc)

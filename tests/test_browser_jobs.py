@@ -128,9 +128,11 @@ def _wait_slider_end_above(page, end: int, timeout_ms: float = 120_000) -> int:
 # Every toast's text, as it appears (a toast stays 10 s; the page may be busy meanwhile).
 TOASTS_JS = """() => {
   window.__toasts = [];
+  window.__toastLinks = [];
   new MutationObserver(() => {
     for (const t of document.querySelectorAll('[data-testid="stToast"]')) {
       if (!window.__toasts.includes(t.innerText)) window.__toasts.push(t.innerText);
+      for (const a of t.querySelectorAll('a')) window.__toastLinks.push(a.getAttribute('href'));
     }
   }).observe(document, {subtree: true, childList: true, characterData: true});
 }"""
@@ -209,6 +211,8 @@ def test_a_training_outlives_its_page_and_replay_follows_it(server, context, art
     # The end is announced on the page that is open, and Replay reads the file.
     _wait_toast(page, f"{LONG_RUN} — Finished: {LONG_EPOCHS} epochs")
     page.screenshot(path=str(artifacts_dir / "browser_jobs_toast_1280.png"))
+    # ...with a link to the run in Replay.
+    assert "replay?run=long%20run" in page.evaluate("window.__toastLinks")
     page.wait_for_function(
         f"e => {{ const s = ({SLIDER_JS})(); return s && parseInt(s.max) === e; }}",
         arg=LONG_EPOCHS, timeout=90_000, polling=200)

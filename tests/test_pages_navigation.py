@@ -69,3 +69,32 @@ def test_a_rerun_leaves_every_widget_value_to_the_browser(data_root, prebuilt, p
     check(at.switch_page(page).run())
     check(at.run())
     assert _forced(at) == []
+
+
+def test_a_link_to_a_run_opens_it_in_replay(data_root, prebuilt):
+    """A finished job's toast links to ``replay?run=NAME``: a fresh load of that address
+    (same browser session) opens that run, at its last epoch."""
+    from streamlit.testing.v1 import AppTest
+    from test_pages import APP, workspace_of
+
+    from studio.job_list import result_link
+    from studio.jobs import JobView
+
+    sid = seed_workspace(data_root, prebuilt.small, prebuilt.no_feature)
+    runs = workspace_of(data_root, sid).runs()
+    first = runs[0]
+    assert first.name != runs[-1].name  # not the run Replay opens without a link
+    view = JobView(id="j", kind="training", title=first.name, state="done",
+                   queue_position=None, epochs_done=first.epochs_done,
+                   epochs_total=first.epochs_done, seconds_left=None, message="Finished.",
+                   run_names=(first.name,), result_page="replay", sweep_id=None)
+    link = result_link(view)
+    query = link.split("(replay?", 1)[1].rstrip(")")
+    from urllib.parse import parse_qs
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["session_id"] = sid
+    at.query_params["run"] = parse_qs(query)["run"][0]
+    check(at.switch_page(REPLAY).run())
+    assert at.selectbox(key="replay_run").value == first.name
+    assert at.slider(key="epoch").value == first.epochs_done
