@@ -237,9 +237,9 @@ class GroupChunks:
 
     Example
     -------
-    >>> chunks = GroupChunks()                                             # doctest: +SKIP
-    >>> writer = chunks.add(ChunkedForwardingWriter(events, key, file, name, **fields))
-    >>> batched.train_group(..., on_group_epoch=chunks.tick)               # doctest: +SKIP
+    >>> chunks = GroupChunks()                                          # doctest: +SKIP
+    >>> w = chunks.add(ChunkedForwardingWriter(events, key, f, name, **fields))  # doctest: +SKIP
+    >>> batched.train_group(..., on_group_epoch=chunks.tick)            # doctest: +SKIP
     """
 
     def __init__(self, period: float | None = None, max_bytes: int | None = None) -> None:
