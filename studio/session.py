@@ -114,10 +114,16 @@ def run_replay(key: tuple) -> Replay:
     other session can reach it and a session holds at most one run's arrays.
 
     A ``live_key`` is built from the epochs a job has recorded so far (its writer's
-    memory, not the file being written)."""
+    memory, not the file being written); when the session's replay is of the same run's
+    fewer epochs, it is extended (``Replay.extended``): only the new epochs go through
+    the network."""
     slot = st.session_state.get("_replay")
     if slot is None or slot[0] != key:
-        replay = _live_replay(key) if key[3] == LIVE else Replay(key[0], key[1])
+        if key[3] == LIVE:
+            same_run = slot is not None and slot[0][3] == LIVE and slot[0][:2] == key[:2]
+            replay = _live_replay(key, slot[1] if same_run else None)
+        else:
+            replay = Replay(key[0], key[1])
         slot = (key, replay)
         st.session_state["_replay"] = slot
     return slot[1]
@@ -149,14 +155,17 @@ def live_key(ws: Workspace, name: str, epochs: int) -> tuple:
     return (str(ws.folder / f"{name}.live"), name, int(epochs), LIVE, 0.0)
 
 
-def _live_replay(key: tuple) -> Replay:
-    """The ``Replay`` of a live key: the writer's epochs so far, cut to ``key[2]``."""
+def _live_replay(key: tuple, previous: Replay | None = None) -> Replay:
+    """The ``Replay`` of a live key: the writer's epochs so far, cut to ``key[2]``;
+    ``previous`` (the same run's replay at fewer epochs) extended when it still fits."""
     from studio import jobs
 
     name, epochs = key[1], key[2]
     data = jobs.live_run(Workspace(Path(key[0]).parent), name)
     if data is None:
         raise RunNotFoundError(f"run {name!r} is no longer training; open it again")
+    if previous is not None:
+        return previous.extended(data, epochs)
     return Replay.from_run_data(data, epochs)
 
 
@@ -187,8 +196,10 @@ def frame_renderer(key: tuple, layer: str | None, size: tuple[int, int], theme: 
     slot = st.session_state.get("_renderer")
     if slot is None or slot[0] != wanted:
         # A live key's views are made once, for one renderer: not cached, and without the
-        # cache's spinner, which would stand in for the player each time epochs arrive.
-        views = (run_replay(key).views(layer=layer, projection=projection, fit_epoch=fit_epoch)
+        # cache's spinner, which would stand in for the player each time epochs arrive;
+        # kept by the replay, so the next epochs extend them.
+        views = (run_replay(key).views(layer=layer, projection=projection, fit_epoch=fit_epoch,
+                                       keep=True)
                  if key[3] == LIVE else replay_views(key, layer, projection, fit_epoch))
         renderer = FrameRenderer(views, size=size, theme=theme, dpi=dpi,
                                  future_curves=future_curves)

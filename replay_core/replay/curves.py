@@ -43,6 +43,11 @@ def loss_and_metric(head: OutputHead, losses: np.ndarray, predicted: np.ndarray,
         val_loss = head.sample_loss(val_targets, val_output).mean(axis=1)
         val_accuracy = (head.predicted(val_output)
                         == val_targets.astype(np.intp)).mean(axis=1)
+    return _curves(loss, accuracy, val_loss, val_accuracy)
+
+
+def _curves(loss: np.ndarray, accuracy: np.ndarray, val_loss: np.ndarray | None,
+            val_accuracy: np.ndarray | None) -> LossAndMetricView:
     curves = loss if val_loss is None else np.concatenate([loss, val_loss])
     finite = curves[np.isfinite(curves)]
     top = float(finite.max()) if finite.size else 0.0
@@ -50,3 +55,15 @@ def loss_and_metric(head: OutputHead, losses: np.ndarray, predicted: np.ndarray,
         epochs=np.arange(len(loss)), loss=loss, accuracy=accuracy,
         val_loss=val_loss, val_accuracy=val_accuracy,
         loss_ylim=(0.0, top * 1.05 if top > 0 else 1.0))
+
+
+def extend_loss_and_metric(view: LossAndMetricView,
+                           later: LossAndMetricView) -> LossAndMetricView:
+    """``view``'s curves followed by ``later``'s epochs (each epoch's mean is its own, so
+    this is what ``loss_and_metric`` of all the epochs gives)."""
+    def joined(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None or b is None else np.concatenate([a, b])
+
+    return _curves(joined(view.loss, later.loss), joined(view.accuracy, later.accuracy),
+                   joined(view.val_loss, later.val_loss),
+                   joined(view.val_accuracy, later.val_accuracy))

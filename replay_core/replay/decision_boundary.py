@@ -28,6 +28,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,12 @@ def input_space(network: Network, head: OutputHead, inputs: np.ndarray,
         inputs=inputs, targets=targets, xlim=xlim, ylim=ylim, n_classes=head.n_classes)
 
 
+def _plane_lift(inputs: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Map points of the inputs' principal plane back to the inputs (``input_plane``)."""
+    proj = projections.fit(inputs, "pca", 0, where="the inputs")
+    return lambda z: z @ proj.components + proj.mean
+
+
 def input_plane(network: Network, head: OutputHead, inputs: np.ndarray,
                 targets: np.ndarray, grid_size: int = 100) -> DecisionBoundaryView:
     """Predicted probability over the plane of the inputs' first two principal
@@ -95,8 +102,7 @@ def input_plane(network: Network, head: OutputHead, inputs: np.ndarray,
     labels = tuple(f"inputs' PC {k + 1} ({100 * v:.0f}% of variance)"
                    for k, v in enumerate(proj.axis_variance))
     return DecisionBoundaryView(
-        **grid_probabilities(network, head, xlim, ylim, grid_size,
-                             lift=lambda z: z @ proj.components + proj.mean),
+        **grid_probabilities(network, head, xlim, ylim, grid_size, lift=_plane_lift(inputs)),
         inputs=on_plane.astype(np.float32), targets=targets, xlim=xlim, ylim=ylim,
         n_classes=head.n_classes, space="input_pca", axis_labels=labels)
 
@@ -142,3 +148,27 @@ def decision_boundary(network: Network, head: OutputHead, inputs: np.ndarray,
     raise ViewUnavailableError(
         "this run has 1 input feature; the decision boundary is drawn over a plane "
         "of at least 2 features")
+
+
+def extend_decision_boundary(view: DecisionBoundaryView, later: Network, head: OutputHead,
+                             inputs: np.ndarray, join: Callable | None = None
+                             ) -> DecisionBoundaryView | None:
+    """``view`` followed by the epochs of ``later`` (the network's newer weight states),
+    computed over the same grid: what a full build of all the epochs gives. None for a
+    latent space, whose grid covers where the samples went over all epochs (a full build
+    is needed). ``join(old, new)`` appends the new epochs' arrays (``np.concatenate``
+    when None; ``epoch_arrays.EpochArrays.join`` grows them in place)."""
+    if join is None:
+        def join(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+            return np.concatenate([old, new])
+
+    if view.space == "input":
+        lift = None
+    elif view.space == "input_pca":
+        lift = _plane_lift(inputs)
+    else:
+        return None
+    new = grid_probabilities(later, head, view.xlim, view.ylim, len(view.xs), lift=lift)
+    winners = None if view.winners is None else join(view.winners, new["winners"])
+    return replace(view, probabilities=join(view.probabilities, new["probabilities"]),
+                   winners=winners, contours=tuple(view.contours) + tuple(new["contours"]))

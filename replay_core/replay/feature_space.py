@@ -27,6 +27,7 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -141,6 +142,21 @@ def epoch_network(network: Network, epoch: int) -> Network:
     return Network(layers, input_dim=network.input_dim)
 
 
+def _concatenate(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    return np.concatenate([old, new])
+
+
+def later_states(network: Network, start: int) -> Network:
+    """The network with only the weight states from ``start`` on (epochs ``start``..E):
+    what a replay that already has the earlier epochs computes for the new ones."""
+    rest = slice(start, None)
+    layers = [replace(layer,
+                      kernel=None if layer.kernel is None else layer.kernel[rest],
+                      bias=None if layer.bias is None else layer.bias[rest])
+              for layer in network.layers]
+    return Network(layers, input_dim=network.input_dim)
+
+
 def layer_scales(network: Network, inputs: np.ndarray, i: int) -> np.ndarray:
     """(E+1,) the largest magnitude of layer ``i``'s output over ``inputs`` per epoch
     (inf when any is not finite), in row chunks like ``projected``."""
@@ -164,8 +180,13 @@ def fit_epoch_of(network: Network, inputs: np.ndarray, i: int,
     A projection fitted on values of 1e24 keeps nothing of the other epochs: every one of
     them would be a dot.
     """
-    e = network.n_epochs if wanted is None else int(wanted)
-    tame = tame_epochs(layer_scales(network, inputs, i))
+    return fit_epoch_from_scales(layer_scales(network, inputs, i), wanted)
+
+
+def fit_epoch_from_scales(scales: np.ndarray, wanted: int | None = None) -> int:
+    """``fit_epoch_of`` from the layer's per-epoch scales (``layer_scales``) (E+1,)."""
+    e = len(scales) - 1 if wanted is None else int(wanted)
+    tame = tame_epochs(scales)
     if tame[e] or not tame.any():
         return e
     before = np.flatnonzero(tame[:e + 1])
@@ -173,12 +194,16 @@ def fit_epoch_of(network: Network, inputs: np.ndarray, i: int,
 
 
 def fit_projection(network: Network, inputs: np.ndarray, i: int, projection=None,
-                   fit_epoch: int | None = None, context: str = "run") -> projections.Projection:
+                   fit_epoch: int | None = None, context: str = "run",
+                   scales: np.ndarray | None = None) -> projections.Projection:
     """``projection`` of layer ``i`` fitted on the activations of ``inputs`` at
     ``fit_epoch`` (the last epoch when None), or at the nearest earlier epoch that did not
-    blow up when it did (``fit_epoch_of``)."""
+    blow up when it did (``fit_epoch_of``); ``scales`` are the layer's ``layer_scales``
+    when already known."""
     wanted = None if fit_epoch is None else epoch_index(network.n_epochs, fit_epoch, context)
-    e = fit_epoch_of(network, inputs, i, wanted)
+    if scales is None:
+        scales = layer_scales(network, inputs, i)
+    e = fit_epoch_from_scales(scales, wanted)
     acts = epoch_network(network, e).forward(inputs, stop=i + 1)[0]
     where = f"layer {network.layers[i].name!r} of {context}"
     return projections.fit(acts, projection, e, where=where)
@@ -264,16 +289,84 @@ def feature_space(network: Network, head: OutputHead, inputs: np.ndarray,
     grid_lines : lines per direction of the input-space grid (2-D inputs only).
     grid_points : points along each grid line.
     """
+    return feature_space_and_scales(network, head, inputs, targets, i, proj, grid_lines,
+                                    grid_points)[0]
+
+
+def _mapped_points(network: Network, inputs: np.ndarray, i: int,
+                   proj: projections.Projection, grid: np.ndarray | None,
+                   grid_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(features (E+1, N, 2), grid lines (E+1, L, P, 2))`` in the plane, not pulled in."""
     n_states = network.n_states
-    grid = input_grid(inputs, grid_lines, grid_points)
     points = inputs if grid is None else np.concatenate([inputs, grid.reshape(-1, 2)])
     mapped = projected(network, points, i + 1, proj)
     n = len(inputs)
-    features = mapped[:, :n]
     if grid is None:
-        lines = np.empty((n_states, 0, grid_points, 2))
-    else:
-        lines = mapped[:, n:].reshape(n_states, *grid.shape)
+        return mapped[:, :n], np.empty((n_states, 0, grid_points, 2))
+    return mapped[:, :n], mapped[:, n:].reshape(n_states, *grid.shape)
+
+
+def _plane_boundary(network: Network, head: OutputHead, i: int,
+                    proj: projections.Projection, xlim: tuple[float, float],
+                    ylim: tuple[float, float]) -> tuple[tuple, str]:
+    """``(boundary per state, note)`` of the 0.5 boundary in the plane ``proj``."""
+    if proj.is_identity:
+        return feature_boundary(network, head, i, xlim, ylim), ""
+    if (inverse := proj.inverse()) is not None:
+        return feature_boundary(network, head, i, xlim, ylim, inverse), ""
+    return (tuple(np.empty((0, 2)) for _ in range(network.n_states)),
+            f"No 0.5 boundary: a 2-D projection of {proj.n_units} units has none that is exact")
+
+
+def extend_feature_space(view: FeatureSpaceView, scales: np.ndarray, later: Network,
+                         head: OutputHead, inputs: np.ndarray, i: int,
+                         proj: projections.Projection, join: Callable = _concatenate
+                         ) -> tuple[FeatureSpaceView, np.ndarray] | None:
+    """``view`` followed by the epochs of ``later`` (``later_states``): the same arrays a
+    full build of all those epochs gives, with ``scales`` (the view's ``epoch_scales``,
+    see ``feature_space_and_scales``) extended to match. ``join(old, new)`` appends the
+    new epochs' arrays (``epoch_arrays.EpochArrays.join`` grows them in place).
+
+    None when the new epochs would change what is shown at the old ones, so only a full
+    build is right: axes fitted on the data (not a bounded activation's range), a
+    projection that moved (a PCA refitted at a later epoch), or an old epoch that the new
+    ones turn into a blow-up (or back).
+    """
+    same_map = (proj.kind == view.projection and view.components is not None
+                and np.array_equal(proj.components, view.components)
+                and np.array_equal(proj.mean, view.mean))
+    bounds = layer_range(later, i) if proj.kind == "units" else None
+    if not same_map or bounds is None:
+        return None
+    n_lines, n_points = view.grid_lines.shape[1], view.grid_lines.shape[2]
+    grid = input_grid(inputs, n_lines // 2, n_points) if n_lines else None
+    features, lines = _mapped_points(later, inputs, i, proj, grid, n_points)
+    all_scales = np.concatenate([scales, epoch_scales(features)])
+    tame = tame_epochs(all_scales)
+    if not np.array_equal(tame[:len(scales)], tame_epochs(scales)):
+        return None
+    wild = ~tame[len(scales):]
+    boundary, _ = _plane_boundary(later, head, i, proj, view.xlim, view.ylim)
+    return replace(
+        view,
+        features=join(view.features, pull_inside(
+            features, view.xlim, view.ylim, wild).astype(np.float32)),
+        grid_lines=join(view.grid_lines, pull_inside(
+            lines, view.xlim, view.ylim, wild).astype(np.float32)),
+        boundary=tuple(view.boundary) + tuple(boundary),
+        projection_label=proj.label, axis_labels=proj.axis_labels,
+        variance_kept=proj.variance_kept, fit_epoch=proj.fit_epoch,
+        overflow_note=overflow_note(all_scales, on_edge=True)), all_scales
+
+
+def feature_space_and_scales(network: Network, head: OutputHead, inputs: np.ndarray,
+                             targets: np.ndarray, i: int, proj: projections.Projection,
+                             grid_lines: int = 11, grid_points: int = GRID_POINTS
+                             ) -> tuple[FeatureSpaceView, np.ndarray]:
+    """``feature_space`` and the ``epoch_scales`` (E+1,) of its samples before they are
+    pulled inside the axes, which ``extend_feature_space`` needs."""
+    grid = input_grid(inputs, grid_lines, grid_points)
+    features, lines = _mapped_points(network, inputs, i, proj, grid, grid_points)
 
     bounds = layer_range(network, i) if proj.kind == "units" else None
     scales = epoch_scales(features)
@@ -287,16 +380,8 @@ def feature_space(network: Network, head: OutputHead, inputs: np.ndarray,
         xlim, ylim = (robust_range(np.concatenate([features[kept][..., k].ravel(),
                                                    lines[kept][..., k].ravel()]))
                       for k in (0, 1))
-    note = ""
-    if proj.is_identity:
-        boundary = feature_boundary(network, head, i, xlim, ylim)
-    elif (inverse := proj.inverse()) is not None:
-        boundary = feature_boundary(network, head, i, xlim, ylim, inverse)
-    else:
-        boundary = tuple(np.empty((0, 2)) for _ in range(n_states))
-        note = (f"No 0.5 boundary: a 2-D projection of {proj.n_units} units has none "
-                "that is exact")
-    return FeatureSpaceView(
+    boundary, note = _plane_boundary(network, head, i, proj, xlim, ylim)
+    view = FeatureSpaceView(
         layer_name=network.layers[i].name,
         features=pull_inside(features, xlim, ylim, ~tame).astype(np.float32),
         targets=targets,
@@ -315,3 +400,4 @@ def feature_space(network: Network, head: OutputHead, inputs: np.ndarray,
         mean=proj.mean,
         components=proj.components,
     )
+    return view, scales

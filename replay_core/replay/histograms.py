@@ -15,6 +15,8 @@ Example
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 import numpy as np
 
 from replay_core.replay.views import (
@@ -99,3 +101,12 @@ def class_loss_histogram(losses: np.ndarray, targets: np.ndarray, edges: np.ndar
     """Counts of the per-sample loss (E+1, N) of each class's samples."""
     c = counts(losses, edges, targets.astype(np.intp), n_classes)
     return ClassLossHistogramView(bin_edges=edges, counts=c, ymax=float(c.sum(axis=1).max()))
+
+
+def extend_counts(view, later):
+    """The histogram ``view`` (any view of this module with per-epoch counts) followed by
+    ``later``'s epochs, counted over the same edges: the larger ``ymax`` of the two is
+    the one a count of all the epochs gives."""
+    counted = {f.name: np.concatenate([getattr(view, f.name), getattr(later, f.name)])
+               for f in fields(view) if f.name not in ("bin_edges", "ymax", "class_names")}
+    return replace(view, **counted, ymax=max(view.ymax, later.ymax))

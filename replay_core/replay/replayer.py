@@ -38,6 +38,7 @@ from replay_core.replay import feature_space as features
 from replay_core.replay import projection as projections
 from replay_core.replay import unit_maps as unit_map_views
 from replay_core.replay import views as v
+from replay_core.replay.epoch_arrays import EpochArrays
 from replay_core.replay.feature_space import BOUNDARY_GRID as FEATURE_BOUNDARY_GRID
 from replay_core.replay.feature_space import GRID_POINTS as FEATURE_GRID_POINTS
 from replay_core.replay.forward import Network
@@ -221,6 +222,12 @@ class Replay:
         self.class_names: tuple[str, ...] = (
             datasets.check_class_names(list(class_names or ()), k)
             or datasets.default_class_names(k))
+        # Per-epoch arrays kept for a longer replay of the same run (``extended``): the
+        # layers' scales, and the last views built with their samples' scales.
+        self._scales: dict[int, np.ndarray] = {}
+        self._kept: dict[tuple, tuple[v.ReplayViews, np.ndarray | None]] = {}
+        self._earlier: tuple[int, dict] | None = None
+        self._grown = EpochArrays()
 
     def __repr__(self) -> str:
         return (f"Replay({self.name!r}, epochs={self.n_epochs}, samples={len(self.inputs)}, "
@@ -322,7 +329,13 @@ class Replay:
         """
         i = features.feature_layer(self.network, layer, self._context)
         return features.fit_projection(self.network, self.inputs, i, projection, fit_epoch,
-                                       self._context)
+                                       self._context, scales=self._layer_scales(i))
+
+    def _layer_scales(self, i: int) -> np.ndarray:
+        """(E+1,) ``feature_space.layer_scales`` of layer ``i``, computed once."""
+        if i not in self._scales:
+            self._scales[i] = features.layer_scales(self.network, self.inputs, i)
+        return self._scales[i]
 
     def _input_grid(self, n_lines: int, n_points: int) -> np.ndarray | None:
         """(L, P, 2) the input-space grid lines the feature space bends (2-D inputs)."""
@@ -357,10 +370,26 @@ class Replay:
             No layer of 2 or more units, no layer of that name, a 1-unit layer, or a bad
             projection.
         """
+        return self._feature_space(layer, grid_lines, grid_points, projection, fit_epoch)[0]
+
+    def _feature_space(self, layer, grid_lines: int = 11,
+                       grid_points: int = FEATURE_GRID_POINTS, projection=None,
+                       fit_epoch: int | None = None, earlier=None
+                       ) -> tuple[v.FeatureSpaceView, np.ndarray]:
+        """``feature_space`` and its samples' per-epoch scales; ``earlier`` = ``(view,
+        scales)`` of this run's first epochs extends those when that gives the same."""
         i = features.feature_layer(self.network, layer, self._context)
         proj = self.fit_projection(i, projection, fit_epoch)
-        return features.feature_space(self.network, self.head, self.inputs, self.targets, i,
-                                      proj, grid_lines, grid_points)
+        if earlier is not None and earlier[0] is not None and earlier[1] is not None:
+            n0 = len(earlier[1])
+            longer = features.extend_feature_space(
+                earlier[0], earlier[1], features.later_states(self.network, n0), self.head,
+                self.inputs, i, proj, join=self._grown.join)
+            if longer is not None:
+                return longer
+        return features.feature_space_and_scales(self.network, self.head, self.inputs,
+                                                 self.targets, i, proj, grid_lines,
+                                                 grid_points)
 
     def unit_maps(self, layer: str | int | None = None,
                   grid_size: int | None = None) -> v.UnitMapsView:
@@ -444,7 +473,7 @@ class Replay:
                        class_names=self.class_names)
 
     def views(self, layer: str | int | None = None, projection=None,
-              fit_epoch: int | None = None) -> v.ReplayViews:
+              fit_epoch: int | None = None, keep: bool = False) -> v.ReplayViews:
         """All five views for every epoch.
 
         ``layer``, ``projection`` and ``fit_epoch`` choose the feature space (see
@@ -453,11 +482,40 @@ class Replay:
         gets its decision boundary in the bottleneck's latent space, or no decision
         boundary and a note. An explicit layer or projection that cannot be shown raises
         ``NoFeatureLayerError``.
+
+        ``keep`` holds on to the views (one set: the last kept) so that a replay of the
+        same run with more epochs (``extended``) computes only the new epochs' views; a
+        replay made by ``extended`` does so for the views it was given with the same
+        ``layer``, ``projection`` and ``fit_epoch``.
         """
-        feature_space, feature_note = None, ""
         try:
-            feature_space = self.feature_space(layer, projection=projection,
-                                               fit_epoch=fit_epoch)
+            wanted = (layer, projection, fit_epoch)
+            hash(wanted)
+        except TypeError:  # a projection given as a list: built, not kept
+            wanted = None
+        earlier = (None if wanted is None or self._earlier is None
+                   else self._earlier[1].get(wanted))
+        if earlier is not None:
+            built, scales = self._extend_views(self._earlier[0], earlier[0], earlier[1],
+                                               layer, projection, fit_epoch)
+        else:
+            built, scales = self._build_views(layer, projection, fit_epoch)
+        if self._earlier is not None:
+            # The earlier epochs' views are in these now (or were not wanted): let them
+            # go, and the room kept for arrays these views no longer use.
+            self._earlier = None
+            self._grown.drop_unused()
+        if keep and wanted is not None:
+            self._kept = {wanted: (built, scales)}
+        return built
+
+    def _build_views(self, layer, projection, fit_epoch
+                     ) -> tuple[v.ReplayViews, np.ndarray | None]:
+        """Every view of every epoch, and the feature space samples' per-epoch scales."""
+        feature_space, feature_note, scales = None, "", None
+        try:
+            feature_space, scales = self._feature_space(layer, projection=projection,
+                                                        fit_epoch=fit_epoch)
         except NoFeatureLayerError as exc:
             if layer is not None or projection is not None:
                 raise
@@ -475,7 +533,106 @@ class Replay:
             loss_and_metric=loss_and_metric, loss_histogram=self.loss_histogram(),
             feature_space_note=feature_note, decision_boundary_note=boundary_note,
             confusion=self.confusion(), n_classes=self.n_classes,
-            events=self.events(loss_and_metric), class_names=self.class_names)
+            events=self.events(loss_and_metric), class_names=self.class_names), scales
+
+    def _extend_views(self, n0: int, old: v.ReplayViews, old_scales: np.ndarray | None,
+                      layer, projection, fit_epoch
+                      ) -> tuple[v.ReplayViews, np.ndarray | None]:
+        """The views of this run from ``old``, the same views of its first ``n0`` weight
+        states: only the later states go through the network. What spans every epoch is
+        recomputed from the kept per-epoch arrays: the loss histogram's edges (a
+        percentile of every sample's loss at every epoch), the curves' limits, the events.
+        A feature space whose axes or projection the new epochs move, or a latent space,
+        is built in full.
+        """
+        later = features.later_states(self.network, n0)
+        feature_space, scales = old.feature_space, old_scales
+        if old.feature_space is not None or old.feature_space_note == "":
+            feature_space, scales = self._feature_space(
+                layer, projection=projection, fit_epoch=fit_epoch,
+                earlier=(old.feature_space, old_scales))
+        boundary = old.decision_boundary
+        if boundary is not None:
+            boundary = (boundaries.extend_decision_boundary(boundary, later, self.head,
+                                                            self.inputs, self._grown.join)
+                        or self.decision_boundary())
+        out, predicted = self._train_output[n0:], self._train_predicted[n0:]
+        val_output = None if self._val_output is None else self._val_output[n0:]
+        loss_and_metric = curves.extend_loss_and_metric(
+            old.loss_and_metric,
+            curves.loss_and_metric(self.head, self._train_sample_loss[n0:], predicted,
+                                   self.targets, val_output, self.val_targets))
+        probability_histogram = histograms.extend_counts(
+            old.probability_histogram,
+            self.head.probability_histogram(out, predicted, self.targets,
+                                            len(old.probability_histogram.bin_edges) - 1))
+        confusion = replace(old.confusion, counts=np.concatenate([
+            old.confusion.counts,
+            confusion_view.confusion(predicted, self.targets, self.n_classes).counts]))
+        return replace(
+            old, n_epochs=self.n_epochs, feature_space=feature_space,
+            decision_boundary=boundary, probability_histogram=probability_histogram,
+            loss_and_metric=loss_and_metric, loss_histogram=self.loss_histogram(),
+            confusion=confusion, events=self.events(loss_and_metric)), scales
+
+    def extended(self, data: runfile.RunData, epochs: int | None = None) -> Replay:
+        """The replay of ``data``'s first ``epochs`` epochs (all when None), as
+        ``from_run_data`` gives it, reusing what this replay computed when ``data`` is
+        this run with more epochs (a run a job is training): the network's outputs and
+        the views kept from this replay's last ``views`` call, so its next ``views``
+        with the same arguments runs only the new epochs through the network and gives
+        the same arrays as a full build.
+
+        Anything else (another run, other data, fewer epochs, changed weights) gives a
+        plain ``from_run_data`` replay.
+        """
+        longer = Replay.from_run_data(data, epochs)
+        if longer._continues(self):
+            longer._take_over(self)
+        return longer
+
+    def _continues(self, old: Replay) -> bool:
+        """True when this replay is ``old``'s run with as many epochs or more."""
+        def same(a, b) -> bool:
+            return (a is None) == (b is None) and (a is None or np.array_equal(a, b))
+
+        n0 = old.network.n_states
+        return (self.name == old.name and self.layer_names == old.layer_names
+                and self.activation_config == old.activation_config
+                and self.network.n_states >= n0 and type(self.head) is type(old.head)
+                and self.class_names == old.class_names
+                and same(self.inputs, old.inputs) and same(self.targets, old.targets)
+                and same(self.val_inputs, old.val_inputs)
+                and same(self.val_targets, old.val_targets)
+                and all(same(None if a is None else a[:n0], b)
+                        for new, was in zip(self.network.layers, old.network.layers)
+                        for a, b in ((new.kernel, was.kernel), (new.bias, was.bias))))
+
+    def _take_over(self, old: Replay) -> None:
+        """Keep ``old``'s per-epoch arrays, with the new epochs' appended."""
+        n0 = old.network.n_states
+        if n0 == self.network.n_states:  # no new epoch: the status or logs may differ
+            return
+        later = features.later_states(self.network, n0)
+        kept = old.__dict__
+        # The old replay's growing arrays become this one's: a second extension of the
+        # old one copies instead of writing where this one's new epochs are.
+        self._grown, old._grown = old._grown, EpochArrays()
+        join = self._grown.join
+        if "_train_output" in kept:
+            tail = later.forward(self.inputs)
+            self._train_output = join(kept["_train_output"], tail)
+            if "_train_predicted" in kept:
+                self._train_predicted = join(kept["_train_predicted"],
+                                             self.head.predicted(tail))
+            if "_train_sample_loss" in kept:
+                self._train_sample_loss = join(kept["_train_sample_loss"],
+                                               self.head.sample_loss(self.targets, tail))
+        if kept.get("_val_output") is not None:
+            self._val_output = join(kept["_val_output"], later.forward(self.val_inputs))
+        self._scales = {i: np.concatenate([s, features.layer_scales(later, self.inputs, i)])
+                        for i, s in old._scales.items()}
+        self._earlier = (n0, dict(old._kept))
 
     def events(self, loss_and_metric: v.LossAndMetricView | None = None,
                settings: run_events.EventSettings | None = None) -> run_events.RunEvents:
