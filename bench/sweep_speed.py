@@ -8,14 +8,17 @@ The sweep: the reference run (parabola, 2000 samples, 2 -> 2 -> 1, SGD 0.05, bat
    clock starts);
 2. ``sweep.run_sweep(..., in_process=True)``: the 60 runs as one batched program (the
    three activations computed side by side, each run keeping its own), recorded by the
-   same single writer, in the same process.
+   same single writer, in the same process;
+3. the same sweep again with the next seeds (21-40) in the same process: the program
+   compiled for the first is kept and reused (``batched.KEEP_PROGRAMS``), as a server's
+   worker does for the next sweep of the same configurations.
 
 Peak RSS is this process's high-water mark after the sweep less the one after the single
 warm-up run (the sweep runs first, so the sequential runs do not raise the mark).
 
 Prints wall times and, as the last line,
-``sweep_s=.. sequential_s=.. speedup=.. peak_rss_mb=..``. Target on 2 cores: sweep_s <= 5,
-speedup >= 10, peak_rss_mb <= 300.
+``sweep_s=.. sequential_s=.. speedup=.. peak_rss_mb=.. again_s=..``. Target on 2 cores:
+sweep_s <= 5, speedup >= 10, peak_rss_mb <= 300.
 
 Run: ``python bench/sweep_speed.py`` (``--seeds 5`` for a shorter run).
 """
@@ -66,6 +69,12 @@ def main() -> None:
               f"(peak RSS {peak:.0f} MB above a single run's)")
         print(sweep.summary_table(result.runs))
 
+        others = sweep.plan(configs, range(args.seeds + 1, 2 * args.seeds + 1))
+        again = sweep.run_sweep(others, Path(tmp) / "again.h5", in_process=True)
+        assert len(again.runs) == len(others) and not again.failures, again.failures
+        print(f"the same sweep with seeds {others[0].seed}-{others[-1].seed}, on the kept "
+              f"program: {again.seconds:.2f} s")
+
         start = time.perf_counter()
         for task in tasks:
             train(task.spec, Path(tmp) / "sequential.h5", task.run_name)
@@ -74,7 +83,8 @@ def main() -> None:
               f"({sequential / len(tasks):.2f} s a run)")
 
     print(f"sweep_s={swept:.2f} sequential_s={sequential:.1f} "
-          f"speedup={sequential / swept:.1f} peak_rss_mb={peak:.0f}")
+          f"speedup={sequential / swept:.1f} peak_rss_mb={peak:.0f} "
+          f"again_s={again.seconds:.2f}")
 
 
 if __name__ == "__main__":
