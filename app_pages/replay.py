@@ -9,7 +9,7 @@ import streamlit as st
 from replay_core.data.spec import RunSpec
 from replay_core.errors import ReplayError, RunFileError
 from replay_core.train.trainer import training_cost
-from studio import damaged, layer_controls, page_guard, player, screen, session, story
+from studio import damaged, layer_controls, page_guard, player, run_picker, screen, session, story
 from studio.classes import confusion_table
 from studio.code_panel import code_panel
 from studio.export_panel import export_panel
@@ -154,14 +154,16 @@ if presenting:
 else:
     # The settings live in the sidebar, so the frame has the page's whole height.
     top = st.sidebar.container(key="replay_controls")
-    training = {r.name for r in runs if r.status == "running"}
-
-    def _run_text(name: str) -> str:
-        return f"{name} (training)" if name in training else name
-
-    session.relabel_widget("replay_run", map(_run_text, names))
+    # Names that read whole in the sidebar's picker: shortened in the middle, "● " while
+    # a job trains the run.
+    run_texts = run_picker.picker_texts(
+        names, {r.name for r in runs if r.status == "running"},
+        run_picker.text_budget((screen.window() or {}).get("sidebar")))
+    session.relabel_widget("replay_run", (run_texts[n] for n in names))
     top.selectbox("Run", names, persist_state="session", key="replay_run",
-                  format_func=_run_text)
+                  format_func=run_texts.__getitem__,
+                  help="● marks a run a job is training; a long name is shortened in "
+                  "its middle (the frame's title shows it whole)")
 summary = next(r for r in runs if r.name == ss["replay_run"])
 # A run a job is still writing is replayed from the epochs recorded so far (the writer's
 # memory, not the file); _watch_live reruns the page to take in new ones.

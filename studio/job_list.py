@@ -21,7 +21,9 @@ from studio import jobs, page_guard
 
 REFRESH_S = 1.0
 TOAST_S = 8.0  # a "long" toast stays 10 s
-# Ended jobs kept on the list (newest first) until cleared; older ones fall off it.
+# Ended jobs kept on the list (newest first) until cleared; older ones fall off it. The
+# newest shows under the active ones, the others in a popover: the list leaves the page's
+# own sidebar controls a 720-px screen.
 MAX_ENDED_SHOWN = 3
 KIND_TITLES = {"training": "Training", "sweep": "Seed sweep", "export": "Export"}
 STATE_ICONS = {"done": ":material/check_circle:", "stopped": ":material/stop_circle:",
@@ -163,19 +165,25 @@ def _stop(ws: Workspace, job_id: str) -> None:
     jobs.stop(ws, job_id)
 
 
-# Small type and tight rows: the list shares the sidebar with the page's own controls
-# (a 720-px screen); a long run name ends in an ellipsis on one line.
+# Small type, tight rows and a thin bar: the list shares the sidebar with the page's own
+# controls (a 720-px screen); a long run name ends in an ellipsis on one line.
 CSS = """<style>
 .st-key-job_list [data-testid="stMarkdownContainer"] p,
-.st-key-job_list [data-testid="stCaptionContainer"] {font-size: 0.8rem; line-height: 1.3;
+.st-key-job_list [data-testid="stCaptionContainer"],
+.st-key-job_list [data-testid="stCaptionContainer"] p {font-size: 0.8rem; line-height: 1.3;
  margin-bottom: 0;}
-.st-key-job_list .st-key-job_heading p {font-weight: 600;}
 .st-key-job_list [class*="st-key-job_name_"] p {white-space: nowrap; overflow: hidden;
  text-overflow: ellipsis;}
-.st-key-job_list [class*="st-key-job_name_"] [data-testid="stElementContainer"]:has(
- [data-testid="stMarkdown"]) {min-width: 0; flex: 1 1 0;}
-.st-key-job_list button {min-height: 1.6rem; padding-top: 0; padding-bottom: 0;}
-.st-key-job_list [data-testid="stProgress"] p {font-size: 0.75rem;}
+.st-key-job_list [class*="st-key-job_name_"] [data-testid="stElementContainer"]:is(
+ :has([data-testid="stMarkdown"]), :has([data-testid="stProgress"])) {min-width: 0;
+ flex: 1 1 0;}
+.st-key-job_list [class*="st-key-job_name_"] [data-testid="stMarkdown"] {min-height: 1.05rem;}
+.st-key-job_list button {min-height: 1.3rem; padding-top: 0; padding-bottom: 0;}
+.st-key-job_list [data-testid="stButton"] {line-height: 1;}
+.st-key-job_list [data-testid="stProgress"] p {font-size: 0.75rem; line-height: 1.2;}
+.st-key-job_list [data-testid="stProgress"] > div:first-child {padding-bottom: 0.2rem;}
+.st-key-job_list [data-testid="stProgressBarTrack"],
+.st-key-job_list [data-testid="stProgressBarTrack"] > div {height: 0.2rem;}
 </style>"""
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$:"})
 
@@ -199,20 +207,20 @@ def _job_list(ws: Workspace) -> None:
         st.rerun(scope="app")
     if not active and not ended:
         return
+    # No heading: each row names its kind ("Training · ..."), and Clear sits on the
+    # newest ended job's row.
     with st.container(key="job_list", gap="xxsmall"):
         st.html(CSS)
-        with st.container(horizontal=True, vertical_alignment="center", gap="xxsmall",
-                          key="job_heading"):
-            st.markdown("Jobs", width="stretch")
-            if ended:
-                st.button("Clear", key="jobs_clear", type="tertiary", width="content",
-                          icon=":material/clear_all:", on_click=_clear,
-                          args=([v.id for v in ended],),
-                          help="Take the ended jobs off this list (their runs stay)")
         for view in active:
             _active_job(ws, view)
-        for view in ended[:MAX_ENDED_SHOWN]:
-            _ended_job(view)
+        if ended:
+            _ended_job(ended[0], clear=[v.id for v in ended])
+        older = ended[1:MAX_ENDED_SHOWN]
+        if older:
+            with st.popover(f"{len(older)} more ended", icon=":material/history:",
+                            width="stretch"):
+                for view in older:
+                    _ended_job(view)
 
 
 def _name_row(view: jobs.JobView):
@@ -225,17 +233,23 @@ def _name_row(view: jobs.JobView):
 
 
 def _active_job(ws: Workspace, view: jobs.JobView) -> None:
+    """A queued or running job in two rows: its kind and name, then its progress (the
+    text over a thin bar) with Stop beside it."""
     with st.container(key=f"job_name_{view.id}", gap=None):
-        row = _name_row(view)
+        _name_row(view)
+        row = st.container(horizontal=True, vertical_alignment="center", gap="xxsmall",
+                           wrap=False)
+        row.progress(_fraction(view), text=progress_text(view), width="stretch")
         row.button("", icon=":material/stop_circle:", key=f"job_stop_{view.id}",
                    type="tertiary", on_click=_stop, args=(ws, view.id), width="content",
                    help=("Take it off the queue" if view.state != "running"
                          else "Stop: no file is written" if view.kind == "export"
                          else "Stop: every finished epoch is kept"))
-        st.progress(_fraction(view), text=progress_text(view))
 
 
-def _ended_job(view: jobs.JobView) -> None:
+def _ended_job(view: jobs.JobView, clear: list[str] | None = None) -> None:
+    """An ended job's row: Open (its run or sweep), Clear when ``clear`` (the ids it takes
+    off the list), and how it ended under its name."""
     ss = st.session_state
     with st.container(key=f"job_name_{view.id}", gap=None):
         row = _name_row(view)
@@ -244,6 +258,10 @@ def _ended_job(view: jobs.JobView) -> None:
             where = "the Seed sweep page" if view.result_page == "sweep" else "Replay"
             opened = row.button("", icon=":material/open_in_new:", key=f"job_open_{view.id}",
                                 type="tertiary", width="content", help=f"Open in {where}")
+        if clear:
+            row.button("", key="jobs_clear", type="tertiary", width="content",
+                       icon=":material/clear_all:", on_click=_clear, args=(clear,),
+                       help="Take the ended jobs off this list (their runs stay)")
         st.caption(_md(view.message))
     if not opened:
         return

@@ -179,7 +179,7 @@ def test_a_training_outlives_its_page_and_replay_follows_it(server, context, art
     page.locator(FRAME_SELECTOR).first.wait_for(timeout=60_000)
     wait_for_idle(page)
     run_picker = page.get_by_role("combobox", name="Run")
-    expect(run_picker).to_have_value(f"{LONG_RUN} (training)")
+    expect(run_picker).to_have_value(f"● {LONG_RUN}")
     first_end = _slider_end(page)
     assert 0 < first_end < LONG_EPOCHS
     assert _slider_value(page) == first_end  # opened on the newest epoch
