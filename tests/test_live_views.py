@@ -187,3 +187,24 @@ def test_two_extensions_of_one_replay_do_not_overwrite_each_other():
     for views, epochs in ((first_views, 20), (second_views, 14), (third_views, 30),
                           (fourth_views, 60)):
         _assert_same(views, Replay.from_run_data(run, epochs).views())
+
+
+@pytest.mark.parametrize("names", [["bottleneck", "output"], ["hidden", "output"]])
+def test_three_input_features_extend_exactly(forward_states, names):
+    """Inputs of 3 features: the decision boundary over a bottleneck's latent space (its
+    grid covers where the samples went: built in full) or over the inputs' principal
+    plane (extended)."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(80, 3))
+    weights = [[_walk(rng, 24, (3, 2), 1.0), _walk(rng, 24, (2,), 0.3)],
+               [_walk(rng, 24, (2, 1), 1.0), _walk(rng, 24, (1,), 0.3)]]
+    run = RunData(name="wide inputs", inputs=X, targets=(X[:, 0] > 0).astype(float),
+                  val_inputs=None, val_targets=None, weights=weights, layer_names=names,
+                  activation_config=[{"name": "tanh"}, {"name": "sigmoid"}],
+                  logs={"loss": np.zeros(24)}, epochs_done=24, status="running", spec=None,
+                  attrs={}, message="")
+    largest = _grow(run, 10, [16, 24], forward_states)
+    if names[0] == "bottleneck":
+        assert largest == 25  # the latent space went through every epoch again
+    else:
+        assert 0 < largest <= 9
