@@ -102,9 +102,21 @@ def _size_reporter() -> None:
     size = getattr(result, "size", None)
     ss = st.session_state
     if _valid(size) and size != ss.get("_window"):
+        before = ss.get("_window")
         ss["_window"] = size
-        if not ss.get("_window_in_page_run"):
+        if not ss.get("_window_in_page_run") and _layout_changed(before, size):
             st.rerun(scope="app")
+
+
+def _layout_changed(before: dict | None, after: dict) -> bool:
+    """Whether a page laid out for ``before`` must be laid out again for ``after``: the
+    window's size, or the sidebar's width unless presenting (presentation mode hides the
+    sidebar, and the rerun would only cost a frame and a click landing meanwhile)."""
+    if not _valid(before):
+        return True
+    keys = ("width", "height") if st.session_state.get("presenting") else (
+        "width", "height", "sidebar")
+    return any(int(before[k]) != int(after[k]) for k in keys)
 
 
 def _valid(size) -> bool:
