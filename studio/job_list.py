@@ -22,8 +22,8 @@ from studio import jobs, page_guard
 REFRESH_S = 1.0
 TOAST_S = 8.0  # a "long" toast stays 10 s
 # Ended jobs kept on the list (newest first) until cleared; older ones fall off it. The
-# newest shows under the active ones, the others in a popover: the list leaves the page's
-# own sidebar controls a 720-px screen.
+# newest shows under the active ones, the others in a popover on its row: the list leaves
+# the page's own sidebar controls a 720-px screen.
 MAX_ENDED_SHOWN = 3
 KIND_TITLES = {"training": "Training", "sweep": "Seed sweep", "export": "Export"}
 STATE_ICONS = {"done": ":material/check_circle:", "stopped": ":material/stop_circle:",
@@ -214,13 +214,8 @@ def _job_list(ws: Workspace) -> None:
         for view in active:
             _active_job(ws, view)
         if ended:
-            _ended_job(ended[0], clear=[v.id for v in ended])
-        older = ended[1:MAX_ENDED_SHOWN]
-        if older:
-            with st.popover(f"{len(older)} more ended", icon=":material/history:",
-                            width="stretch"):
-                for view in older:
-                    _ended_job(view)
+            _ended_job(ended[0], clear=[v.id for v in ended],
+                       older=ended[1:MAX_ENDED_SHOWN])
 
 
 def _name_row(view: jobs.JobView):
@@ -247,12 +242,19 @@ def _active_job(ws: Workspace, view: jobs.JobView) -> None:
                          else "Stop: every finished epoch is kept"))
 
 
-def _ended_job(view: jobs.JobView, clear: list[str] | None = None) -> None:
-    """An ended job's row: Open (its run or sweep), Clear when ``clear`` (the ids it takes
-    off the list), and how it ended under its name."""
+def _ended_job(view: jobs.JobView, clear: list[str] | None = None,
+               older: list[jobs.JobView] | tuple = ()) -> None:
+    """An ended job's row: a "+n" popover of the ``older`` ended jobs, Open (its run or
+    sweep), Clear when ``clear`` (the ids it takes off the list), and how it ended under
+    its name."""
     ss = st.session_state
     with st.container(key=f"job_name_{view.id}", gap=None):
         row = _name_row(view)
+        if older:
+            with row.popover(f"+{len(older)}", type="tertiary", width="content",
+                             help="The jobs that ended before it"):
+                for other in older:
+                    _ended_job(other)
         opened = False
         if view.run_names:
             where = "the Seed sweep page" if view.result_page == "sweep" else "Replay"

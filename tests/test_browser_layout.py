@@ -279,27 +279,48 @@ def test_a_wide_layer_run_fits_the_window_with_its_projection_controls(
 # A name as long as a sweep's or a typed one: the Run picker shows it with its training
 # mark while the job runs, whole or shortened, never cut.
 JOB_RUN = "parabola 2 sigmoid, sgd lr 0.05"
-# Long enough to be training still while Replay is opened and checked (the reference
-# network trains ~50 epochs/s in a worker here), short enough to end soon after.
+# The reference preset one sample a batch: 2000 steps an epoch, far more epochs than are
+# trained while Replay is opened and checked. The job is stopped then, which ends it at
+# once however fast or loaded the machine (the preset's own batches, left to finish,
+# ended before the check on an idle machine and took minutes on a loaded one).
 JOB_EPOCHS = 2000
+JOB_BATCH = 1
 WORKER_START_MS = 150_000  # the first job starts a worker, which loads TensorFlow
 
 
-def _assert_names_the_run(value: str, training: bool) -> None:
+SHORT_RUN = "parabola 2 sigmoid, sgd lr 0.05, short"
+# Trained until every sample is on its side (~70 epochs): the epoch's sentence is short.
+SHORT_EPOCHS = 200
+
+
+def _assert_names_the_run(value: str, name: str, training: bool) -> None:
     """The Run picker's value: the mark of a training run, then the name's start and end
     around one ellipsis (or the whole name)."""
     assert value.startswith("● ") == training, value
     start, _, end = value.removeprefix("● ").partition("…")
-    assert len(start) >= 4 and JOB_RUN.startswith(start), value
-    assert JOB_RUN.endswith(end), value
+    assert len(start) >= 4 and name.startswith(start), value
+    assert name.endswith(end), value
+
+
+def _train(page, name: str, epochs: int, batch: int) -> None:
+    """On the Train page: the reference preset with ``epochs`` and ``batch``, as ``name``."""
+    from browser_support import apply_preset
+
+    go_to_page(page, "Train")
+    apply_preset(page, "Reference: sigmoid")
+    for key, value in (("epochs", epochs), ("batch", batch), ("run_name", name)):
+        box = page.locator(f".st-key-{key} input")
+        box.fill(str(value))
+        box.press("Enter")
+        wait_for_idle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
 
 
 def test_replay_fits_the_window_while_a_job_runs_and_once_it_ended(browser, app_url,
                                                                    artifacts_dir):
     """At 1280x720, Replay with the sidebar's job list: a training running (its progress
-    and Stop), then the same job finished and still listed."""
-    from browser_support import apply_preset
-
+    and Stop); then, that job stopped, another one finished and opened from the list,
+    both ended jobs still listed (the older one in a popover)."""
     context = browser.new_context(viewport=HD)
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -307,14 +328,7 @@ def test_replay_fits_the_window_while_a_job_runs_and_once_it_ended(browser, app_
         page.goto(app_url)
         page.get_by_role("button", name="Train", exact=True).wait_for()
         wait_for_idle(page)
-        go_to_page(page, "Train")
-        apply_preset(page, "Reference: sigmoid")
-        for key, value in (("epochs", JOB_EPOCHS), ("run_name", JOB_RUN)):
-            box = page.locator(f".st-key-{key} input")
-            box.fill(str(value))
-            box.press("Enter")
-            wait_for_idle(page)
-        page.get_by_role("button", name="Train", exact=True).click()
+        _train(page, JOB_RUN, JOB_EPOCHS, JOB_BATCH)
         jobs = page.locator(".st-key-job_list")
         job = jobs.locator("[class*='st-key-job_name_']").filter(has_text=JOB_RUN)
         job.get_by_text(re.compile(rf"[1-9]\d*/{JOB_EPOCHS} epochs")).wait_for(
@@ -328,16 +342,22 @@ def test_replay_fits_the_window_while_a_job_runs_and_once_it_ended(browser, app_
         _wait_fitted(page, FRAME_SELECTOR, MIN_FRAME_WIDTH[1280])
         expect(jobs.locator("[class*='st-key-job_stop_']")).to_have_count(1)
         picker = page.get_by_role("combobox", name="Run")
-        _assert_names_the_run(picker.input_value(), training=True)
+        _assert_names_the_run(picker.input_value(), JOB_RUN, training=True)
         _screenshot(page, artifacts_dir, "replay_job_running_1280x720")
         _assert_fits(page, HD, "Replay, a job running")
         assert picker.input_value().startswith("● "), "the job ended before the check"
+        jobs.locator("[class*='st-key-job_stop_'] button").first.click()
+        expect(jobs).to_contain_text("Stopped after epoch", timeout=WAIT_MS)
 
-        # Ended: the page reads the finished file; the job stays on the list.
-        expect(jobs).to_contain_text(f"Finished: {JOB_EPOCHS} epochs", timeout=180_000)
-        expect(picker).not_to_have_value(re.compile("^● "), timeout=WAIT_MS)
-        _assert_names_the_run(picker.input_value(), training=False)
+        # A short job left to finish, opened from the list: Replay shows its run, and
+        # the list both ended jobs.
+        _train(page, SHORT_RUN, SHORT_EPOCHS, 16)
+        expect(jobs).to_contain_text(f"Finished: {SHORT_EPOCHS} epochs", timeout=180_000)
+        jobs.locator("[class*='st-key-job_open_'] button").first.click()
+        expect(picker).to_have_value(re.compile("short$"), timeout=WAIT_MS)
+        _assert_names_the_run(picker.input_value(), SHORT_RUN, training=False)
         expect(jobs.locator("[class*='st-key-job_stop_']")).to_have_count(0)
+        expect(jobs.get_by_role("button", name=re.compile(r"\+1"))).to_be_visible()
         _wait_fitted(page, FRAME_SELECTOR, MIN_FRAME_WIDTH[1280])
         _screenshot(page, artifacts_dir, "replay_job_ended_1280x720")
         _assert_fits(page, HD, "Replay, a job ended")
