@@ -72,6 +72,12 @@ PAGE_CSS = f"""<style>
 header[data-testid="stHeader"] {{ pointer-events: none; background: transparent; }}
 header[data-testid="stHeader"] button, header[data-testid="stHeader"] a {{
   pointer-events: auto; }}
+/* Replay's narration line under the caption stays one line (cut with an ellipsis; the
+   whole sentence shows in presentation mode and exports), so a long sentence never
+   pushes the page past a 720-px window. */
+.st-key-replay_player [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"])
+  + [data-testid="stElementContainer"] [data-testid="stMarkdownContainer"] p {{
+  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; margin-bottom: 0; }}
 .st-key-window_size, .st-key-window_size_box,
 [data-testid="stLayoutWrapper"]:has(> .st-key-window_size_box) {{ display: none !important; }}
 </style>"""
