@@ -367,6 +367,10 @@ class _Manager:
         message = message or job.end_message
         if message is not None:
             job.message = message
+        if not os.path.isdir(job.owner):
+            # Its session expired while it ran: that is why it ended (its worker may have
+            # failed first, writing into the folder that was removed).
+            job.state, job.message = "stopped", EXPIRED
         self.prune(job.owner)
 
     def drop_empty_runs(self, job: _Job) -> None:
