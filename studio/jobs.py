@@ -48,6 +48,16 @@ from replay_core.store.workspace import Workspace
 from replay_core.train import pool as worker_pool
 from replay_core.train.sweep import SweepTask
 from studio import capacity
+from studio.export_settings import (
+    EXPORT_BYTES_PER_PIXEL,
+    EXPORT_FORMATS,
+    EXPORT_MAX_FPS,
+    EXPORT_MAX_SIZE,
+    EXPORTS_FOLDER,
+    export_feature,
+    export_panels,
+    whole_number,
+)
 from studio.job_manager import _Job, _manager, _Run
 
 # Every limit and name pages and tests read from here (``X as X``: re-exported).
@@ -60,6 +70,7 @@ from studio.job_views import MAX_QUEUED, QUEUE_PER_WORKER, RESTARTED, JobLimitEr
 __all__ = ["JobView", "JobLimitError", "export_result", "jobs_of", "latest_record",
            "latest_weights", "live_run", "recover", "submit_export", "submit_group",
            "stop", "submit_sweep", "submit_training", "unannounced"]
+
 
 def _admit(owner: str, kind: str) -> None:
     """Refuse a job the session or the server cannot queue, with one sentence (called
@@ -241,62 +252,6 @@ def submit_sweep(ws: Workspace, tasks: Sequence[SweepTask], workers: int) -> Job
         return _manager.add(job)
 
 
-# What an export may ask for (the Export panel's widgets offer no more): the job is a
-# server-side API, so each value is checked again here.
-EXPORT_FORMATS = ("mp4", "gif", "png")
-EXPORT_MAX_SIZE = (1920, 1080)
-EXPORT_MAX_FPS = 30
-EXPORT_MAX_PANELS = 12
-EXPORTS_FOLDER = "exports"
-# Bytes per pixel of a frame, generously (measured: an MP4 of the reference run's 151
-# frames at 1280x720 takes about 1 MB, a GIF frame some 50-100 kB, a PNG 100-200 kB).
-_EXPORT_BYTES_PER_PIXEL = {"mp4": 0.02, "gif": 0.15, "png": 0.5}
-
-
-def _int_in(value: Any, low: int, high: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise RenderError(f"{what} must be a whole number, got {value!r}")
-    if not low <= int(value) <= high:
-        raise RenderError(f"{what} must be within {low}..{high}, got {int(value)}")
-    return int(value)
-
-
-def _export_panels(panels: Any, layers: bool) -> tuple[str, ...]:
-    from replay_core.render.frame import PANELS
-    from replay_core.render.internals import INTERNALS_PANELS
-
-    allowed = INTERNALS_PANELS if layers else PANELS
-    if isinstance(panels, str) or not isinstance(panels, (list, tuple)):
-        raise RenderError("pick the views to export as a list")
-    if not panels:
-        raise RenderError("pick at least one view to export")
-    if len(panels) > EXPORT_MAX_PANELS or len(set(map(str, panels))) != len(panels):
-        raise RenderError("pick each view to export once")
-    bad = [p for p in panels if not isinstance(p, str) or p not in allowed]
-    if bad:
-        raise RenderError(f"{str(bad[0])[:40]!r} is not a view that can be exported; "
-                          f"choose from {', '.join(allowed)}")
-    return tuple(panels)
-
-
-def _export_feature(feature: Any, n: int) -> tuple[Any, Any, Any]:
-    """``(layer, projection, fit_epoch)`` of the page's feature space, bounded."""
-    if not isinstance(feature, (list, tuple)) or len(feature) != 3:
-        raise RenderError("the feature space settings must be (layer, projection, epoch)")
-    layer, projection, fit_epoch = feature
-    if layer is not None and not (isinstance(layer, str) and len(layer) <= 200):
-        layer = _int_in(layer, 0, 1000, "the feature layer")
-    if projection not in (None, "pca"):
-        if not (isinstance(projection, (list, tuple)) and len(projection) == 3
-                and projection[0] == "units"):
-            raise RenderError(f"unknown projection {str(projection)[:40]!r}")
-        projection = ("units", _int_in(projection[1], 0, 100_000, "a unit"),
-                      _int_in(projection[2], 0, 100_000, "a unit"))
-    if fit_epoch is not None:
-        fit_epoch = _int_in(fit_epoch, 0, n, "the projection's epoch")
-    return layer, projection, fit_epoch
-
-
 def _export_data(ws: Workspace, run_name: str) -> runfile.RunData:
     """The run's arrays: the epochs recorded so far of one a job trains, else its file."""
     data = live_run(ws, run_name)
@@ -345,33 +300,33 @@ def submit_export(ws: Workspace, run_name: str, fmt: str, *,
     with _manager.lock:
         _admit(owner, "export")
     data = _export_data(ws, run_name)
-    n = data.epochs_done if n_epochs is None else _int_in(n_epochs, 0, data.epochs_done,
+    n = data.epochs_done if n_epochs is None else whole_number(n_epochs, 0, data.epochs_done,
                                                            "the epochs replayed")
     if not isinstance(size, (list, tuple)) or len(size) != 2:
         raise RenderError("the export size must be (width, height)")
-    w = _int_in(size[0], export.MIN_SIZE[0], EXPORT_MAX_SIZE[0], "the export width")
-    h = _int_in(size[1], export.MIN_SIZE[1], EXPORT_MAX_SIZE[1], "the export height")
+    w = whole_number(size[0], export.MIN_SIZE[0], EXPORT_MAX_SIZE[0], "the export width")
+    h = whole_number(size[1], export.MIN_SIZE[1], EXPORT_MAX_SIZE[1], "the export height")
     w, h = export.check_size((w, h), "." + fmt)
     if theme not in ("light", "dark"):
         raise RenderError(f"unknown theme {str(theme)[:20]!r}; choose light or dark")
     if future_curves not in ("faint", "hidden", "full"):
         raise RenderError(f"unknown future_curves {str(future_curves)[:20]!r}")
     layers = bool(layers)
-    chosen = _export_panels(panels, layers)
-    feature = _export_feature(feature, n)
+    chosen = export_panels(panels, layers)
+    feature = export_feature(feature, n)
     if fmt == "png":
-        epoch = _int_in(epoch, 0, n, "the epoch")
+        epoch = whole_number(epoch, 0, n, "the epoch")
         span, frames = None, 1
     else:
         if not isinstance(epochs, (list, tuple)) or len(epochs) != 2:
             raise RenderError("an animation needs its first and last epoch")
-        first = _int_in(epochs[0], 0, n, "the first epoch")
-        last = _int_in(epochs[1], first, n, "the last epoch")
+        first = whole_number(epochs[0], 0, n, "the first epoch")
+        last = whole_number(epochs[1], first, n, "the last epoch")
         span, frames, epoch = (first, last), last - first + 1, None
         if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) \
                 or not 1 <= float(fps) <= EXPORT_MAX_FPS:
             raise RenderError(f"frames per second must be within 1..{EXPORT_MAX_FPS}")
-    ws.check_space(int(w * h * frames * _EXPORT_BYTES_PER_PIXEL[fmt]))
+    ws.check_space(int(w * h * frames * EXPORT_BYTES_PER_PIXEL[fmt]))
     folder = Path(ws.folder) / EXPORTS_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / export_name(run_name, fmt, epochs=span, epoch=epoch, layers=layers)

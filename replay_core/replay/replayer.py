@@ -5,7 +5,11 @@ network from the stored weights (``forward.Network``), chooses its output head o
 (``heads``: two classes or k) and hands the arrays to one module per view family, which
 computes the view for all epochs at once into the frozen dataclasses of ``views``:
 ``feature_space``, ``decision_boundary``, ``histograms``, ``curves``, ``confusion``,
-``unit_maps``. No TensorFlow is involved.
+``unit_maps``. No TensorFlow is involved. A run that trains is replayed by extending the
+previous replay (``extended``; the work is in ``extension``).
+
+Kept in one module (about 560 lines) on purpose: ``Replay`` is the library's public face,
+one short method per view or question, each handing the arrays to its own module.
 
 Example
 -------
@@ -31,7 +35,7 @@ import numpy as np
 from replay_core.data import datasets
 from replay_core.errors import NoFeatureLayerError, RunFileError, ViewUnavailableError
 from replay_core.replay import confusion as confusion_view
-from replay_core.replay import curves, histograms
+from replay_core.replay import curves, extension, histograms
 from replay_core.replay import decision_boundary as boundaries
 from replay_core.replay import events as run_events
 from replay_core.replay import feature_space as features
@@ -496,8 +500,8 @@ class Replay:
         earlier = (None if wanted is None or self._earlier is None
                    else self._earlier[1].get(wanted))
         if earlier is not None:
-            built, scales = self._extend_views(self._earlier[0], earlier[0], earlier[1],
-                                               layer, projection, fit_epoch)
+            built, scales = extension.extend_views(self, self._earlier[0], earlier[0],
+                                                   earlier[1], layer, projection, fit_epoch)
         else:
             built, scales = self._build_views(layer, projection, fit_epoch)
         if self._earlier is not None:
@@ -535,46 +539,6 @@ class Replay:
             confusion=self.confusion(), n_classes=self.n_classes,
             events=self.events(loss_and_metric), class_names=self.class_names), scales
 
-    def _extend_views(self, n0: int, old: v.ReplayViews, old_scales: np.ndarray | None,
-                      layer, projection, fit_epoch
-                      ) -> tuple[v.ReplayViews, np.ndarray | None]:
-        """The views of this run from ``old``, the same views of its first ``n0`` weight
-        states: only the later states go through the network. What spans every epoch is
-        recomputed from the kept per-epoch arrays: the loss histogram's edges (a
-        percentile of every sample's loss at every epoch), the curves' limits, the events.
-        A feature space whose axes or projection the new epochs move, or a latent space,
-        is built in full.
-        """
-        later = features.later_states(self.network, n0)
-        feature_space, scales = old.feature_space, old_scales
-        if old.feature_space is not None or old.feature_space_note == "":
-            feature_space, scales = self._feature_space(
-                layer, projection=projection, fit_epoch=fit_epoch,
-                earlier=(old.feature_space, old_scales))
-        boundary = old.decision_boundary
-        if boundary is not None:
-            boundary = (boundaries.extend_decision_boundary(boundary, later, self.head,
-                                                            self.inputs, self._grown.join)
-                        or self.decision_boundary())
-        out, predicted = self._train_output[n0:], self._train_predicted[n0:]
-        val_output = None if self._val_output is None else self._val_output[n0:]
-        loss_and_metric = curves.extend_loss_and_metric(
-            old.loss_and_metric,
-            curves.loss_and_metric(self.head, self._train_sample_loss[n0:], predicted,
-                                   self.targets, val_output, self.val_targets))
-        probability_histogram = histograms.extend_counts(
-            old.probability_histogram,
-            self.head.probability_histogram(out, predicted, self.targets,
-                                            len(old.probability_histogram.bin_edges) - 1))
-        confusion = replace(old.confusion, counts=np.concatenate([
-            old.confusion.counts,
-            confusion_view.confusion(predicted, self.targets, self.n_classes).counts]))
-        return replace(
-            old, n_epochs=self.n_epochs, feature_space=feature_space,
-            decision_boundary=boundary, probability_histogram=probability_histogram,
-            loss_and_metric=loss_and_metric, loss_histogram=self.loss_histogram(),
-            confusion=confusion, events=self.events(loss_and_metric)), scales
-
     def extended(self, data: runfile.RunData, epochs: int | None = None) -> Replay:
         """The replay of ``data``'s first ``epochs`` epochs (all when None), as
         ``from_run_data`` gives it, reusing what this replay computed when ``data`` is
@@ -587,52 +551,9 @@ class Replay:
         plain ``from_run_data`` replay.
         """
         longer = Replay.from_run_data(data, epochs)
-        if longer._continues(self):
-            longer._take_over(self)
+        if extension.continues(longer, self):
+            extension.take_over(longer, self)
         return longer
-
-    def _continues(self, old: Replay) -> bool:
-        """True when this replay is ``old``'s run with as many epochs or more."""
-        def same(a, b) -> bool:
-            return (a is None) == (b is None) and (a is None or np.array_equal(a, b))
-
-        n0 = old.network.n_states
-        return (self.name == old.name and self.layer_names == old.layer_names
-                and self.activation_config == old.activation_config
-                and self.network.n_states >= n0 and type(self.head) is type(old.head)
-                and self.class_names == old.class_names
-                and same(self.inputs, old.inputs) and same(self.targets, old.targets)
-                and same(self.val_inputs, old.val_inputs)
-                and same(self.val_targets, old.val_targets)
-                and all(same(None if a is None else a[:n0], b)
-                        for new, was in zip(self.network.layers, old.network.layers)
-                        for a, b in ((new.kernel, was.kernel), (new.bias, was.bias))))
-
-    def _take_over(self, old: Replay) -> None:
-        """Keep ``old``'s per-epoch arrays, with the new epochs' appended."""
-        n0 = old.network.n_states
-        if n0 == self.network.n_states:  # no new epoch: the status or logs may differ
-            return
-        later = features.later_states(self.network, n0)
-        kept = old.__dict__
-        # The old replay's growing arrays become this one's: a second extension of the
-        # old one copies instead of writing where this one's new epochs are.
-        self._grown, old._grown = old._grown, EpochArrays()
-        join = self._grown.join
-        if "_train_output" in kept:
-            tail = later.forward(self.inputs)
-            self._train_output = join(kept["_train_output"], tail)
-            if "_train_predicted" in kept:
-                self._train_predicted = join(kept["_train_predicted"],
-                                             self.head.predicted(tail))
-            if "_train_sample_loss" in kept:
-                self._train_sample_loss = join(kept["_train_sample_loss"],
-                                               self.head.sample_loss(self.targets, tail))
-        if kept.get("_val_output") is not None:
-            self._val_output = join(kept["_val_output"], later.forward(self.val_inputs))
-        self._scales = {i: np.concatenate([s, features.layer_scales(later, self.inputs, i)])
-                        for i, s in old._scales.items()}
-        self._earlier = (n0, dict(old._kept))
 
     def events(self, loss_and_metric: v.LossAndMetricView | None = None,
                settings: run_events.EventSettings | None = None) -> run_events.RunEvents:

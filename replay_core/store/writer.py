@@ -1,6 +1,6 @@
 """Writing a run: ``RunWriter`` appends one new run to a run file, epoch by epoch.
 
-Kept whole on purpose (about 500 lines): one class and the few HDF5 helpers only it uses
+Kept whole on purpose (about 575 lines): one class and the few HDF5 helpers only it uses
 (free-space checks, row appends), the run file's whole write path in one place.
 
 Our datasets grow by one row per epoch and are flushed every epoch, so a run cut off at
