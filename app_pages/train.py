@@ -66,7 +66,7 @@ if picked is not None and picked != ss["_standardize_seen"]:
 
 ws = session.workspace()
 
-screen.track()
+screen.track(relayout=False)  # the form does not depend on the window's size
 title_col, presets_col, intro_col = st.columns([1.0, 1.1, 4.9], vertical_alignment="center")
 title_col.title("Train", anchor=False)
 intro_col.caption("Pick a dataset, a network and its hyper-parameters, then train and replay "
@@ -320,13 +320,10 @@ with run_col:
             with follow_box:
                 shown = training.show_last_epoch(ws, ss["training_run"], ss["training_spec"],
                                                  st.empty(), preview_slot)
-        if not shown and data is not None and ss.get("_train_preview_ready"):
-            # Not on the session's first run: its controls reach the browser without
-            # waiting for altair and pandas (about a second); the browser's first
-            # window-size report reruns the page a moment later, and that run draws the
-            # scatter.
+        if not shown and data is not None:
+            # Drawn last: the form's controls are already in the browser while altair and
+            # pandas load (about a second, on the server's first visit only).
             preview_slot.altair_chart(_data_chart(data), width="stretch")
-    ss["_train_preview_ready"] = True
 
     last = ss.get("training_run")
     summaries = {r.name: r for r in ws.runs()} if following is None else {}

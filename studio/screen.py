@@ -83,11 +83,17 @@ header[data-testid="stHeader"] button, header[data-testid="stHeader"] a {{
 </style>"""
 
 
-def track() -> dict | None:
+def track(relayout: bool = True) -> dict | None:
     """Mount the size reporter (in the sidebar) and add the compact page CSS; return the
-    last size reported: ``{"width", "height", "sidebar"}`` in CSS pixels, or None."""
+    last size reported: ``{"width", "height", "sidebar"}`` in CSS pixels, or None.
+
+    ``relayout``: a page laid out for the window's size (Replay, Compare) runs again when
+    the size changes. A page that is not (Train) only records it: a run the browser did
+    not ask for gives every kept widget its value again, over what the user may be
+    typing at that moment."""
     st.html(PAGE_CSS)
     ss = st.session_state
+    ss["_window_relayout"] = bool(relayout)
     ss["_window_in_page_run"] = True
     try:
         with st.sidebar.container(key="window_size_box"):
@@ -110,7 +116,8 @@ def _size_reporter() -> None:
     if _valid(size) and size != ss.get("_window"):
         before = ss.get("_window")
         ss["_window"] = size
-        if not ss.get("_window_in_page_run") and _layout_changed(before, size):
+        if (not ss.get("_window_in_page_run") and ss.get("_window_relayout", True)
+                and _layout_changed(before, size)):
             st.rerun(scope="app")
 
 

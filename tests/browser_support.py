@@ -157,6 +157,31 @@ def act_until(page, action, done, tries: int = 3, timeout_ms: float = 5_000) -> 
                 raise
 
 
+def fill_form(page, values: dict, rounds: int = 3) -> None:
+    """Type each ``{widget key: value}`` into its text or number box and press Enter,
+    then check that every box still shows what was typed and type again what does not.
+
+    A value typed while the page runs on its own (a rerun the browser did not ask for,
+    which gives the kept widgets their values again) can be replaced; the user would see
+    it and type again, and so does the test.
+    """
+    import time
+
+    for _ in range(rounds):
+        for key, value in values.items():
+            box = page.locator(f".st-key-{key} input")
+            if box.input_value() != str(value):
+                box.fill(str(value))
+                box.press("Enter")
+                wait_for_idle(page)
+        time.sleep(0.5)
+        wait_for_idle(page)
+        if all(page.locator(f".st-key-{k} input").input_value() == str(v)
+               for k, v in values.items()):
+            return
+    raise AssertionError(f"the form did not keep {values}")
+
+
 def epoch_slider(page):
     """The Replay page's epoch slider thumb (an ``input[type=range]`` in Streamlit 1.67)."""
     return page.locator(".st-key-epoch").get_by_role("slider")

@@ -25,6 +25,7 @@ from browser_support import (
     FRAME_SELECTOR,
     act_until,
     apply_preset,
+    fill_form,
     go_to_page,
     serve_app,
     wait_for_idle,
@@ -87,10 +88,7 @@ def _fill(page, key: str, value) -> None:
 def _start_training(page, name: str, epochs: int) -> None:
     """On the Train page: the reference preset with ``epochs`` epochs, as run ``name``."""
     apply_preset(page, "Reference: sigmoid")
-    _fill(page, "epochs", epochs)
-    page.locator(".st-key-run_name input").fill(name)
-    page.locator(".st-key-run_name input").press("Enter")
-    wait_for_idle(page)
+    fill_form(page, {"epochs": epochs, "run_name": name})
     page.get_by_role("button", name="Train", exact=True).click()
 
 
