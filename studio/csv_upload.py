@@ -49,7 +49,9 @@ def csv_panel(ws: Workspace) -> None:
         return
     if ss.get("ds_csv_target") not in names:
         ss["ds_csv_target"] = names[-1]
-    target = st.selectbox("Target column", names, persist_state="session", key="ds_csv_target",
+    # Not kept across pages: it means something only beside the uploaded file, which the
+    # uploader does not keep either.
+    target = st.selectbox("Target column", names, key="ds_csv_target",
                           help="The column holding each row's class; the others are the "
                           "features.")
     key = (upload.file_id, target)
