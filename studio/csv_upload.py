@@ -47,7 +47,9 @@ def csv_panel(ws: Workspace) -> None:
         _set_params(None)
         st.error(str(exc))
         return
-    if ss.get("ds_csv_target") not in names:
+    if ss.get("_csv_target_file") != upload.file_id or ss.get("ds_csv_target") not in names:
+        # A new file: its last column is the class, until the user picks another one.
+        ss["_csv_target_file"] = upload.file_id
         ss["ds_csv_target"] = names[-1]
     # Not kept across pages: it means something only beside the uploaded file, which the
     # uploader does not keep either.
